@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Private state of the host memory model (src/mem/). See uiommu/mem.h.
+ *
+ * Two RCU-published, copy-on-write sorted arrays answer the lookups:
+ * - regions, by hpa: hpa -> host pointer;
+ * - vranges, by host address: host pointer -> hpa. A vrange is a region's
+ *   mapping (linear) or a hostmem buffer (one hpa per backing page).
+ * Writers hold mem_state.lock; readers hold only an RCU read lock. Pins are
+ * counted per 4 KiB page of a vrange, under mem_state.lock. Host frames come
+ * from a buddy allocator over the library's region, under frame_lock.
+ */
+#ifndef UIOMMU_MEM_PRIV_H
+#define UIOMMU_MEM_PRIV_H
+
+#include "../internal.h"
+
+#define SYS_PAGE_SHIFT 12
+#define SYS_PAGE_SIZE (1ULL << SYS_PAGE_SHIFT)
+
+/* Hpa where user regions start: after the library's region. */
+#define USER_HPA_BASE (UIOMMU_HPA_LIBRARY_BASE + UIOMMU_HPA_LIBRARY_SIZE)
+
+struct vrange;
+
+struct ram_region {
+	uint64_t hpa;
+	uint64_t last_hpa; /* inclusive */
+	int fd;		   /* the library's own descriptor */
+	uint64_t fd_offset;
+	char *hva;
+	bool lib_mapped;   /* the library mmap()ed it and munmap()s it */
+	bool library;	   /* the library's frame region */
+	struct vrange *vr; /* its mapping */
+	struct uiommu_ctx *ctx;
+	struct rcu_node rcu;
+};
+
+/* Pin counts per 4 KiB page, in lazily allocated chunks of 512 pages (2 MiB). */
+#define PIN_CHUNK_SHIFT 9
+#define PIN_CHUNK_PAGES (1u << PIN_CHUNK_SHIFT)
+struct pin_chunk {
+	uint32_t nonzero; /* pages of this chunk with a count */
+	uint32_t count[PIN_CHUNK_PAGES];
+};
+
+enum vrange_kind {
+	VRANGE_REGION,	/* a region's mapping: hpa = region hpa + offset */
+	VRANGE_HOSTMEM, /* a hostmem buffer: page_hpa[] per backing page */
+};
+
+struct vrange {
+	uintptr_t start;
+	uintptr_t last; /* inclusive */
+	enum vrange_kind kind;
+	unsigned int page_shift; /* backing page size */
+	uint64_t npages;	 /* backing pages */
+	uint64_t hpa_base;	 /* VRANGE_REGION */
+	uint64_t *page_hpa;	 /* VRANGE_HOSTMEM */
+	struct ram_region *region;
+
+	/* Pins, under mem_state.lock; pinned_pages is read without it. */
+	struct pin_chunk **pins;
+	uint64_t pin_nchunks;
+	_Atomic uint64_t pinned_pages;
+
+	struct uiommu_ctx *ctx;
+	struct rcu_node rcu;
+};
+
+/* A copy-on-write array of pointers, sorted by the owner's key. */
+struct ptr_array {
+	size_t n;
+	struct uiommu_ctx *ctx;
+	struct rcu_node rcu;
+	void *items[];
+};
+
+/* Buddy allocator over one 1 GiB chunk of the library region. */
+#define BUDDY_CHUNK_ORDER UIOMMU_FRAME_MAX_ORDER
+#define BUDDY_CHUNK_FRAMES (1u << BUDDY_CHUNK_ORDER)
+#define BUDDY_NCHUNKS (UIOMMU_HPA_LIBRARY_SIZE >> (BUDDY_CHUNK_ORDER + UIOMMU_FRAME_SHIFT))
+struct buddy_chunk {
+	uint32_t nfree[BUDDY_CHUNK_ORDER + 1];
+	uint32_t hint[BUDDY_CHUNK_ORDER + 1]; /* lowest word that may hold a free bit */
+	uint64_t *free_bits[BUDDY_CHUNK_ORDER + 1];  /* block b of order o is free */
+	uint64_t *alloc_bits[BUDDY_CHUNK_ORDER + 1]; /* block b of order o is allocated */
+	uint64_t *user_bits; /* frame f heads a run the user allocated */
+	uint64_t *storage;
+};
+
+struct mem_state {
+	pthread_mutex_t lock; /* regions, vranges, hostmem, pins */
+	struct ptr_array *_Atomic regions;
+	struct ptr_array *_Atomic vranges;
+	uint64_t next_hpa;
+
+	pthread_mutex_t frame_lock;
+	struct ram_region *_Atomic lib; /* created at the first frame allocation */
+	struct buddy_chunk *chunks[BUDDY_NCHUNKS];
+};
+
+/* region.c */
+struct vrange *vrange_lookup_rcu(struct mem_state *mem, uintptr_t addr);
+uint64_t vrange_hpa(const struct vrange *vr, uintptr_t addr);
+int vrange_insert_locked(struct uiommu_ctx *ctx, struct vrange *vr);
+int vrange_remove_locked(struct uiommu_ctx *ctx, struct vrange *vr);
+void vrange_free(struct vrange *vr);
+int region_insert_locked(struct uiommu_ctx *ctx, struct ram_region *r);
+
+/* frames.c */
+void frames_fini(struct uiommu_ctx *ctx);
+int frames_alloc(struct uiommu_ctx *ctx, unsigned int order, bool user, uint64_t *ret_hpa);
+int frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, bool user);
+
+/* pin.c */
+bool pins_in_range_locked(const struct vrange *vr, uintptr_t start, uintptr_t last);
+void pins_free(struct uiommu_ctx *ctx, struct vrange *vr);
+
+#endif /* UIOMMU_MEM_PRIV_H */
