@@ -25,6 +25,10 @@
  * Thread safety: every function here may be called from any thread,
  * concurrently, except uiommu_ctx_free(), which must be the last call on
  * the context.
+ *
+ * fork(): the library registers liburcu's fork handlers (pthread_atfork),
+ * so a child process may create and use contexts of its own. It must not
+ * use the contexts it inherited from its parent.
  */
 #ifndef UIOMMU_CTX_H
 #define UIOMMU_CTX_H

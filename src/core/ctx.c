@@ -121,6 +121,7 @@ UIOMMU_EXPORT int uiommu_ctx_new(const struct uiommu_ctx_config *config,
 
 	if (!ret_ctx)
 		return -EINVAL;
+	rcu_setup();
 	if (config) {
 		ret = config_check(config);
 		if (ret)
@@ -309,10 +310,10 @@ void *ctx_alloc_aligned(struct uiommu_ctx *ctx, size_t size, size_t align)
 	size_t total;
 	char *raw;
 
+	if (!align || align > 4096 || (align & (align - 1)))
+		return NULL;
 	if (align < 16)
 		align = 16;
-	if (align > 4096 || (align & (align - 1)))
-		return NULL;
 	if (__builtin_add_overflow(size, align, &total))
 		return NULL;
 	if (ctx_fault(ctx, UIOMMU_FAULT_HEAP))

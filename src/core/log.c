@@ -63,8 +63,8 @@ static uint64_t now_ns(void)
 }
 
 /*
- * Decide whether a guest error may be delivered now; under log_lock. On a
- * new window that follows suppressed messages, *ret_dropped tells how many.
+ * Decide whether a guest error may be delivered now; under log_lock. When
+ * it may and messages were suppressed before, *ret_dropped tells how many.
  */
 static bool ratelimit_pass(struct uiommu_ctx *ctx, uint64_t *ret_dropped)
 {
@@ -72,13 +72,14 @@ static bool ratelimit_pass(struct uiommu_ctx *ctx, uint64_t *ret_dropped)
 
 	*ret_dropped = 0;
 	if (!ctx->rl_window_start_ns || now - ctx->rl_window_start_ns >= ctx->rl_interval_ns) {
-		*ret_dropped = ctx->rl_suppressed;
-		ctx->rl_suppressed = 0;
 		ctx->rl_window_start_ns = now;
 		ctx->rl_in_window = 0;
 	}
 	if (ctx->rl_in_window < ctx->rl_burst) {
 		ctx->rl_in_window++;
+		/* Drops only happen once a window's burst is spent: report them now. */
+		*ret_dropped = ctx->rl_suppressed;
+		ctx->rl_suppressed = 0;
 		return true;
 	}
 	ctx->rl_suppressed++;

@@ -19,6 +19,42 @@ static void rcu_trampoline(struct rcu_head *head)
 	node->fn(node);
 }
 
+/*
+ * fork() without exec(): liburcu asks for its fork handlers to run, or a
+ * child that uses RCU (a test's child process, a VMM's helper) waits
+ * forever for the call_rcu thread that fork() did not copy. Prepare handlers
+ * run in reverse order of these calls' nesting; the others in order.
+ */
+static void rcu_prepare_fork(void)
+{
+	urcu_bp_call_rcu_before_fork();
+	urcu_bp_before_fork();
+}
+
+static void rcu_after_fork_parent(void)
+{
+	urcu_bp_after_fork_parent();
+	urcu_bp_call_rcu_after_fork_parent();
+}
+
+static void rcu_after_fork_child(void)
+{
+	urcu_bp_after_fork_child();
+	urcu_bp_call_rcu_after_fork_child();
+}
+
+static void rcu_init_once(void)
+{
+	pthread_atfork(rcu_prepare_fork, rcu_after_fork_parent, rcu_after_fork_child);
+}
+
+void rcu_setup(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, rcu_init_once);
+}
+
 void rcu_read_enter(void)
 {
 	urcu_bp_read_lock();
@@ -55,6 +91,10 @@ static pthread_rwlock_t rcu_lock = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_mutex_t rcu_queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rcu_node *rcu_queue;
 static _Thread_local unsigned int rcu_nesting;
+
+void rcu_setup(void)
+{
+}
 
 void rcu_read_enter(void)
 {

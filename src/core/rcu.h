@@ -33,6 +33,9 @@ struct rcu_node {
 	void (*fn)(struct rcu_node *node);
 };
 
+/* Once per process, before any other call: fork handlers. Idempotent, thread-safe. */
+void rcu_setup(void);
+
 /* Enter / leave a read-side critical section. Nests. Never blocks (urcu-bp). */
 void rcu_read_enter(void);
 void rcu_read_exit(void);

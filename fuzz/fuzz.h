@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Fuzz drivers: each is a model-based test (the library beside a trivially
+ * correct model) that takes its choices from a byte string. The same
+ * driver is a libFuzzer target (-Dfuzz=true, clang), a corpus replayer
+ * built by any compiler (fuzz/replay.c), and a randomized unit test.
+ * A mismatch or a broken invariant abort()s, which every harness reports.
+ */
+#ifndef UIOMMU_FUZZ_H
+#define UIOMMU_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Consume bytes from the input; zeros once it runs out. */
+struct fuzz_input {
+	const uint8_t *data;
+	size_t size, pos;
+};
+
+static inline uint64_t fuzz_take(struct fuzz_input *in, unsigned int nbytes)
+{
+	uint64_t v = 0;
+
+	for (unsigned int i = 0; i < nbytes; i++)
+		v = v << 8 | (in->pos < in->size ? in->data[in->pos++] : 0);
+	return v;
+}
+
+static inline int fuzz_done(const struct fuzz_input *in)
+{
+	return in->pos >= in->size;
+}
+
+#define FUZZ_CHECK(cond, ...)                                                     \
+	do {                                                                      \
+		if (!(cond)) {                                                    \
+			fprintf(stderr, "fuzz check failed at %s:%d: %s: ", __FILE__, \
+				__LINE__, #cond);                                 \
+			fprintf(stderr, __VA_ARGS__);                             \
+			fputc('\n', stderr);                                      \
+			abort();                                                  \
+		}                                                                 \
+	} while (0)
+
+/* Every resource of @ctx but the heap is back at zero (deferred frees aside). */
+#ifdef UIOMMU_CTX_H
+static inline void fuzz_check_clean(struct uiommu_ctx *ctx)
+{
+	for (int r = 0; r < UIOMMU_RES_NR; r++) {
+		uint64_t usage = 0;
+
+		if (r == UIOMMU_RES_HEAP_BYTES)
+			continue;
+		uiommu_ctx_get_usage(ctx, (enum uiommu_resource)r, &usage);
+		FUZZ_CHECK(usage == 0, "%s left at %llu", uiommu_resource_name((enum uiommu_resource)r),
+			   (unsigned long long)usage);
+	}
+}
+#endif
+
+/* The drivers. */
+int fuzz_memslots(const uint8_t *data, size_t size);
+
+#endif /* UIOMMU_FUZZ_H */
