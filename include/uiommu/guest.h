@@ -83,7 +83,8 @@ struct uiommu_guest *uiommu_guest_free(struct uiommu_guest *guest);
  * * -EOVERFLOW [@gpa, +@size) or [@hva, +@size) wraps;
  * * -EEXIST the gpa range overlaps another slot;
  * * -ENOSPC the UIOMMU_RES_MEMSLOTS limit;
- * * -ENOMEM out of memory.
+ * * -ENOMEM out of memory (a delete or a move allocates too: the slots are
+ *   copied, as KVM's); nothing changed.
  */
 int uiommu_guest_set_memslot(struct uiommu_guest *guest, uint32_t slot, uint64_t gpa,
 			     uint64_t size, void *hva, uint32_t flags);

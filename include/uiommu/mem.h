@@ -79,6 +79,7 @@ extern "C" {
  *   UIOMMU_HPA_LIMIT;
  * * -EEXIST @hva overlaps memory the context already knows;
  * * -EBADF @fd is not an open descriptor;
+ * * -ENODEV @fd cannot be mapped (a pipe or a socket, for example);
  * * -ENOMEM out of memory, or mapping @fd failed.
  */
 int uiommu_ram_add(struct uiommu_ctx *ctx, int fd, uint64_t fd_offset, uint64_t size, void *hva,
@@ -113,7 +114,9 @@ int uiommu_ram_create(struct uiommu_ctx *ctx, uint64_t size, uint64_t *ret_hpa, 
  * Return: 0, or a negative errno:
  * * -ENOENT no region starts at @hpa (the library's own region cannot be
  *   removed);
- * * -EBUSY part of the region is pinned.
+ * * -EBUSY part of the region is pinned;
+ * * -ENOMEM out of memory for the new lookup arrays (as KVM's memslot
+ *   updates, removal allocates); nothing changed.
  */
 int uiommu_ram_remove(struct uiommu_ctx *ctx, uint64_t hpa);
 
@@ -224,7 +227,8 @@ int uiommu_hostmem_alloc(struct uiommu_ctx *ctx, uint64_t size, unsigned int pag
  * @hva: the buffer's first byte, as returned by uiommu_hostmem_alloc().
  *
  * Return: 0, or -ENOENT if no buffer starts at @hva, -EBUSY if part of it
- * is pinned.
+ * is pinned, -ENOMEM if the new lookup array could not be allocated
+ * (nothing changed).
  */
 int uiommu_hostmem_free(struct uiommu_ctx *ctx, void *hva);
 

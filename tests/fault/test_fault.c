@@ -174,5 +174,6 @@ int main(void)
 		cmocka_unit_test(test_fault_persist),
 	};
 
+	test_require_memfd();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -237,5 +237,6 @@ int main(void)
 		cmocka_unit_test(test_pins_threads),
 	};
 
+	test_require_memfd();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

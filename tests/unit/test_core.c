@@ -451,5 +451,6 @@ int main(void)
 		cmocka_unit_test(test_strerror),
 	};
 
+	test_require_memfd();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

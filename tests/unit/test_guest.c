@@ -101,6 +101,14 @@ static void test_memslots(void **state)
 	/* Limit. */
 	assert_int_equal(uiommu_ctx_set_limit(ctx, UIOMMU_RES_MEMSLOTS, 3), 0);
 	assert_int_equal(uiommu_guest_set_memslot(g, 3, 16 * MiB, 4096, mem, 0), -ENOSPC);
+	/* Delete (and move) copy the slots: out of memory, nothing changes. */
+	assert_int_equal(uiommu_ctx_inject_fault(ctx, 1, UIOMMU_FAULT_HEAP), 0);
+	assert_int_equal(uiommu_guest_set_memslot(g, 1, 0, 0, NULL, 0), -ENOMEM);
+	assert_int_equal(uiommu_ctx_inject_fault(ctx, 1, UIOMMU_FAULT_HEAP), 0);
+	assert_int_equal(uiommu_guest_set_memslot(g, 7, 5 * MiB, 4096, mem + MiB, 0), -ENOMEM);
+	assert_int_equal(uiommu_ctx_inject_fault(ctx, 0, 0), 0);
+	assert_int_equal(uiommu_guest_gpa_to_hva(g, 1 * MiB, 1, &p), 0);
+	assert_int_equal(uiommu_guest_gpa_to_hva(g, 4 * MiB, 1, &p), 0);
 	/* Delete. */
 	assert_int_equal(uiommu_guest_set_memslot(g, 1, 0, 0, NULL, 0), 0);
 	assert_int_equal(uiommu_guest_gpa_to_hva(g, 1 * MiB, 1, &p), -EFAULT);
@@ -118,5 +126,6 @@ int main(void)
 		cmocka_unit_test(test_memslots),
 	};
 
+	test_require_memfd();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,6 +58,13 @@ static void test_ram_create(void **state)
 	assert_int_equal(uiommu_ram_create(ctx, 4096, &hpa2, NULL), 0);
 	assert_true(hpa2 > hpa && hpa2 % UIOMMU_HPA_REGION_ALIGN == 0);
 
+	/* Removal allocates the new lookup arrays: out of memory, nothing changes. */
+	assert_int_equal(uiommu_ctx_inject_fault(ctx, 1, UIOMMU_FAULT_HEAP), 0);
+	assert_int_equal(uiommu_ram_remove(ctx, hpa), -ENOMEM);
+	assert_int_equal(uiommu_ctx_inject_fault(ctx, 2, UIOMMU_FAULT_HEAP), 0);
+	assert_int_equal(uiommu_ram_remove(ctx, hpa), -ENOMEM);
+	assert_int_equal(uiommu_ctx_inject_fault(ctx, 0, 0), 0);
+	assert_int_equal(uiommu_hpa_to_hva(ctx, hpa, 1, (void **)&p), 0);
 	assert_int_equal(uiommu_ram_remove(ctx, hpa), 0);
 	assert_int_equal(uiommu_ram_remove(ctx, hpa), -ENOENT);
 	assert_int_equal(uiommu_hpa_to_hva(ctx, hpa, 1, (void **)&p), -EFAULT);
@@ -432,6 +439,11 @@ static void test_hostmem(void **state)
 	}
 	assert_int_equal(uiommu_hostmem_free(ctx, buf + 4096), -ENOENT);
 	assert_int_equal(uiommu_hostmem_free(ctx, NULL), -ENOENT);
+	/* Removal allocates the new lookup array: out of memory, nothing changes. */
+	assert_int_equal(uiommu_ctx_inject_fault(ctx, 1, UIOMMU_FAULT_HEAP), 0);
+	assert_int_equal(uiommu_hostmem_free(ctx, buf), -ENOMEM);
+	assert_int_equal(uiommu_ctx_inject_fault(ctx, 0, 0), 0);
+	assert_int_equal(buf[7], 0);
 	assert_int_equal(uiommu_hostmem_free(ctx, buf), 0);
 	assert_int_equal(uiommu_hostmem_free(ctx, buf), -ENOENT);
 
@@ -687,5 +699,6 @@ int main(void)
 		cmocka_unit_test(test_pin_mlock_refused),
 	};
 
+	test_require_memfd();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -121,6 +122,21 @@ static inline bool test_can_mlock(void)
 	ok = before >= 0 && mlock(p, 1 << 20) == 0 && test_vmlck_kib() >= before + 1024;
 	munmap(p, 1 << 20);
 	return ok;
+}
+
+/*
+ * The host memory model needs memfd_create(2). A test binary that uses RAM
+ * regions or frames calls this first and exits 77 (skipped) without it.
+ */
+static inline void test_require_memfd(void)
+{
+	int fd = memfd_create("uiommu-test-probe", MFD_CLOEXEC);
+
+	if (fd < 0) {
+		fprintf(stderr, "memfd_create() is not available: skipping\n");
+		exit(TEST_SKIP_EXIT);
+	}
+	close(fd);
 }
 
 #endif /* UIOMMU_TEST_UTIL_H */
