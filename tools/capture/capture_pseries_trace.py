@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 QEMU = "qemu-system-ppc64"
 
 # Host packages (Debian 12, amd64).  qemu-system-data carries slof.bin.
-HOST_PACKAGES = ["qemu-system-ppc", "qemu-system-data", "kmod", "xz-utils"]
+HOST_PACKAGES = ["qemu-system-ppc", "qemu-system-data", "kmod"]
 GUEST_KERNEL_META = "linux-image-powerpc64le"
 GUEST_USERLAND = ["busybox-static", "coreutils", "libc6"]
 
@@ -120,8 +120,13 @@ class CaptureError(Exception):
     pass
 
 
+_LOG_LOCK = threading.Lock()
+
+
 def log(msg):
-    print(f"capture-pseries-trace: {msg}", file=sys.stderr, flush=True)
+    with _LOG_LOCK:
+        sys.stderr.write(f"capture-pseries-trace: {msg}\n")
+        sys.stderr.flush()
 
 
 def vlog(msg):
@@ -155,6 +160,9 @@ def dpkg_version(pkg):
 def ensure_host_packages():
     missing = [p for p in HOST_PACKAGES if dpkg_version(p) is None]
     if not missing:
+        if os.geteuid() != 0:
+            log("note: not root; fine, because " + ", ".join(HOST_PACKAGES) +
+                " are installed already")
         return
     if os.geteuid() != 0:
         raise CaptureError(
@@ -923,8 +931,8 @@ def parse_args(argv):
             "Record PAPR TCE hypercall traces (H_PUT_TCE, H_PUT_TCE_INDIRECT, H_STUFF_TCE,\n"
             "DDW RTAS) from a Debian ppc64el Linux guest under qemu-system-ppc64 -M pseries\n"
             "(TCG), one <scenario>.trace file per scenario.  Format: doc/traces.md.\n\n"
-            "Needs root on Debian 12: it runs apt-get install qemu-system-ppc (and kmod,\n"
-            "xz-utils) if missing, and fetches the guest's .debs (~55 MB) through a private\n"
+            "Needs root on Debian 12: it runs apt-get install qemu-system-ppc (and\n"
+            "qemu-system-data, kmod) if missing, and fetches the guest's .debs (~55 MB) through a private\n"
             "ppc64el apt state (the host's dpkg architectures are not changed)."),
         epilog="scenarios:\n" + "\n".join(f"  {s.name:24s} {s.about}" for s in SCENARIOS) +
         "\n\nexit status: 0 all scenarios ok, 1 a scenario or the setup failed, 2 usage error")
@@ -1026,6 +1034,9 @@ if __name__ == "__main__":
     try:
         sys.exit(main(sys.argv[1:]))
     except CaptureError as e:
+        log(f"error: {e}")
+        sys.exit(1)
+    except OSError as e:
         log(f"error: {e}")
         sys.exit(1)
     except KeyboardInterrupt:
