@@ -108,15 +108,16 @@ static uint64_t level_install(struct uiommu_tce_table *tbl, _Atomic uint64_t *sl
 /*
  * The word of relative index @idx in the tree whose first level is @lvl,
  * allocating missing levels. NULL with *@err set if that failed.
+ *
+ * The walks are the hot path of every operation: the shifts and masks are
+ * precomputed, and the loop runs levels - 1 times (not at all for a flat
+ * table).
  */
 static _Atomic uint64_t *slot_alloc(struct uiommu_tce_table *tbl, _Atomic uint64_t *lvl,
 				    uint64_t idx, int *err)
 {
-	const unsigned int bits = tbl->level_bits;
-	const uint64_t mask = (1ULL << bits) - 1;
-
-	for (unsigned int l = tbl->levels - 1; l; l--) {
-		_Atomic uint64_t *slot = &lvl[(idx >> (l * bits)) & mask];
+	for (unsigned int shift = tbl->top_shift; shift; shift -= tbl->level_bits) {
+		_Atomic uint64_t *slot = &lvl[(idx >> shift) & tbl->level_mask];
 		uint64_t e = atomic_load_explicit(slot, memory_order_acquire);
 
 		if (unlikely(!e)) {
@@ -126,25 +127,22 @@ static _Atomic uint64_t *slot_alloc(struct uiommu_tce_table *tbl, _Atomic uint64
 		}
 		lvl = level_hva(tbl, indirect_hpa(e));
 	}
-	return &lvl[idx & mask];
+	return &lvl[idx & tbl->level_mask];
 }
 
 /* As slot_alloc() without allocating: NULL if a level is absent. */
 static inline _Atomic uint64_t *slot_find(const struct uiommu_tce_table *tbl,
 					  _Atomic uint64_t *lvl, uint64_t idx)
 {
-	const unsigned int bits = tbl->level_bits;
-	const uint64_t mask = (1ULL << bits) - 1;
-
-	for (unsigned int l = tbl->levels - 1; l; l--) {
-		uint64_t e = atomic_load_explicit(&lvl[(idx >> (l * bits)) & mask],
+	for (unsigned int shift = tbl->top_shift; shift; shift -= tbl->level_bits) {
+		uint64_t e = atomic_load_explicit(&lvl[(idx >> shift) & tbl->level_mask],
 						  memory_order_acquire);
 
 		if (unlikely(!e))
 			return NULL;
 		lvl = level_hva(tbl, indirect_hpa(e));
 	}
-	return &lvl[idx & mask];
+	return &lvl[idx & tbl->level_mask];
 }
 
 /* ---- creation and release ---- */
@@ -222,9 +220,12 @@ UIOMMU_EXPORT int uiommu_tce_table_new(struct uiommu_ctx *ctx, uint64_t bus_offs
 	tbl->bus_offset = bus_offset;
 	tbl->bus_last_rel = bus_last - bus_offset;
 	tbl->hpa_reject = ((1ULL << page_shift) - 1) | ~(UIOMMU_HPA_LIMIT - 1);
+	tbl->page_offset_mask = (1ULL << page_shift) - 1;
+	tbl->level_mask = (1ULL << g.level_bits) - 1;
 	tbl->page_shift = page_shift;
 	tbl->levels = levels;
 	tbl->level_bits = g.level_bits;
+	tbl->top_shift = (levels - 1) * g.level_bits;
 	tbl->level_shift = g.level_shift;
 	tbl->host_page_shift = ctx->host_page_shift;
 	tbl->window_size = window_size;
@@ -400,21 +401,27 @@ UIOMMU_EXPORT int uiommu_tce_table_get(const struct uiommu_tce_table *tbl, uint6
 UIOMMU_EXPORT int uiommu_tce_table_translate(const struct uiommu_tce_table *tbl, uint64_t ioba,
 					     uint64_t *ret_hpa, unsigned int *ret_prot)
 {
-	const uint64_t page_mask = (1ULL << tbl->page_shift) - 1;
-	uint64_t rel = ioba - tbl->bus_offset, tce;
-	_Atomic uint64_t *slot;
+	uint64_t rel = ioba - tbl->bus_offset, idx, tce;
+	_Atomic uint64_t *lvl = tbl->root;
 
 	/* See uiommu_tce_table_check_ioba(): one compare for both ends. */
 	if (unlikely(rel > tbl->bus_last_rel))
 		return -ERANGE;
-	slot = slot_find(tbl, tbl->root, rel >> tbl->page_shift);
-	if (unlikely(!slot))
-		return -EFAULT;
-	tce = be64toh(atomic_load_explicit(slot, memory_order_acquire));
+	idx = rel >> tbl->page_shift;
+	/* slot_find(), written out: this is what a device does for every access. */
+	for (unsigned int shift = tbl->top_shift; shift; shift -= tbl->level_bits) {
+		uint64_t e = atomic_load_explicit(&lvl[(idx >> shift) & tbl->level_mask],
+						  memory_order_acquire);
+
+		if (unlikely(!e))
+			return -EFAULT;
+		lvl = level_hva(tbl, indirect_hpa(e));
+	}
+	tce = be64toh(atomic_load_explicit(&lvl[idx & tbl->level_mask], memory_order_acquire));
 	if (unlikely(!(tce & UIOMMU_TCE_PERM_MASK)))
 		return -EFAULT;
 	if (ret_hpa)
-		*ret_hpa = (tce & ~page_mask) | (ioba & page_mask);
+		*ret_hpa = (tce & ~tbl->page_offset_mask) | (ioba & tbl->page_offset_mask);
 	if (ret_prot)
 		*ret_prot = (unsigned int)(tce & UIOMMU_TCE_PERM_MASK);
 	return 0;
@@ -491,7 +498,22 @@ static void clear_level(struct uiommu_tce_table *tbl, _Atomic uint64_t *lvl, uns
 					    base + (n << shift), cs);
 			continue;
 		}
-		/* Most entries of a sparse table are empty: look before exchanging. */
+		/*
+		 * Most entries of a sparse table are empty: look before
+		 * exchanging, eight at a time where the range allows.
+		 */
+		if (!(n & 7) && n + 7 <= n_last &&
+		    !(atomic_load_explicit(&lvl[n], memory_order_relaxed) |
+		      atomic_load_explicit(&lvl[n + 1], memory_order_relaxed) |
+		      atomic_load_explicit(&lvl[n + 2], memory_order_relaxed) |
+		      atomic_load_explicit(&lvl[n + 3], memory_order_relaxed) |
+		      atomic_load_explicit(&lvl[n + 4], memory_order_relaxed) |
+		      atomic_load_explicit(&lvl[n + 5], memory_order_relaxed) |
+		      atomic_load_explicit(&lvl[n + 6], memory_order_relaxed) |
+		      atomic_load_explicit(&lvl[n + 7], memory_order_relaxed))) {
+			n += 7;
+			continue;
+		}
 		if (!atomic_load_explicit(&lvl[n], memory_order_relaxed))
 			continue;
 		e = be64toh(atomic_exchange_explicit(&lvl[n], 0, memory_order_acq_rel));

@@ -57,9 +57,12 @@ struct uiommu_tce_table {
 	uint64_t bus_offset;	       /* it_offset << page_shift */
 	uint64_t bus_last_rel;	       /* (it_size << page_shift) - 1 */
 	uint64_t hpa_reject;	       /* bits a mapped hpa must not have */
+	uint64_t page_offset_mask;     /* (1 << page_shift) - 1 */
+	uint64_t level_mask;	       /* entries per level page - 1 */
 	unsigned int page_shift;
+	unsigned int level_bits;       /* log2 entries per level page */
+	unsigned int top_shift;	       /* (levels - 1) * level_bits: index bits below the first level */
 	unsigned int levels;
-	unsigned int level_bits;
 
 	_Atomic uint32_t kill_nr; /* slots in use are below this; 0: no callback */
 
