@@ -113,8 +113,8 @@ static uint64_t level_install(struct uiommu_tce_table *tbl, _Atomic uint64_t *sl
  * precomputed, and the loop runs levels - 1 times (not at all for a flat
  * table).
  */
-static _Atomic uint64_t *slot_alloc(struct uiommu_tce_table *tbl, _Atomic uint64_t *lvl,
-				    uint64_t idx, int *err)
+static __attribute__((noinline, cold)) _Atomic uint64_t *
+slot_alloc(struct uiommu_tce_table *tbl, _Atomic uint64_t *lvl, uint64_t idx, int *err)
 {
 	for (unsigned int shift = tbl->top_shift; shift; shift -= tbl->level_bits) {
 		_Atomic uint64_t *slot = &lvl[(idx >> shift) & tbl->level_mask];
@@ -348,24 +348,29 @@ UIOMMU_EXPORT int uiommu_tce_table_xchg_no_kill(struct uiommu_tce_table *tbl, ui
 {
 	uint64_t idx = entry - tbl->it_offset, old;
 	_Atomic uint64_t *slot;
-	int err = 0;
 
 	if (unlikely(idx >= tbl->it_size || (unsigned int)dir > UIOMMU_DMA_NONE ||
 		     (hpa & tbl->hpa_reject)))
 		return -EINVAL;
-	if (dir == UIOMMU_DMA_NONE) {
-		if (unlikely(hpa))
-			return -EINVAL;
+	if (unlikely(dir == UIOMMU_DMA_NONE && hpa))
+		return -EINVAL;
+	/* The common case finds every level; allocating is out of line. */
+	slot = slot_find(tbl, tbl->root, idx);
+	if (unlikely(!slot)) {
+		int err = 0;
+
 		/* Clearing: an absent level is an empty entry; allocate nothing. */
-		slot = slot_find(tbl, tbl->root, idx);
-		old = slot ? be64toh(atomic_exchange_explicit(slot, 0, memory_order_acq_rel)) : 0;
-	} else {
+		if (dir == UIOMMU_DMA_NONE) {
+			old = 0;
+			goto out;
+		}
 		slot = slot_alloc(tbl, tbl->root, idx, &err);
-		if (unlikely(!slot))
+		if (!slot)
 			return err;
-		old = be64toh(atomic_exchange_explicit(slot, htobe64(hpa | stored_perm[dir]),
-						       memory_order_acq_rel));
 	}
+	old = be64toh(atomic_exchange_explicit(slot, htobe64(hpa | stored_perm[dir]),
+					       memory_order_acq_rel));
+out:
 	if (ret_old_hpa)
 		*ret_old_hpa = old & ~UIOMMU_TCE_PERM_MASK;
 	if (ret_old_dir)
@@ -434,16 +439,16 @@ UIOMMU_EXPORT int uiommu_tce_table_ua_xchg(struct uiommu_tce_table *tbl, uint64_
 {
 	uint64_t idx = entry - tbl->it_offset, old = 0;
 	_Atomic uint64_t *slot;
-	int err = 0;
 
 	if (unlikely(idx >= tbl->it_size))
 		return -EINVAL;
-	if (ua) {
+	slot = slot_find(tbl, tbl->ua_root, idx);
+	if (unlikely(!slot) && ua) {
+		int err = 0;
+
 		slot = slot_alloc(tbl, tbl->ua_root, idx, &err);
-		if (unlikely(!slot))
+		if (!slot)
 			return err;
-	} else {
-		slot = slot_find(tbl, tbl->ua_root, idx);
 	}
 	if (slot)
 		old = be64toh(atomic_exchange_explicit(slot, htobe64(ua), memory_order_acq_rel));
