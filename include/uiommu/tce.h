@@ -151,6 +151,8 @@ struct uiommu_tce_geometry {
  * only fault is the address-bits rule, @ret_geo is filled anyway (with
  * @table_size 0) so that a tool can say by how much it fails.
  *
+ * Context: pure; any thread.
+ *
  * Return: 0, or a negative errno:
  * * -EINVAL an invalid geometry (see uiommu_tce_table_size()), a NULL
  *   @ret_geo or a @ret_geo->size below the first version's;
@@ -220,7 +222,9 @@ struct uiommu_tce_table *uiommu_tce_table_ref(struct uiommu_tce_table *tbl);
  * every thread using a table holds a reference, or (inside the library)
  * finds it through an RCU-published pointer whose owner drops its
  * reference only after a grace period (the pattern of Linux's KVM, which
- * drops the table from a call_rcu() callback). Does not sleep.
+ * drops the table from a call_rcu() callback). The last reference frees
+ * host frames (takes the frame allocator's lock, punches holes in its
+ * memfd): not inside an RCU read-side critical section.
  *
  * Return: NULL.
  */
