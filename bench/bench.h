@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -70,5 +71,33 @@ static inline int bench_report(const char *name, double ns, const char *limit_na
 	putchar('\n');
 	return miss;
 }
+
+/*
+ * Instruction counts (bench/callgrind.sh): a benchmark run with
+ * "--callgrind N" runs each measured loop once, N operations, with no
+ * warm-up or repeats, and names the loop function and N on stdout, so that
+ * the script can divide the loop's inclusive instruction count by N.
+ * bench_callgrind_iters() returns N, or 0 when not in that mode.
+ */
+static inline uint64_t bench_callgrind_iters(int argc, char **argv)
+{
+	for (int i = 1; i + 1 < argc; i++)
+		if (!strcmp(argv[i], "--callgrind"))
+			return (uint64_t)strtoull(argv[i + 1], NULL, 0);
+	return 0;
+}
+
+/*
+ * Run fn(arg, iters) once, announcing it as "callgrind-loop FUNCTION ITERS".
+ * The call goes through a volatile pointer, so that fn is not inlined and
+ * keeps its own name in the profile.
+ */
+#define bench_callgrind_run(fn, arg, iters)                                                \
+	do {                                                                               \
+		void (*volatile bench_fn_)(void *, uint64_t) = (fn);                       \
+		printf("callgrind-loop %s %llu\n", #fn, (unsigned long long)(iters));       \
+		fflush(stdout);                                                            \
+		bench_fn_(arg, iters);                                                     \
+	} while (0)
 
 #endif /* UIOMMU_BENCH_H */

@@ -75,7 +75,15 @@ int main(int argc, char **argv)
 			uint8_t buf[512];
 
 			for (unsigned long k = 0; k < n; k++) {
-				size_t len = (size_t)(s % sizeof(buf));
+				size_t len;
+
+				/*
+				 * Step the generator for the length too, and take
+				 * high bits: otherwise a length of 0 leaves the state
+				 * as it was, and every later input is empty.
+				 */
+				s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+				len = (size_t)((s >> 40) % sizeof(buf));
 
 				for (size_t j = 0; j < len; j++) {
 					s = s * 6364136223846793005ULL + 1442695040888963407ULL;

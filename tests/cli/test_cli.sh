@@ -46,4 +46,35 @@ for k, v in doc["default_limits"].items():
 assert all(v == "ok" for v in doc["probes"].values()), doc["probes"]
 print("ok: info --json document")
 PY
+
+# tce-size: Linux powernv's numbers, and clear refusals.
+check "tce-size --help" 0 "$bin" tce-size --help
+grep -q -- '--host-page-shift' "$tmp/out" || { echo "FAIL: tce-size --help"; fails=$((fails + 1)); }
+check "tce-size 1 TiB of 64 KiB pages, 2 levels" 0 "$bin" tce-size --page-shift 16 --window 1T --levels 2
+grep -q '268566528 bytes' "$tmp/out" || { echo "FAIL: tce-size total"; fails=$((fails + 1)); }
+check "tce-size 4 levels on a 4 KiB host" 0 "$bin" tce-size -p 16 -w 0x10000000000 -l 4 -H 12
+grep -q '268976128 bytes' "$tmp/out" || { echo "FAIL: tce-size 4 KiB host"; fails=$((fails + 1)); }
+check "tce-size a window below a host page of TCEs" 0 "$bin" tce-size -p 12 -w 4K -l 1
+grep -q '8192 (at least a host page' "$tmp/out" || { echo "FAIL: it_size note"; fails=$((fails + 1)); }
+check "tce-size --json" 0 "$bin" tce-size -p 16 -w 1T -l 2 --json
+python3 - "$tmp/out" <<'PY' || fails=$((fails + 1))
+import json, sys
+doc = json.load(open(sys.argv[1]))
+assert doc["schema"] == 1 and doc["valid"] is True, doc
+assert doc["table_bytes"] == "0x10020000" and doc["it_size"] == "0x1000000", doc
+assert doc["hw_bytes"] == doc["userspace_bytes"] == "0x8010000", doc
+print("ok: tce-size --json document")
+PY
+check "tce-size 55-bit rule" 1 "$bin" tce-size -p 16 -w 1T -l 3
+grep -q 'reach 55 bits.*valid levels: 1, 2' "$tmp/err" || { echo "FAIL: 55-bit message"; fails=$((fails + 1)); }
+check "tce-size not a power of two" 1 "$bin" tce-size -p 16 -w 3G -l 1
+grep -q 'not a power of two' "$tmp/err" || { echo "FAIL: power-of-two message"; fails=$((fails + 1)); }
+check "tce-size window below a page" 1 "$bin" tce-size -p 16 -w 4K -l 1
+check "tce-size levels 0" 1 "$bin" tce-size -p 12 -w 4K -l 0
+check "tce-size page shift 35" 1 "$bin" tce-size -p 35 -w 1T -l 1
+check "tce-size invalid --json" 1 "$bin" tce-size -p 16 -w 1T -l 3 --json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["valid"] is False and d["error"], d; print("ok: invalid --json document")' "$tmp/out" || fails=$((fails + 1))
+check "tce-size missing --levels" 2 "$bin" tce-size -p 16 -w 1T
+check "tce-size bad host page shift" 2 "$bin" tce-size -p 16 -w 1T -l 2 -H 13
+check "tce-size bad window" 2 "$bin" tce-size -p 16 -w lots -l 2
 [ "$fails" -eq 0 ]
