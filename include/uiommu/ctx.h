@@ -169,11 +169,11 @@ unsigned int uiommu_ctx_host_page_shift(const struct uiommu_ctx *ctx);
  * @UIOMMU_RES_HEAP_BYTES: bytes of library heap memory. Default: no limit.
  * @UIOMMU_RES_FRAME_BYTES: bytes of host frames taken from the library's
  *	own RAM region (TCE levels, guest views, hostmem buffers, ...).
- *	Default 1 GiB; the region itself is 64 GiB of address space.
+ *	Default 1 GiB; the region itself is 16 GiB of address space.
  * @UIOMMU_RES_LOCKED_BYTES: bytes pinned with uiommu_pin(), as the kernel's
  *	locked_vm. Default: RLIMIT_MEMLOCK (soft) when the context was made.
  * @UIOMMU_RES_TABLE_BYTES: bytes of TCE tables, as uiommu_tce_table_size()
- *	counts them. Default 256 MiB.
+ *	counts them. Default 1 GiB.
  * @UIOMMU_RES_RAM_REGIONS: RAM regions added to the hpa space. Default 64.
  * @UIOMMU_RES_HOSTMEM: hostmem buffers. Default 4096.
  * @UIOMMU_RES_GUESTS: guests. Default 64.
@@ -225,9 +225,9 @@ const char *uiommu_resource_name(enum uiommu_resource res);
  *
  * A limit below the current usage is allowed: it only makes later charges
  * fail until the usage falls. UIOMMU_RES_FRAME_BYTES cannot exceed the
- * library region's size (64 GiB).
+ * library region's size (16 GiB).
  *
- * Return: 0, or -EINVAL for an unknown @res or a frame limit above 64 GiB.
+ * Return: 0, or -EINVAL for an unknown @res or a frame limit above 16 GiB.
  */
 int uiommu_ctx_set_limit(struct uiommu_ctx *ctx, enum uiommu_resource res, uint64_t limit);
 

@@ -13,7 +13,7 @@
  *   that natural alignment in a region is natural alignment in the hpa
  *   space, and every hpa is below UIOMMU_HPA_LIMIT (2^52, the RPN bits a
  *   TCE carries). hpa 0 is never RAM.
- * - The library owns one region, at UIOMMU_HPA_LIBRARY_BASE, 64 GiB of
+ * - The library owns one region, at UIOMMU_HPA_LIBRARY_BASE, 16 GiB of
  *   sparse address space that costs nothing until used. Its pages are handed
  *   out as host frames: naturally aligned runs of 2^order 4 KiB frames, zeroed
  *   when allocated, returned to the system when freed. TCE levels, guest
@@ -49,7 +49,7 @@ extern "C" {
 #define UIOMMU_HPA_LIMIT		(1ULL << 52)
 /* The library's own region: hpa base and size. */
 #define UIOMMU_HPA_LIBRARY_BASE		UIOMMU_HPA_REGION_ALIGN
-#define UIOMMU_HPA_LIBRARY_SIZE		(64ULL << 30)
+#define UIOMMU_HPA_LIBRARY_SIZE		(16ULL << 30)
 /* Largest run of host frames, as an order: 2^18 frames = 1 GiB. */
 #define UIOMMU_FRAME_MAX_ORDER		18
 
