@@ -16,5 +16,6 @@
 #include <uiommu/ctx.h>
 #include <uiommu/mem.h>
 #include <uiommu/guest.h>
+#include <uiommu/papr.h>
 
 #endif /* UIOMMU_UIOMMU_H */
