@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The TCE hypercalls, each against a limit measured in the same run
+ * (issue 4's targets):
+ * - H_PUT_TCE vs a bounds-checked 8-byte store behind a function call
+ *   (the least a call that stores a TCE can cost): target 4x;
+ * - H_GET_TCE vs a bounds-checked 8-byte load behind a call;
+ * - H_STUFF_TCE(512) vs memset of the same 4 KiB: target 1.5x;
+ * - H_PUT_TCE_INDIRECT(512) vs memcpy of the 4 KiB list: target 4x;
+ * plus the RCU read-side lock/unlock pair every hcall pays, so that the
+ * split (RCU vs the rest) is visible, and the KVM profile.
+ *
+ * `bench_papr --callgrind OP N` runs only OP, N times, inside cg_OP(), for
+ * bench/callgrind.sh, which counts instructions per call under valgrind.
+ */
+#include <endian.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <uiommu/uiommu.h>
+
+#include "bench.h"
+
+#include "internal.h"
+
+#define LIOBN 0x80000000ULL
+#define ENTRIES 65536ULL /* 256 MiB of 4 KiB TCEs */
+#define LIST_GPA 0x100000ULL
+#define MEM_SIZE (4ULL << 20)
+
+struct state {
+	struct uiommu_ctx *ctx;
+	struct uiommu_guest *g;
+	char *mem;
+	uint64_t *table; /* the baselines' table */
+	uint8_t src[4096], dst[4096];
+};
+
+static struct state S;
+
+/* The baselines: a call that checks an index and stores or loads 8 bytes. */
+__attribute__((noinline)) static int base_store(uint64_t *table, uint64_t n, uint64_t idx,
+						uint64_t v)
+{
+	if (idx >= n)
+		return -1;
+	__atomic_store_n(&table[idx], v, __ATOMIC_RELAXED);
+	return 0;
+}
+
+__attribute__((noinline)) static int base_load(const uint64_t *table, uint64_t n, uint64_t idx,
+					       uint64_t *v)
+{
+	if (idx >= n)
+		return -1;
+	*v = __atomic_load_n(&table[idx], __ATOMIC_RELAXED);
+	return 0;
+}
+
+__attribute__((noinline)) static void cg_store(void *arg, uint64_t iters)
+{
+	(void)arg;
+	for (uint64_t i = 0; i < iters; i++)
+		base_store(S.table, ENTRIES, i & (ENTRIES - 1), i << 12 | 3);
+}
+
+__attribute__((noinline)) static void cg_load(void *arg, uint64_t iters)
+{
+	uint64_t sum = 0, v;
+
+	(void)arg;
+	for (uint64_t i = 0; i < iters; i++)
+		if (!base_load(S.table, ENTRIES, i & (ENTRIES - 1), &v))
+			sum += v;
+	bench_use(sum);
+}
+
+__attribute__((noinline)) static void cg_rcu_pair(void *arg, uint64_t iters)
+{
+	(void)arg;
+	for (uint64_t i = 0; i < iters; i++) {
+		rcu_read_enter();
+		rcu_read_exit();
+	}
+}
+
+__attribute__((noinline)) static void cg_put_tce(void *arg, uint64_t iters)
+{
+	(void)arg;
+	for (uint64_t i = 0; i < iters; i++)
+		if (uiommu_h_put_tce(S.g, LIOBN, (i & (ENTRIES - 1)) << 12, (i & 1023) << 12 | 3))
+			abort();
+}
+
+__attribute__((noinline)) static void cg_get_tce(void *arg, uint64_t iters)
+{
+	uint64_t sum = 0, v;
+
+	(void)arg;
+	for (uint64_t i = 0; i < iters; i++)
+		if (!uiommu_h_get_tce(S.g, LIOBN, (i & (ENTRIES - 1)) << 12, &v))
+			sum += v;
+	bench_use(sum);
+}
+
+__attribute__((noinline)) static void cg_memset4k(void *arg, uint64_t iters)
+{
+	(void)arg;
+	for (uint64_t i = 0; i < iters; i++) {
+		memset(S.dst, (int)i, sizeof(S.dst));
+		bench_use(S.dst);
+	}
+}
+
+__attribute__((noinline)) static void cg_stuff512(void *arg, uint64_t iters)
+{
+	(void)arg;
+	for (uint64_t i = 0; i < iters; i++)
+		if (uiommu_h_stuff_tce(S.g, LIOBN, ((i & 127) * 512) << 12, 0, 512))
+			abort();
+}
+
+__attribute__((noinline)) static void cg_memcpy4k(void *arg, uint64_t iters)
+{
+	(void)arg;
+	for (uint64_t i = 0; i < iters; i++) {
+		memcpy(S.dst, S.src, sizeof(S.dst));
+		bench_use(S.dst);
+	}
+}
+
+__attribute__((noinline)) static void cg_indirect512(void *arg, uint64_t iters)
+{
+	(void)arg;
+	for (uint64_t i = 0; i < iters; i++)
+		if (uiommu_h_put_tce_indirect(S.g, LIOBN, ((i & 127) * 512) << 12, LIST_GPA, 512))
+			abort();
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(void *arg, uint64_t iters);
+	bool kvm;
+} ops[] = {
+	{ "store", cg_store, false },	     { "load", cg_load, false },
+	{ "rcu_pair", cg_rcu_pair, false },  { "put_tce", cg_put_tce, false },
+	{ "get_tce", cg_get_tce, false },    { "memset4k", cg_memset4k, false },
+	{ "stuff512", cg_stuff512, false },  { "memcpy4k", cg_memcpy4k, false },
+	{ "indirect512", cg_indirect512, false },
+	{ "put_tce_kvm", cg_put_tce, true }, { "get_tce_kvm", cg_get_tce, true },
+	{ "stuff512_kvm", cg_stuff512, true }, { "indirect512_kvm", cg_indirect512, true },
+};
+
+static int setup(void)
+{
+	if (uiommu_ctx_new(NULL, &S.ctx) ||
+	    uiommu_ctx_set_limit(S.ctx, UIOMMU_RES_LOCKED_BYTES, UIOMMU_LIMIT_NONE) ||
+	    uiommu_guest_new(S.ctx, &S.g))
+		return -1;
+	S.mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (S.mem == MAP_FAILED || uiommu_guest_set_memslot(S.g, 0, 0, MEM_SIZE, S.mem, 0) ||
+	    uiommu_liobn_create(S.g, LIOBN, 12, 0, ENTRIES))
+		return -1;
+	/* A TCE list as Linux builds it: contiguous pages, read/write. */
+	for (uint64_t i = 0; i < 512; i++) {
+		uint64_t be = htobe64((0x200000 + i * 4096) | 3);
+
+		memcpy(S.mem + LIST_GPA + i * 8, &be, 8);
+	}
+	memcpy(S.src, S.mem + LIST_GPA, sizeof(S.src));
+	S.table = calloc(ENTRIES, sizeof(uint64_t));
+	/* Every guest-view page present: the steady state of a busy window. */
+	for (uint64_t i = 0; i < ENTRIES; i += 512)
+		if (uiommu_h_put_tce(S.g, LIOBN, i << 12, 0x1000 | 3))
+			return -1;
+	return S.table ? 0 : -1;
+}
+
+static void set_kvm(bool kvm)
+{
+	uiommu_papr_set_profile(S.g, kvm ? UIOMMU_PAPR_PROFILE_KVM : UIOMMU_PAPR_PROFILE_QEMU);
+}
+
+int main(int argc, char **argv)
+{
+	double store, load, rcu, put, get, ms, stuff, mc, ind;
+	int misses = 0;
+
+	if (setup()) {
+		fprintf(stderr, "setup failed\n");
+		return 1;
+	}
+	if (argc == 4 && !strcmp(argv[1], "--callgrind")) {
+		uint64_t n = strtoull(argv[3], NULL, 0);
+
+		for (size_t i = 0; i < ARRAY_SIZE(ops); i++) {
+			if (!strcmp(ops[i].name, argv[2])) {
+				set_kvm(ops[i].kvm);
+				ops[i].fn(NULL, n);
+				return 0;
+			}
+		}
+		fprintf(stderr, "unknown operation %s\n", argv[2]);
+		return 2;
+	}
+
+	printf("# uiommu bench_papr: ratios to limits measured in this run (QEMU profile unless"
+	       " noted)\n");
+	store = bench_run(cg_store, NULL, 4000000);
+	load = bench_run(cg_load, NULL, 4000000);
+	rcu = bench_run(cg_rcu_pair, NULL, 4000000);
+	put = bench_run(cg_put_tce, NULL, 4000000);
+	get = bench_run(cg_get_tce, NULL, 4000000);
+	misses += bench_report("H_PUT_TCE", put, "call + bounds-checked store", store, 4.0);
+	bench_report("H_PUT_TCE minus RCU lock+unlock", put - rcu, "call + bounds-checked store",
+		     store, 4.0);
+	bench_report("H_GET_TCE", get, "call + bounds-checked load", load, 0);
+	bench_report("RCU read lock+unlock (liburcu-bp)", rcu, "call + bounds-checked store", store,
+		     0);
+	ms = bench_run(cg_memset4k, NULL, 400000);
+	stuff = bench_run(cg_stuff512, NULL, 400000);
+	misses += bench_report("H_STUFF_TCE(512)", stuff, "memset 4 KiB", ms, 1.5);
+	mc = bench_run(cg_memcpy4k, NULL, 400000);
+	ind = bench_run(cg_indirect512, NULL, 400000);
+	misses += bench_report("H_PUT_TCE_INDIRECT(512)", ind, "memcpy 4 KiB", mc, 4.0);
+
+	set_kvm(true);
+	bench_report("H_PUT_TCE (KVM profile)", bench_run(cg_put_tce, NULL, 4000000),
+		     "call + bounds-checked store", store, 4.0);
+	bench_report("H_GET_TCE (KVM profile)", bench_run(cg_get_tce, NULL, 4000000),
+		     "call + bounds-checked load", load, 0);
+	bench_report("H_STUFF_TCE(512) (KVM profile)", bench_run(cg_stuff512, NULL, 400000),
+		     "memset 4 KiB", ms, 1.5);
+	bench_report("H_PUT_TCE_INDIRECT(512) (KVM)", bench_run(cg_indirect512, NULL, 400000),
+		     "memcpy 4 KiB", mc, 4.0);
+	printf("# %d target(s) missed (QEMU profile); instructions per call: bench/callgrind.sh\n",
+	       misses);
+
+	uiommu_guest_free(S.g);
+	munmap(S.mem, MEM_SIZE);
+	free(S.table);
+	return uiommu_ctx_free(S.ctx) ? 1 : 0;
+}
