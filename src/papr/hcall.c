@@ -157,8 +157,8 @@ static inline uint64_t qemu_prefix(const struct liobn_table *t, uint64_t idx, ui
  * one with R/W needs a gpa aligned to the IOMMU page, in guest memory, and
  * that every attached table accepts. Inside RCU.
  */
-static long kvm_tce_validate(struct hcall *h, const struct liobn_table *t, uint64_t tce,
-			     uint64_t *slot_first, uint64_t *slot_last)
+static inline long kvm_tce_validate(struct uiommu_guest *guest, const struct liobn_table *t,
+				    uint64_t tce, uint64_t *slot_first, uint64_t *slot_last)
 {
 	uint64_t gpa = tce & ~TCE_RW;
 	const struct papr_hw_set *hw;
@@ -168,7 +168,7 @@ static long kvm_tce_validate(struct hcall *h, const struct liobn_table *t, uint6
 	if (gpa & ((1ULL << t->page_shift) - 1))
 		return UIOMMU_H_TOO_HARD;
 	if ((gpa < *slot_first || gpa > *slot_last) &&
-	    !guest_memslot_rcu(h->guest, gpa, slot_first, slot_last))
+	    !guest_memslot_rcu(guest, gpa, slot_first, slot_last))
 		return UIOMMU_H_TOO_HARD;
 	hw = rcu_deref(t->hw);
 	for (size_t i = 0; hw && i < hw->n; i++) {
@@ -260,6 +260,8 @@ static void view_fill(struct liobn_table *t, uint64_t idx, uint64_t n, uint64_t 
 		if (page) {
 			_Atomic uint64_t *p = page + off;
 
+			/* Unrolled: the loop is store-bound, its bookkeeping should not add. */
+#pragma GCC unroll 8
 			for (uint64_t i = 0; i < run; i++)
 				atomic_store_explicit(&p[i], value, memory_order_relaxed);
 		}
@@ -276,8 +278,8 @@ static void view_fill(struct liobn_table *t, uint64_t idx, uint64_t n, uint64_t 
  * the caller reruns the hcall, which rewrites them with what the list holds
  * then (the guest raced itself; any mix of old and new list was allowed).
  */
-static bool view_copy_be(struct hcall *h, struct liobn_table *t, uint64_t idx, uint64_t n,
-			 const uint64_t *tces_be)
+static inline bool view_copy(struct hcall *h, struct liobn_table *t, uint64_t idx, uint64_t n,
+			     const uint64_t *tces_be, bool be)
 {
 	while (n) {
 		_Atomic uint64_t *page = view_page(t, idx);
@@ -287,8 +289,16 @@ static bool view_copy_be(struct hcall *h, struct liobn_table *t, uint64_t idx, u
 		if (page) {
 			_Atomic uint64_t *p = page + off;
 
-			for (uint64_t i = 0; i < run; i++)
-				atomic_store_explicit(&p[i], be64toh(tces_be[i]), memory_order_relaxed);
+			if (be) {
+#pragma GCC unroll 8
+				for (uint64_t i = 0; i < run; i++)
+					atomic_store_explicit(&p[i], be64toh(tces_be[i]),
+							      memory_order_relaxed);
+			} else {
+#pragma GCC unroll 8
+				for (uint64_t i = 0; i < run; i++)
+					atomic_store_explicit(&p[i], tces_be[i], memory_order_relaxed);
+			}
 		} else {
 			for (uint64_t i = 0; i < run; i++) {
 				if (tces_be[i]) {
@@ -367,7 +377,7 @@ static long put_tce_body(struct hcall *h, void *arg)
 			return hcall_fail(h, (h->ioba & ((1ULL << t->page_shift) - 1)) ?
 						     ERR_IOBA_ALIGN : ERR_IOBA_RANGE,
 					  UIOMMU_H_PARAMETER);
-		ret = kvm_tce_validate(h, t, tce, &first, &last);
+		ret = kvm_tce_validate(h->guest, t, tce, &first, &last);
 		if (unlikely(ret != UIOMMU_H_SUCCESS))
 			return ret;
 	} else {
@@ -392,13 +402,76 @@ static long put_tce_body(struct hcall *h, void *arg)
 	return UIOMMU_H_SUCCESS;
 }
 
+/*
+ * The common case of H_PUT_TCE and H_GET_TCE, inline: a known LIOBN, the
+ * entry inside the window, its guest-view page present (or a zero TCE),
+ * no hardware table, and for KVM a TCE without R/W or with a gpa in the
+ * memslot of the last lookup. Anything else returns false having changed
+ * nothing, and the hcall runs the general path, which says why.
+ */
+static inline bool fast_index(struct papr_guest *pg, uint64_t liobn, uint64_t ioba,
+			      struct liobn_table **ret_t, uint64_t *ret_idx, bool *ret_kvm)
+{
+	struct liobn_table *t = liobn_find_rcu(pg, liobn);
+	bool kvm = profile_kvm(pg);
+	uint64_t idx;
+
+	if (unlikely(!t))
+		return false;
+	if (kvm) {
+		if (unlikely(!kvm_ioba_ok(t, ioba, 1, &idx)))
+			return false;
+	} else {
+		idx = qemu_index(t, ioba);
+		if (unlikely(idx >= t->size || (liobn >> 32)))
+			return false;
+	}
+	*ret_t = t;
+	*ret_idx = idx;
+	*ret_kvm = kvm;
+	return true;
+}
+
+/* Everything but the common case; out of line, so that it costs the fast path nothing. */
+__attribute__((noinline, cold)) static long put_tce_slow(struct uiommu_guest *guest,
+							 struct papr_guest *pg, uint64_t liobn,
+							 uint64_t ioba, uint64_t tce)
+{
+	struct hcall h = { .name = "H_PUT_TCE", .guest = guest, .pg = pg, .liobn = liobn,
+			   .ioba = ioba };
+
+	return hcall_run(&h, put_tce_body, &tce);
+}
+
 UIOMMU_EXPORT long uiommu_h_put_tce(struct uiommu_guest *guest, uint64_t liobn, uint64_t ioba,
 				    uint64_t tce)
 {
-	struct hcall h = { .name = "H_PUT_TCE", .guest = guest, .pg = papr_guest_peek(guest),
-			   .liobn = liobn, .ioba = ioba };
+	struct papr_guest *pg = papr_guest_peek(guest);
+	struct liobn_table *t;
+	uint64_t idx;
+	bool kvm;
 
-	return hcall_run(&h, put_tce_body, &tce);
+	if (likely(pg)) {
+		rcu_read_enter();
+		if (likely(fast_index(pg, liobn, ioba, &t, &idx, &kvm))) {
+			_Atomic uint64_t *page = view_page(t, idx);
+
+			uint64_t first = 1, last = 0;
+
+			if (likely((page || !tce) && !atomic_load_explicit(&t->hw, memory_order_relaxed) &&
+				   (!kvm || !(tce & TCE_RW) ||
+				    kvm_tce_validate(guest, t, tce, &first, &last) ==
+					    UIOMMU_H_SUCCESS))) {
+				if (page)
+					atomic_store_explicit(&page[idx & view_mask(t)], tce,
+							      memory_order_relaxed);
+				rcu_read_exit();
+				return UIOMMU_H_SUCCESS;
+			}
+		}
+		rcu_read_exit();
+	}
+	return put_tce_slow(guest, pg, liobn, ioba, tce);
 }
 
 /* ---- H_GET_TCE ---- */
@@ -427,20 +500,40 @@ static long get_tce_body(struct hcall *h, void *arg)
 	return UIOMMU_H_SUCCESS;
 }
 
-UIOMMU_EXPORT long uiommu_h_get_tce(struct uiommu_guest *guest, uint64_t liobn, uint64_t ioba,
-				    uint64_t *ret_tce)
+__attribute__((noinline, cold)) static long get_tce_slow(struct uiommu_guest *guest,
+							 struct papr_guest *pg, uint64_t liobn,
+							 uint64_t ioba, uint64_t *ret_tce)
 {
-	struct hcall h = { .name = "H_GET_TCE", .guest = guest, .pg = papr_guest_peek(guest),
-			   .liobn = liobn, .ioba = ioba };
+	struct hcall h = { .name = "H_GET_TCE", .guest = guest, .pg = pg, .liobn = liobn,
+			   .ioba = ioba };
 	uint64_t tce;
-	long ret;
+	long ret = hcall_run(&h, get_tce_body, &tce);
 
-	if (!ret_tce)
-		return UIOMMU_H_PARAMETER;
-	ret = hcall_run(&h, get_tce_body, &tce);
 	if (ret == UIOMMU_H_SUCCESS)
 		*ret_tce = tce;
 	return ret;
+}
+
+UIOMMU_EXPORT long uiommu_h_get_tce(struct uiommu_guest *guest, uint64_t liobn, uint64_t ioba,
+				    uint64_t *ret_tce)
+{
+	struct papr_guest *pg = papr_guest_peek(guest);
+	struct liobn_table *t;
+	uint64_t idx;
+	bool kvm;
+
+	if (unlikely(!ret_tce))
+		return UIOMMU_H_PARAMETER;
+	if (likely(pg)) {
+		rcu_read_enter();
+		if (likely(fast_index(pg, liobn, ioba, &t, &idx, &kvm))) {
+			*ret_tce = liobn_view_read(t, idx);
+			rcu_read_exit();
+			return UIOMMU_H_SUCCESS;
+		}
+		rcu_read_exit();
+	}
+	return get_tce_slow(guest, pg, liobn, ioba, ret_tce);
 }
 
 /* ---- H_PUT_TCE_INDIRECT ---- */
@@ -451,14 +544,14 @@ struct indirect_args {
 
 /* Entries [0, n) of @tces_be through the attached tables and into the view. */
 static long indirect_commit(struct hcall *h, struct liobn_table *t, uint64_t idx, uint64_t n,
-			    const uint64_t *tces_be)
+			    const uint64_t *tces_be, bool be)
 {
 	const struct papr_hw_set *hw = rcu_deref(t->hw);
 
 	if (likely(!hw))
-		return view_copy_be(h, t, idx, n, tces_be) ? UIOMMU_H_SUCCESS : NEED_PAGES;
+		return view_copy(h, t, idx, n, tces_be, be) ? UIOMMU_H_SUCCESS : NEED_PAGES;
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t tce = be64toh(tces_be[i]);
+		uint64_t tce = be ? be64toh(tces_be[i]) : tces_be[i];
 		long ret;
 
 		/* The page first: no table may change for an entry the view cannot take. */
@@ -470,7 +563,7 @@ static long indirect_commit(struct hcall *h, struct liobn_table *t, uint64_t idx
 		ret = hw_put(hw, t->offset + idx + i, tce);
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
-		view_copy_be(h, t, idx + i, 1, &tces_be[i]);
+		view_copy(h, t, idx + i, 1, &tces_be[i], be);
 	}
 	return UIOMMU_H_SUCCESS;
 }
@@ -478,8 +571,8 @@ static long indirect_commit(struct hcall *h, struct liobn_table *t, uint64_t idx
 static long indirect_body_kvm(struct hcall *h, struct liobn_table *t,
 			      const struct indirect_args *a)
 {
-	uint64_t slot_first = 1, slot_last = 0, idx, n;
-	uint64_t tces_be[UIOMMU_PAPR_MAX_INDIRECT_NPAGES];
+	uint64_t slot_first = 1, slot_last = 0, idx, n, page_mask;
+	uint64_t tces[UIOMMU_PAPR_MAX_INDIRECT_NPAGES];
 	const uint64_t *list_be;
 	long ret;
 
@@ -496,28 +589,44 @@ static long indirect_body_kvm(struct hcall *h, struct liobn_table *t,
 	if (!list_be)
 		return UIOMMU_H_TOO_HARD;
 	/*
-	 * KVM reads the list twice (validate, then write) and accepts that a
-	 * guest rewriting it meanwhile gets "a messier failure mode". One copy
-	 * makes what was validated exactly what is written.
-	 */
-	memcpy(tces_be, list_be, a->npages * 8);
-	/* Pass 1: every TCE, before anything changes. */
-	for (uint64_t i = 0; i < a->npages; i++) {
-		ret = kvm_tce_validate(h, t, be64toh(tces_be[i]), &slot_first, &slot_last);
-		if (ret != UIOMMU_H_SUCCESS)
-			return ret;
-	}
-	/*
-	 * Pass 2 of KVM asks kvmppc_tce_to_ua() of every TCE, R/W-less ones
+	 * Pass 1: every TCE, before anything changes. KVM reads the list twice
+	 * (validate, then write) and accepts that a guest rewriting it meanwhile
+	 * gets "a messier failure mode"; one copy makes what was validated
+	 * exactly what is written.
+	 *
+	 * KVM's pass 2 also asks kvmppc_tce_to_ua() of every TCE, R/W-less ones
 	 * included, and fails with H_PARAMETER at the first whose page is not
-	 * guest memory, the entries before it written. Find that point first.
+	 * guest memory, the entries before it written: note that point (n) now.
+	 * A TCE with R/W that passed validation is in guest memory.
 	 */
-	for (n = 0; n < a->npages; n++)
-		if (!kvm_tce_in_memory(h, be64toh(tces_be[n]), &slot_first, &slot_last))
-			break;
-	if (!view_ready(h, t, idx, n, tces_be, 0))
+	page_mask = (1ULL << t->page_shift) - 1;
+	n = a->npages;
+	for (uint64_t i = 0; i < a->npages; i++) {
+		uint64_t tce = be64toh(list_be[i]);
+
+		tces[i] = tce;
+		if (tce & TCE_RW) {
+			uint64_t gpa = tce & ~TCE_RW;
+
+			if ((gpa & page_mask) ||
+			    ((gpa < slot_first || gpa > slot_last) &&
+			     kvm_tce_validate(h->guest, t, tce, &slot_first, &slot_last)))
+				return UIOMMU_H_TOO_HARD;
+		} else if (n == a->npages &&
+			   !kvm_tce_in_memory(h, tce, &slot_first, &slot_last)) {
+			n = i;
+		}
+	}
+	if (unlikely(rcu_deref(t->hw))) {
+		for (uint64_t i = 0; i < a->npages; i++) {
+			ret = kvm_tce_validate(h->guest, t, tces[i], &slot_first, &slot_last);
+			if (ret != UIOMMU_H_SUCCESS)
+				return ret;
+		}
+	}
+	if (!view_ready(h, t, idx, n, tces, 0)) /* a zero test: byte order does not matter */
 		return NEED_PAGES;
-	ret = indirect_commit(h, t, idx, n, tces_be);
+	ret = indirect_commit(h, t, idx, n, tces, false);
 	if (ret != UIOMMU_H_SUCCESS)
 		return ret;
 	if (n < a->npages)
@@ -549,7 +658,7 @@ static long indirect_body_qemu(struct hcall *h, struct liobn_table *t,
 		tces_be = zero_list;
 	if (!view_ready(h, t, idx, n, tces_be, 0))
 		return NEED_PAGES;
-	ret = indirect_commit(h, t, idx, n, tces_be);
+	ret = indirect_commit(h, t, idx, n, tces_be, true);
 	if (ret != UIOMMU_H_SUCCESS)
 		return ret;
 	if (n < a->npages)
