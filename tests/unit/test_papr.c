@@ -953,7 +953,11 @@ static void test_fault_loops(void **state)
 	uint32_t r[6];
 	int ret;
 
+	uint64_t heap;
+
 	uiommu_papr_phb_config_default(&c, 0);
+	rcu_wait_callbacks();
+	heap = ctx_counter(f->ctx, UIOMMU_COUNTER_HEAP_ALLOCS);
 	for (uint64_t n = 1;; n++) {
 		assert_int_equal(uiommu_ctx_inject_fault(f->ctx, n, UIOMMU_FAULT_ALL), 0);
 		ret = uiommu_papr_phb_add(f->g, &c);
@@ -961,7 +965,11 @@ static void test_fault_loops(void **state)
 			break;
 		assert_int_equal(ret, -ENOMEM);
 		assert_true(ctx_usage(f->ctx, UIOMMU_RES_LIOBNS) == 3);
+		rcu_wait_callbacks();
+		assert_true(ctx_counter(f->ctx, UIOMMU_COUNTER_HEAP_ALLOCS) == heap); /* no block left */
 	}
+	rcu_wait_callbacks();
+	heap = ctx_counter(f->ctx, UIOMMU_COUNTER_HEAP_ALLOCS);
 	for (uint64_t n = 1;; n++) {
 		assert_int_equal(uiommu_ctx_inject_fault(f->ctx, n, UIOMMU_FAULT_ALL), 0);
 		ret = rtas_create(f, 16, 32, r);
@@ -969,6 +977,8 @@ static void test_fault_loops(void **state)
 			break;
 		assert_int_equal(ret, HWERR);
 		assert_true(ctx_usage(f->ctx, UIOMMU_RES_LIOBNS) == 4);
+		rcu_wait_callbacks();
+		assert_true(ctx_counter(f->ctx, UIOMMU_COUNTER_HEAP_ALLOCS) == heap);
 	}
 	for (uint64_t n = 1;; n++) {
 		assert_int_equal(uiommu_ctx_inject_fault(f->ctx, n, UIOMMU_FAULT_ALL), 0);
