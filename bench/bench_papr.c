@@ -136,7 +136,12 @@ __attribute__((noinline)) static void cg_indirect512(void *arg, uint64_t iters)
 {
 	(void)arg;
 	for (uint64_t i = 0; i < iters; i++)
-		if (uiommu_h_put_tce_indirect(S.g, LIOBN, 0x1000000, LIST_GPA, 512)) /* the same 4 KiB */
+		/*
+		 * The same 4 KiB every time, at a table offset that is not the list's
+		 * modulo 4 KiB: when they match (1 IOBA in 512), every load from the
+		 * list 4K-aliases the store before it and the call runs ~13% slower.
+		 */
+		if (uiommu_h_put_tce_indirect(S.g, LIOBN, 0x1100000, LIST_GPA, 512))
 			abort();
 }
 
