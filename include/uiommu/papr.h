@@ -236,7 +236,8 @@ int uiommu_liobn_create_vio(struct uiommu_guest *guest, uint32_t reg);
  * Return: 0, or a negative errno:
  * * -ENOENT the guest has no @liobn;
  * * -EBUSY @liobn is a window of a PHB (use the RTAS calls or
- *   uiommu_papr_phb_remove()), or hardware tables are attached to it.
+ *   uiommu_papr_phb_remove()), or hardware tables are attached to it;
+ * * -ENOMEM no memory for the smaller LIOBN array (nothing changed).
  */
 int uiommu_liobn_destroy(struct uiommu_guest *guest, uint64_t liobn);
 
@@ -539,8 +540,11 @@ int uiommu_papr_phb_add(struct uiommu_guest *guest, const struct uiommu_papr_phb
  *
  * Context: takes the guest's PAPR lock.
  *
- * Return: 0, -ENOENT for an unknown @buid, or -EBUSY if hardware tables
- * are attached to one of its windows (nothing changed then).
+ * Return: 0, or a negative errno:
+ * * -ENOENT unknown @buid;
+ * * -EBUSY hardware tables are attached to one of its windows;
+ * * -ENOMEM no memory for the smaller LIOBN array.
+ * On an error the PHB stays, possibly with fewer windows.
  */
 int uiommu_papr_phb_remove(struct uiommu_guest *guest, uint64_t buid);
 
@@ -589,7 +593,8 @@ int uiommu_papr_phb_remove(struct uiommu_guest *guest, uint64_t buid);
  *   a PHB with DDW;
  * * UIOMMU_RTAS_HW_ERROR create: no free window (2 active), a window of
  *   more than 2^31 entries or past 2^64, or a limit refused the table;
- *   remove/reset: the default window could not be restored (limits).
+ *   remove/reset: the default window could not be restored (limits), or
+ *   memory ran out while the windows were being changed.
  */
 int uiommu_papr_rtas(struct uiommu_guest *guest, uint32_t token, uint32_t nargs,
 		     const uint32_t *args, uint32_t nret, uint32_t *rets);

@@ -341,8 +341,9 @@ static long hcall_run(struct hcall *h, long (*body)(struct hcall *h, void *arg),
 		}
 		rcu_read_exit();
 		if (round >= NEED_PAGES_MAX_ROUNDS || liobn_view_alloc(t, h->need_first, h->need_last)) {
-			ctx_warn(t->ctx, "%s: LIOBN 0x%llx: cannot allocate a guest-view page",
-				 h->name, (unsigned long long)t->liobn);
+			/* A guest can hit the frame limit at will: rate-limited. */
+			ctx_guest_error(t->ctx, "%s: LIOBN 0x%llx: cannot allocate a guest-view page",
+					h->name, (unsigned long long)t->liobn);
 			liobn_put(t);
 			return UIOMMU_H_HARDWARE;
 		}

@@ -301,8 +301,8 @@ static int rtas_create_locked(struct papr_guest *pg, uint32_t nargs, const uint3
 	ret = phb_window_enable(pg, phb, w, page_shift, win_addr,
 				1ULL << (window_shift - page_shift), false);
 	if (ret) {
-		ctx_warn(pg->ctx, "ibm,create-pe-dma-window: LIOBN 0x%llx: %s",
-			 (unsigned long long)phb->liobn[w], uiommu_strerror(ret));
+		ctx_guest_error(pg->ctx, "ibm,create-pe-dma-window: LIOBN 0x%llx: %s",
+				(unsigned long long)phb->liobn[w], uiommu_strerror(ret));
 		return UIOMMU_RTAS_HW_ERROR;
 	}
 	rets[1] = (uint32_t)phb->liobn[w];
