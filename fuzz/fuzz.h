@@ -64,5 +64,7 @@ static inline void fuzz_check_clean(struct uiommu_ctx *ctx)
 /* The drivers. */
 int fuzz_memslots(const uint8_t *data, size_t size);
 int fuzz_tce(const uint8_t *data, size_t size);
+int fuzz_papr(const uint8_t *data, size_t size);
+int fuzz_ddw(const uint8_t *data, size_t size);
 
 #endif /* UIOMMU_FUZZ_H */

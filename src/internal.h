@@ -129,11 +129,93 @@ int mem_frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order);
 
 /* ---- guest/ ---- */
 
+struct memslots;
+struct papr_guest;
+
+/*
+ * A guest. guest.c owns every field but @papr, which src/papr/ sets once
+ * (NULL until the guest first uses PAPR) and tears down from
+ * uiommu_guest_free() through papr_guest_fini().
+ */
+struct uiommu_guest {
+	struct uiommu_ctx *ctx;
+	pthread_mutex_t lock; /* serializes memslot changes */
+	struct memslots *_Atomic slots;
+	_Atomic uint32_t hint; /* index of the slot used last; only a guess */
+	struct papr_guest *_Atomic papr;
+};
+
 /*
  * guest_gpa_to_hva_rcu() - Host address of [gpa, gpa + len - 1] if it lies
  * in one memslot, else NULL. @len must not be 0. Inside an RCU read-side
  * critical section.
  */
 void *guest_gpa_to_hva_rcu(struct uiommu_guest *guest, uint64_t gpa, uint64_t len);
+
+/*
+ * guest_memslot_rcu() - The gpa range [*ret_first, *ret_last] of the memslot
+ * holding @gpa, so that a caller checking many addresses looks up only
+ * when one falls outside it. False if @gpa is in no memslot. Inside an RCU
+ * read-side critical section (the range is valid until it ends).
+ */
+bool guest_memslot_rcu(struct uiommu_guest *guest, uint64_t gpa, uint64_t *ret_first,
+		       uint64_t *ret_last);
+
+/* ---- papr/ ---- */
+
+/* Free the guest's LIOBNs and PHBs; from uiommu_guest_free(). */
+void papr_guest_fini(struct uiommu_guest *guest);
+
+/*
+ * The seam for hardware TCE tables (a later issue: VFIO-style containers).
+ * A hardware table attached to a LIOBN is updated by every successful
+ * H_PUT_TCE, H_PUT_TCE_INDIRECT and H_STUFF_TCE on it, in the hcall's fast
+ * path, as KVM's stt->iommu_tables (book3s_64_vio.c). Every op runs inside
+ * the hcall's RCU read-side section: it must not block, take a mutex or
+ * allocate, and returns a PAPR code. UIOMMU_H_TOO_HARD means "cannot finish
+ * here": the hcall returns it to the VMM, which redoes the whole hcall on
+ * a slower path, so an op must leave state that a redo overwrites
+ * (idempotence, semantics.md §4.9.3). @entry is a guest-view index in
+ * IOMMU pages of the LIOBN (the window's offset included); fanning out to
+ * smaller hardware pages (and using hardware indexes on every error path)
+ * is the op's business.
+ *
+ * Ordering (semantics.md §4.9.4), in both profiles:
+ * - PUT and INDIRECT: for each entry, every attached table first, then the
+ *   guest view; a failing table gets @clear on that entry and the hcall
+ *   returns the failure with the guest view of that entry unchanged
+ *   (tables before it, and INDIRECT's earlier entries, stay updated).
+ * - STUFF: every table for every entry (@unmap), then the guest view.
+ *   UIOMMU_H_TOO_HARD returns at once, the guest view untouched; any other
+ *   failure gets @clear and the loop goes on; the hcall returns the last
+ *   op's code (KVM).
+ * - KVM profile: @validate is asked for every TCE with R/W before anything
+ *   is written (KVM checks preregistration there).
+ * Guest-view pages the hcall needs are allocated before any op runs, so
+ * that the guest view never fails after a table was changed.
+ */
+struct papr_hw_ops {
+	/* Could @tce (with R/W) be mapped by the fast path? H_SUCCESS or H_TOO_HARD. */
+	long (*validate)(void *opaque, uint64_t tce);
+	/* Map @entry to @tce (gpa | R/W bits). */
+	long (*map)(void *opaque, uint64_t entry, uint64_t tce);
+	/* Clear @entry (a TCE without R/W). */
+	long (*unmap)(void *opaque, uint64_t entry);
+	/* Error path: force @entry to no access (KVM kvmppc_clear_tce()). */
+	void (*clear)(void *opaque, uint64_t entry);
+};
+
+/*
+ * papr_liobn_attach_hw() / papr_liobn_detach_hw() - Attach or detach a
+ * hardware table (@ops, @opaque) to a LIOBN. Hcalls that start after
+ * attach returns use it; detach waits for a grace period, so that no hcall
+ * uses it once detach returns. -ENOENT unknown LIOBN, -EEXIST (attach) the
+ * pair is attached already, -ENOENT (detach) it is not, -ENOMEM. Takes the
+ * guest's PAPR lock; not inside an RCU read-side section.
+ */
+int papr_liobn_attach_hw(struct uiommu_guest *guest, uint64_t liobn,
+			 const struct papr_hw_ops *ops, void *opaque);
+int papr_liobn_detach_hw(struct uiommu_guest *guest, uint64_t liobn,
+			 const struct papr_hw_ops *ops, void *opaque);
 
 #endif /* UIOMMU_INTERNAL_H */

@@ -48,10 +48,11 @@ struct uiommu_guest;
 int uiommu_guest_new(struct uiommu_ctx *ctx, struct uiommu_guest **ret_guest);
 
 /**
- * uiommu_guest_free() - Destroy a guest and its memslots.
+ * uiommu_guest_free() - Destroy a guest, its memslots and its PAPR state.
  * @guest: guest, or NULL.
  *
- * The memory behind the memslots is the caller's and is not touched.
+ * The memory behind the memslots is the caller's and is not touched. The
+ * guest's LIOBNs and PHBs (papr.h) are destroyed with it.
  *
  * Context: no other call on @guest may run concurrently or later. Frees
  * after an RCU grace period.

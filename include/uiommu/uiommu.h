@@ -17,5 +17,6 @@
 #include <uiommu/mem.h>
 #include <uiommu/guest.h>
 #include <uiommu/tce.h>
+#include <uiommu/papr.h>
 
 #endif /* UIOMMU_UIOMMU_H */

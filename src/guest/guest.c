@@ -23,12 +23,7 @@ struct memslots {
 	struct memslot slots[]; /* sorted by gpa, disjoint */
 };
 
-struct uiommu_guest {
-	struct uiommu_ctx *ctx;
-	pthread_mutex_t lock; /* serializes memslot changes */
-	struct memslots *_Atomic slots;
-	_Atomic uint32_t hint; /* index of the slot used last; only a guess */
-};
+/* struct uiommu_guest is in internal.h: src/papr/ hangs its state off it. */
 
 UIOMMU_EXPORT int uiommu_guest_new(struct uiommu_ctx *ctx, struct uiommu_guest **ret_guest)
 {
@@ -66,6 +61,7 @@ UIOMMU_EXPORT struct uiommu_guest *uiommu_guest_free(struct uiommu_guest *guest)
 	if (!guest)
 		return NULL;
 	ctx = guest->ctx;
+	papr_guest_fini(guest);
 	ms = atomic_load(&guest->slots);
 	if (ms) {
 		ctx_uncharge(ctx, UIOMMU_RES_MEMSLOTS, ms->n);
@@ -244,6 +240,18 @@ void *guest_gpa_to_hva_rcu(struct uiommu_guest *guest, uint64_t gpa, uint64_t le
 	if (!s || len - 1 > s->last - gpa)
 		return NULL;
 	return (void *)(s->hva + (gpa - s->gpa));
+}
+
+bool guest_memslot_rcu(struct uiommu_guest *guest, uint64_t gpa, uint64_t *ret_first,
+		       uint64_t *ret_last)
+{
+	const struct memslot *s = memslot_find(guest, rcu_deref(guest->slots), gpa);
+
+	if (!s)
+		return false;
+	*ret_first = s->gpa;
+	*ret_last = s->last;
+	return true;
 }
 
 UIOMMU_EXPORT int uiommu_guest_gpa_to_hva(struct uiommu_guest *guest, uint64_t gpa,

@@ -152,6 +152,7 @@ static int lib_region_create_locked(struct uiommu_ctx *ctx)
 	struct ram_region *r = NULL;
 	struct vrange *vr = NULL;
 	void *map = MAP_FAILED;
+	uint64_t size = 0;
 	int fd = -1, ret = -ENOMEM;
 
 	if (ctx_fault(ctx, UIOMMU_FAULT_MAP))
@@ -163,8 +164,16 @@ static int lib_region_create_locked(struct uiommu_ctx *ctx)
 		goto err;
 	if (ctx_fault(ctx, UIOMMU_FAULT_MAP))
 		goto err;
-	map = mmap(NULL, UIOMMU_HPA_LIBRARY_SIZE, PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_NORESERVE, fd, 0);
+	/*
+	 * Where address space is scarce (an RLIMIT_AS, a valgrind with a small
+	 * address space), a smaller region, down to one buddy chunk, still
+	 * works: only fewer frames exist.
+	 */
+	for (size = UIOMMU_HPA_LIBRARY_SIZE; size >= BUDDY_CHUNK_BYTES; size /= 2) {
+		map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+		if (map != MAP_FAILED)
+			break;
+	}
 	if (map == MAP_FAILED)
 		goto err;
 	r = ctx_alloc(ctx, sizeof(*r));
@@ -173,7 +182,7 @@ static int lib_region_create_locked(struct uiommu_ctx *ctx)
 		goto err;
 	r->ctx = ctx;
 	r->hpa = UIOMMU_HPA_LIBRARY_BASE;
-	r->last_hpa = UIOMMU_HPA_LIBRARY_BASE + UIOMMU_HPA_LIBRARY_SIZE - 1;
+	r->last_hpa = UIOMMU_HPA_LIBRARY_BASE + size - 1;
 	r->fd = fd;
 	r->hva = map;
 	r->lib_mapped = true;
@@ -183,8 +192,8 @@ static int lib_region_create_locked(struct uiommu_ctx *ctx)
 	vr->kind = VRANGE_REGION;
 	vr->page_shift = SYS_PAGE_SHIFT;
 	vr->start = (uintptr_t)map;
-	vr->last = vr->start + (UIOMMU_HPA_LIBRARY_SIZE - 1);
-	vr->npages = UIOMMU_HPA_LIBRARY_SIZE >> SYS_PAGE_SHIFT;
+	vr->last = vr->start + (size - 1);
+	vr->npages = size >> SYS_PAGE_SHIFT;
 	vr->hpa_base = r->hpa;
 	vr->region = r;
 
@@ -193,6 +202,7 @@ static int lib_region_create_locked(struct uiommu_ctx *ctx)
 	pthread_mutex_unlock(&mem->lock);
 	if (ret)
 		goto err;
+	mem->lib_nchunks = (unsigned int)(size / BUDDY_CHUNK_BYTES);
 	rcu_publish(mem->lib, r);
 	return 0;
 
@@ -200,7 +210,7 @@ err:
 	ctx_free(ctx, vr);
 	ctx_free(ctx, r);
 	if (map != MAP_FAILED)
-		munmap(map, UIOMMU_HPA_LIBRARY_SIZE);
+		munmap(map, size);
 	close(fd);
 	return ret;
 }
@@ -224,10 +234,10 @@ int frames_alloc(struct uiommu_ctx *ctx, unsigned int order, bool user, uint64_t
 		if (ret)
 			goto err_unlock;
 	}
-	for (c = 0; c < BUDDY_NCHUNKS && mem->chunks[c]; c++)
+	for (c = 0; c < mem->lib_nchunks && mem->chunks[c]; c++)
 		if (chunk_alloc(mem->chunks[c], order, &block))
 			goto found;
-	if (c == BUDDY_NCHUNKS) {
+	if (c == mem->lib_nchunks) {
 		ret = -ENOMEM;
 		goto err_unlock;
 	}

@@ -80,6 +80,7 @@ struct ptr_array {
 #define BUDDY_CHUNK_ORDER UIOMMU_FRAME_MAX_ORDER
 #define BUDDY_CHUNK_FRAMES (1u << BUDDY_CHUNK_ORDER)
 #define BUDDY_NCHUNKS (UIOMMU_HPA_LIBRARY_SIZE >> (BUDDY_CHUNK_ORDER + UIOMMU_FRAME_SHIFT))
+#define BUDDY_CHUNK_BYTES (1ULL << (BUDDY_CHUNK_ORDER + UIOMMU_FRAME_SHIFT))
 struct buddy_chunk {
 	uint32_t nfree[BUDDY_CHUNK_ORDER + 1];
 	uint32_t hint[BUDDY_CHUNK_ORDER + 1]; /* lowest word that may hold a free bit */
@@ -98,6 +99,7 @@ struct mem_state {
 	pthread_mutex_t frame_lock;
 	struct ram_region *_Atomic lib; /* created at the first frame allocation */
 	struct buddy_chunk *chunks[BUDDY_NCHUNKS];
+	unsigned int lib_nchunks; /* chunks the region's mapping holds; under frame_lock */
 };
 
 /* region.c */

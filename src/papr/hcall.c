@@ -1,0 +1,813 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The TCE hypercalls H_PUT_TCE, H_GET_TCE, H_PUT_TCE_INDIRECT, H_STUFF_TCE
+ * (PAPR+ "hcall-tce", "hcall-multi-tce") and their dispatcher, in two
+ * profiles: QEMU hw/ppc/spapr_iommu.c (h_put_tce, h_get_tce,
+ * h_put_tce_indirect, h_stuff_tce, put_tce_emu) and Linux
+ * arch/powerpc/kvm/book3s_64_vio.c (kvmppc_h_put_tce and friends,
+ * kvmppc_ioba_validate, kvmppc_tce_validate). doc/design/papr.md lists
+ * every difference.
+ *
+ * Shape of every hcall, ready for hardware tables (the seam in internal.h):
+ * one RCU read-side section does the lookup, every check, then the
+ * attached tables, then the guest view. The only thing the fast path
+ * cannot do is allocate a guest-view page (it may not block there): it
+ * returns NEED_PAGES before it has changed anything, having named the
+ * pages; the caller takes a reference on the table, leaves the RCU
+ * section, allocates, and runs the hcall again from the start. Hcalls are
+ * idempotent up to the point where they may return NEED_PAGES, so the
+ * rerun is exact. Guest errors are logged after the RCU section (logging
+ * takes a mutex).
+ */
+#include <endian.h>
+#include <string.h>
+
+#include "papr.h"
+
+/* Not a PAPR code: "allocate the pages in h->need_* and run me again". */
+#define NEED_PAGES 0x7e7e7e7eL
+/* Reruns after allocation; more means LIOBNs are recreated under us endlessly. */
+#define NEED_PAGES_MAX_ROUNDS 64
+
+#define TCE_RW (UIOMMU_TCE_PCI_READ | UIOMMU_TCE_PCI_WRITE)
+
+enum hcall_err {
+	ERR_NONE,
+	ERR_UNKNOWN_LIOBN,
+	ERR_LIOBN_HIGH,
+	ERR_IOBA_RANGE,
+	ERR_IOBA_ALIGN,
+	ERR_NPAGES,
+	ERR_LIST_ALIGN,
+	ERR_STUFF_RW,
+	ERR_TCE_MEMORY,
+	ERR_NR
+};
+
+static const char *const err_text[ERR_NR] = {
+	[ERR_UNKNOWN_LIOBN] = "unknown LIOBN",
+	[ERR_LIOBN_HIGH] = "LIOBN above 32 bits",
+	[ERR_IOBA_RANGE] = "IOBA range outside the window",
+	[ERR_IOBA_ALIGN] = "IOBA not aligned to the IOMMU page",
+	[ERR_NPAGES] = "bad npages",
+	[ERR_LIST_ALIGN] = "TCE list not 4 KiB aligned",
+	[ERR_STUFF_RW] = "TCE value with R/W bits",
+	[ERR_TCE_MEMORY] = "TCE outside guest memory",
+};
+
+struct hcall {
+	const char *name;
+	struct uiommu_guest *guest;
+	struct papr_guest *pg;
+	uint64_t liobn, ioba;
+	enum hcall_err err;
+	/* NEED_PAGES: allocate the absent guest-view pages [need_first, need_last] of need_t. */
+	struct liobn_table *need_t;
+	uint64_t need_first, need_last;
+};
+
+static inline long hcall_fail(struct hcall *h, enum hcall_err err, long ret)
+{
+	h->err = err;
+	return ret;
+}
+
+static inline bool profile_kvm(const struct papr_guest *pg)
+{
+	return atomic_load_explicit(&pg->profile, memory_order_relaxed) == UIOMMU_PAPR_PROFILE_KVM;
+}
+
+static inline _Atomic uint64_t *view_page(const struct liobn_table *t, uint64_t idx)
+{
+	return atomic_load_explicit(&t->view[idx >> t->view_shift], memory_order_acquire);
+}
+
+static inline uint64_t view_mask(const struct liobn_table *t)
+{
+	return (1ULL << t->view_shift) - 1;
+}
+
+/*
+ * The table of an hcall's LIOBN, or NULL with the profile's code in *ret:
+ * KVM hands an unknown LIOBN to the VMM; QEMU knows only 32-bit LIOBNs
+ * (spapr_tce_find_by_liobn()).
+ */
+static inline struct liobn_table *hcall_table(struct hcall *h, bool kvm, long *ret)
+{
+	struct liobn_table *t = h->pg ? liobn_find_rcu(h->pg, h->liobn) : NULL;
+
+	if (kvm) {
+		if (unlikely(!t))
+			*ret = UIOMMU_H_TOO_HARD;
+		return t;
+	}
+	if (unlikely(h->liobn >> 32)) {
+		*ret = hcall_fail(h, ERR_LIOBN_HIGH, UIOMMU_H_PARAMETER);
+		return NULL;
+	}
+	if (unlikely(!t))
+		*ret = hcall_fail(h, ERR_UNKNOWN_LIOBN, UIOMMU_H_PARAMETER);
+	return t;
+}
+
+/*
+ * kvmppc_ioba_validate(): @ioba aligned, [idx, idx + npages) inside the
+ * window; written without sums that could wrap. On success *ret_idx is the
+ * index relative to the window's first entry.
+ */
+static inline bool kvm_ioba_ok(const struct liobn_table *t, uint64_t ioba, uint64_t npages,
+			       uint64_t *ret_idx)
+{
+	uint64_t idx = ioba >> t->page_shift;
+
+	if ((ioba & ((1ULL << t->page_shift) - 1)) || idx < t->offset)
+		return false;
+	idx -= t->offset;
+	if (idx > t->size || npages > t->size - idx)
+		return false;
+	*ret_idx = idx;
+	return true;
+}
+
+/*
+ * QEMU's index of a masked @ioba (put_tce_emu(), get_tce_emu()): unsigned
+ * arithmetic, so an ioba below the window wraps to a huge index.
+ */
+static inline uint64_t qemu_index(const struct liobn_table *t, uint64_t ioba)
+{
+	ioba &= ~((1ULL << t->page_shift) - 1);
+	return (ioba - t->bus_offset) >> t->page_shift;
+}
+
+/*
+ * How many of @npages consecutive entries from @idx QEMU writes before one
+ * falls outside the window (it stops there). Indexes advance by one per
+ * entry modulo 2^(64 - page_shift); since the first out-of-range entry
+ * stops the loop, the count is min(npages, size - idx) or 0.
+ */
+static inline uint64_t qemu_prefix(const struct liobn_table *t, uint64_t idx, uint64_t npages)
+{
+	if (idx >= t->size)
+		return 0;
+	return MIN(npages, t->size - idx);
+}
+
+/*
+ * kvmppc_tce_validate(): a TCE without R/W is always accepted ("poison");
+ * one with R/W needs a gpa aligned to the IOMMU page, in guest memory, and
+ * that every attached table accepts. Inside RCU.
+ */
+static inline long kvm_tce_validate(struct uiommu_guest *guest, const struct liobn_table *t,
+				    uint64_t tce, uint64_t *slot_first, uint64_t *slot_last)
+{
+	uint64_t gpa = tce & ~TCE_RW;
+	const struct papr_hw_set *hw;
+
+	if (!(tce & TCE_RW))
+		return UIOMMU_H_SUCCESS;
+	if (gpa & ((1ULL << t->page_shift) - 1))
+		return UIOMMU_H_TOO_HARD;
+	if ((gpa < *slot_first || gpa > *slot_last) &&
+	    !guest_memslot_rcu(guest, gpa, slot_first, slot_last))
+		return UIOMMU_H_TOO_HARD;
+	hw = rcu_deref(t->hw);
+	for (size_t i = 0; hw && i < hw->n; i++) {
+		long ret = hw->hw[i].ops->validate(hw->hw[i].opaque, tce);
+
+		if (ret != UIOMMU_H_SUCCESS)
+			return UIOMMU_H_TOO_HARD;
+	}
+	return UIOMMU_H_SUCCESS;
+}
+
+/* kvmppc_tce_to_ua() succeeds: the (4 KiB) page of @tce is guest memory. */
+static inline bool kvm_tce_in_memory(struct hcall *h, uint64_t tce, uint64_t *slot_first,
+				     uint64_t *slot_last)
+{
+	uint64_t gpa = tce & ~(uint64_t)(UIOMMU_MEMSLOT_ALIGN - 1);
+
+	return (gpa >= *slot_first && gpa <= *slot_last) ||
+	       guest_memslot_rcu(h->guest, gpa, slot_first, slot_last);
+}
+
+/*
+ * Entry @entry (absolute) of every attached table to @tce: map or unmap.
+ * On a failure the failing table's entry is cleared and its code returned
+ * (earlier tables keep the update, as KVM).
+ */
+static long hw_put(const struct papr_hw_set *hw, uint64_t entry, uint64_t tce)
+{
+	for (size_t i = 0; i < hw->n; i++) {
+		const struct papr_hw_entry *e = &hw->hw[i];
+		long ret = (tce & TCE_RW) ? e->ops->map(e->opaque, entry, tce)
+					  : e->ops->unmap(e->opaque, entry);
+
+		if (ret != UIOMMU_H_SUCCESS) {
+			e->ops->clear(e->opaque, entry);
+			return ret;
+		}
+	}
+	return UIOMMU_H_SUCCESS;
+}
+
+/*
+ * Can @n entries from @idx take @tces (or @value when @tces is NULL)
+ * without allocating? Zero TCEs never need a page. If not, the absent
+ * pages that non-zero TCEs need are named for the caller.
+ */
+static bool view_ready(struct hcall *h, struct liobn_table *t, uint64_t idx, uint64_t n,
+		       const uint64_t *tces_be, uint64_t value)
+{
+	uint64_t first = UINT64_MAX, last = 0;
+
+	if (!n || (!tces_be && !value))
+		return true;
+	for (uint64_t pos = 0; pos < n;) {
+		uint64_t p = (idx + pos) >> t->view_shift;
+		uint64_t run = MIN(n - pos, (1ULL << t->view_shift) - ((idx + pos) & view_mask(t)));
+		bool needed = !tces_be;
+
+		if (!atomic_load_explicit(&t->view[p], memory_order_acquire)) {
+			for (uint64_t i = 0; !needed && i < run; i++)
+				needed = tces_be[pos + i] != 0;
+			if (needed) {
+				first = MIN(first, p);
+				last = p;
+			}
+		}
+		pos += run;
+	}
+	if (first == UINT64_MAX)
+		return true;
+	h->need_t = t;
+	h->need_first = first;
+	h->need_last = last;
+	return false;
+}
+
+/*
+ * Store @value into @n entries from @idx, skipping absent pages (only
+ * zeros go there: view_ready() said so). Relaxed 8-byte atomic stores: a
+ * concurrent reader sees the old or the new TCE, never a mix.
+ */
+static void view_fill(struct liobn_table *t, uint64_t idx, uint64_t n, uint64_t value)
+{
+	while (n) {
+		_Atomic uint64_t *page = view_page(t, idx);
+		uint64_t off = idx & view_mask(t);
+		uint64_t run = MIN(n, (1ULL << t->view_shift) - off);
+
+		if (page) {
+			_Atomic uint64_t *p = page + off;
+
+			/* Unrolled: the loop is store-bound, its bookkeeping should not add. */
+#pragma GCC unroll 8
+			for (uint64_t i = 0; i < run; i++)
+				atomic_store_explicit(&p[i], value, memory_order_relaxed);
+		}
+		idx += run;
+		n -= run;
+	}
+}
+
+/*
+ * Store big-endian @tces_be[0..n) into @n entries from @idx. A zero TCE
+ * for an absent page needs no store. A non-zero one can only meet an
+ * absent page if the guest rewrote its list since view_ready() looked:
+ * then the pages are named and false returned, the entries before written;
+ * the caller reruns the hcall, which rewrites them with what the list holds
+ * then (the guest raced itself; any mix of old and new list was allowed).
+ */
+static inline bool view_copy(struct hcall *h, struct liobn_table *t, uint64_t idx, uint64_t n,
+			     const uint64_t *tces_be, bool be)
+{
+	while (n) {
+		_Atomic uint64_t *page = view_page(t, idx);
+		uint64_t off = idx & view_mask(t);
+		uint64_t run = MIN(n, (1ULL << t->view_shift) - off);
+
+		if (page) {
+			_Atomic uint64_t *p = page + off;
+
+			if (be) {
+#pragma GCC unroll 8
+				for (uint64_t i = 0; i < run; i++)
+					atomic_store_explicit(&p[i], be64toh(tces_be[i]),
+							      memory_order_relaxed);
+			} else {
+#pragma GCC unroll 8
+				for (uint64_t i = 0; i < run; i++)
+					atomic_store_explicit(&p[i], tces_be[i], memory_order_relaxed);
+			}
+		} else {
+			for (uint64_t i = 0; i < run; i++) {
+				if (tces_be[i]) {
+					h->need_t = t;
+					h->need_first = h->need_last = idx >> t->view_shift;
+					return false;
+				}
+			}
+		}
+		tces_be += run;
+		idx += run;
+		n -= run;
+	}
+	return true;
+}
+
+/*
+ * Run @body inside an RCU read-side section; when it asks for guest-view
+ * pages, allocate them outside the section (holding a reference on the
+ * table) and run it again. Then log the guest error it recorded.
+ */
+static long hcall_run(struct hcall *h, long (*body)(struct hcall *h, void *arg), void *arg)
+{
+	long ret;
+
+	for (int round = 0;; round++) {
+		struct liobn_table *t;
+
+		h->err = ERR_NONE;
+		rcu_read_enter();
+		ret = body(h, arg);
+		if (likely(ret != NEED_PAGES)) {
+			rcu_read_exit();
+			break;
+		}
+		t = h->need_t;
+		if (!liobn_tryget(t)) { /* being destroyed: the rerun will not find it */
+			rcu_read_exit();
+			continue;
+		}
+		rcu_read_exit();
+		if (round >= NEED_PAGES_MAX_ROUNDS || liobn_view_alloc(t, h->need_first, h->need_last)) {
+			/* A guest can hit the frame limit at will: rate-limited. */
+			ctx_guest_error(t->ctx, "%s: LIOBN 0x%llx: cannot allocate a guest-view page",
+					h->name, (unsigned long long)t->liobn);
+			liobn_put(t);
+			return UIOMMU_H_HARDWARE;
+		}
+		liobn_put(t);
+	}
+	if (unlikely(h->err != ERR_NONE))
+		ctx_guest_error(h->guest->ctx, "%s: LIOBN 0x%llx IOBA 0x%llx: %s", h->name,
+				(unsigned long long)h->liobn, (unsigned long long)h->ioba,
+				err_text[h->err]);
+	return ret;
+}
+
+/* ---- H_PUT_TCE ---- */
+
+static long put_tce_body(struct hcall *h, void *arg)
+{
+	uint64_t tce = *(const uint64_t *)arg;
+	bool kvm = h->pg && profile_kvm(h->pg);
+	const struct papr_hw_set *hw;
+	struct liobn_table *t;
+	_Atomic uint64_t *page;
+	uint64_t idx;
+	long ret;
+
+	t = hcall_table(h, kvm, &ret);
+	if (unlikely(!t))
+		return ret;
+	if (kvm) {
+		uint64_t first = 1, last = 0;
+
+		if (unlikely(!kvm_ioba_ok(t, h->ioba, 1, &idx)))
+			return hcall_fail(h, (h->ioba & ((1ULL << t->page_shift) - 1)) ?
+						     ERR_IOBA_ALIGN : ERR_IOBA_RANGE,
+					  UIOMMU_H_PARAMETER);
+		ret = kvm_tce_validate(h->guest, t, tce, &first, &last);
+		if (unlikely(ret != UIOMMU_H_SUCCESS))
+			return ret;
+	} else {
+		idx = qemu_index(t, h->ioba);
+		if (unlikely(idx >= t->size))
+			return hcall_fail(h, ERR_IOBA_RANGE, UIOMMU_H_PARAMETER);
+	}
+	page = view_page(t, idx);
+	if (unlikely(!page) && tce) {
+		h->need_t = t;
+		h->need_first = h->need_last = idx >> t->view_shift;
+		return NEED_PAGES;
+	}
+	hw = rcu_deref(t->hw);
+	if (unlikely(hw)) {
+		ret = hw_put(hw, t->offset + idx, tce);
+		if (ret != UIOMMU_H_SUCCESS)
+			return ret;
+	}
+	if (page)
+		atomic_store_explicit(&page[idx & view_mask(t)], tce, memory_order_relaxed);
+	return UIOMMU_H_SUCCESS;
+}
+
+/*
+ * The common case of H_PUT_TCE and H_GET_TCE, inline: a known LIOBN, the
+ * entry inside the window, its guest-view page present (or a zero TCE),
+ * no hardware table, and for KVM a TCE without R/W or with a gpa in the
+ * memslot of the last lookup. Anything else returns false having changed
+ * nothing, and the hcall runs the general path, which says why.
+ */
+static inline bool fast_index(struct papr_guest *pg, uint64_t liobn, uint64_t ioba,
+			      struct liobn_table **ret_t, uint64_t *ret_idx, bool *ret_kvm)
+{
+	struct liobn_table *t = liobn_find_rcu(pg, liobn);
+	bool kvm = profile_kvm(pg);
+	uint64_t idx;
+
+	if (unlikely(!t))
+		return false;
+	if (kvm) {
+		if (unlikely(!kvm_ioba_ok(t, ioba, 1, &idx)))
+			return false;
+	} else {
+		idx = qemu_index(t, ioba);
+		if (unlikely(idx >= t->size || (liobn >> 32)))
+			return false;
+	}
+	*ret_t = t;
+	*ret_idx = idx;
+	*ret_kvm = kvm;
+	return true;
+}
+
+/* Everything but the common case; out of line, so that it costs the fast path nothing. */
+__attribute__((noinline, cold)) static long put_tce_slow(struct uiommu_guest *guest,
+							 struct papr_guest *pg, uint64_t liobn,
+							 uint64_t ioba, uint64_t tce)
+{
+	struct hcall h = { .name = "H_PUT_TCE", .guest = guest, .pg = pg, .liobn = liobn,
+			   .ioba = ioba };
+
+	return hcall_run(&h, put_tce_body, &tce);
+}
+
+UIOMMU_EXPORT long uiommu_h_put_tce(struct uiommu_guest *guest, uint64_t liobn, uint64_t ioba,
+				    uint64_t tce)
+{
+	struct papr_guest *pg = papr_guest_peek(guest);
+	struct liobn_table *t;
+	uint64_t idx;
+	bool kvm;
+
+	if (likely(pg)) {
+		rcu_read_enter();
+		if (likely(fast_index(pg, liobn, ioba, &t, &idx, &kvm))) {
+			_Atomic uint64_t *page = view_page(t, idx);
+
+			uint64_t first = 1, last = 0;
+
+			if (likely((page || !tce) && !atomic_load_explicit(&t->hw, memory_order_relaxed) &&
+				   (!kvm || !(tce & TCE_RW) ||
+				    kvm_tce_validate(guest, t, tce, &first, &last) ==
+					    UIOMMU_H_SUCCESS))) {
+				if (page)
+					atomic_store_explicit(&page[idx & view_mask(t)], tce,
+							      memory_order_relaxed);
+				rcu_read_exit();
+				return UIOMMU_H_SUCCESS;
+			}
+		}
+		rcu_read_exit();
+	}
+	return put_tce_slow(guest, pg, liobn, ioba, tce);
+}
+
+/* ---- H_GET_TCE ---- */
+
+static long get_tce_body(struct hcall *h, void *arg)
+{
+	bool kvm = h->pg && profile_kvm(h->pg);
+	struct liobn_table *t;
+	uint64_t idx;
+	long ret;
+
+	t = hcall_table(h, kvm, &ret);
+	if (unlikely(!t))
+		return ret;
+	if (kvm) {
+		if (unlikely(!kvm_ioba_ok(t, h->ioba, 1, &idx)))
+			return hcall_fail(h, (h->ioba & ((1ULL << t->page_shift) - 1)) ?
+						     ERR_IOBA_ALIGN : ERR_IOBA_RANGE,
+					  UIOMMU_H_PARAMETER);
+	} else {
+		idx = qemu_index(t, h->ioba);
+		if (unlikely(idx >= t->size))
+			return hcall_fail(h, ERR_IOBA_RANGE, UIOMMU_H_PARAMETER);
+	}
+	*(uint64_t *)arg = liobn_view_read(t, idx);
+	return UIOMMU_H_SUCCESS;
+}
+
+__attribute__((noinline, cold)) static long get_tce_slow(struct uiommu_guest *guest,
+							 struct papr_guest *pg, uint64_t liobn,
+							 uint64_t ioba, uint64_t *ret_tce)
+{
+	struct hcall h = { .name = "H_GET_TCE", .guest = guest, .pg = pg, .liobn = liobn,
+			   .ioba = ioba };
+	uint64_t tce;
+	long ret = hcall_run(&h, get_tce_body, &tce);
+
+	if (ret == UIOMMU_H_SUCCESS)
+		*ret_tce = tce;
+	return ret;
+}
+
+UIOMMU_EXPORT long uiommu_h_get_tce(struct uiommu_guest *guest, uint64_t liobn, uint64_t ioba,
+				    uint64_t *ret_tce)
+{
+	struct papr_guest *pg = papr_guest_peek(guest);
+	struct liobn_table *t;
+	uint64_t idx;
+	bool kvm;
+
+	if (unlikely(!ret_tce))
+		return UIOMMU_H_PARAMETER;
+	if (likely(pg)) {
+		rcu_read_enter();
+		if (likely(fast_index(pg, liobn, ioba, &t, &idx, &kvm))) {
+			*ret_tce = liobn_view_read(t, idx);
+			rcu_read_exit();
+			return UIOMMU_H_SUCCESS;
+		}
+		rcu_read_exit();
+	}
+	return get_tce_slow(guest, pg, liobn, ioba, ret_tce);
+}
+
+/* ---- H_PUT_TCE_INDIRECT ---- */
+
+struct indirect_args {
+	uint64_t tce_list, npages;
+};
+
+/* Entries [0, n) of @tces_be through the attached tables and into the view. */
+static long indirect_commit(struct hcall *h, struct liobn_table *t, uint64_t idx, uint64_t n,
+			    const uint64_t *tces_be, bool be)
+{
+	const struct papr_hw_set *hw = rcu_deref(t->hw);
+
+	if (likely(!hw))
+		return view_copy(h, t, idx, n, tces_be, be) ? UIOMMU_H_SUCCESS : NEED_PAGES;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t tce = be ? be64toh(tces_be[i]) : tces_be[i];
+		long ret;
+
+		/* The page first: no table may change for an entry the view cannot take. */
+		if (tce && !view_page(t, idx + i)) {
+			h->need_t = t;
+			h->need_first = h->need_last = (idx + i) >> t->view_shift;
+			return NEED_PAGES;
+		}
+		ret = hw_put(hw, t->offset + idx + i, tce);
+		if (ret != UIOMMU_H_SUCCESS)
+			return ret;
+		view_copy(h, t, idx + i, 1, &tces_be[i], be);
+	}
+	return UIOMMU_H_SUCCESS;
+}
+
+static long indirect_body_kvm(struct hcall *h, struct liobn_table *t,
+			      const struct indirect_args *a)
+{
+	uint64_t slot_first = 1, slot_last = 0, idx, n, page_mask;
+	uint64_t tces[UIOMMU_PAPR_MAX_INDIRECT_NPAGES];
+	const uint64_t *list_be;
+	long ret;
+
+	if (a->npages > UIOMMU_PAPR_MAX_INDIRECT_NPAGES)
+		return hcall_fail(h, ERR_NPAGES, UIOMMU_H_PARAMETER);
+	if (a->tce_list & (UIOMMU_PAPR_TCE_LIST_ALIGN - 1))
+		return hcall_fail(h, ERR_LIST_ALIGN, UIOMMU_H_PARAMETER);
+	if (!kvm_ioba_ok(t, h->ioba, a->npages, &idx))
+		return hcall_fail(h, (h->ioba & ((1ULL << t->page_shift) - 1)) ? ERR_IOBA_ALIGN
+										: ERR_IOBA_RANGE,
+				  UIOMMU_H_PARAMETER);
+	/* The list is in one 4 KiB page, so in one memslot or none. */
+	list_be = guest_gpa_to_hva_rcu(h->guest, a->tce_list, a->npages ? a->npages * 8 : 8);
+	if (!list_be)
+		return UIOMMU_H_TOO_HARD;
+	/*
+	 * Pass 1: every TCE, before anything changes. KVM reads the list twice
+	 * (validate, then write) and accepts that a guest rewriting it meanwhile
+	 * gets "a messier failure mode"; one copy makes what was validated
+	 * exactly what is written.
+	 *
+	 * KVM's pass 2 also asks kvmppc_tce_to_ua() of every TCE, R/W-less ones
+	 * included, and fails with H_PARAMETER at the first whose page is not
+	 * guest memory, the entries before it written: note that point (n) now.
+	 * A TCE with R/W that passed validation is in guest memory.
+	 */
+	page_mask = (1ULL << t->page_shift) - 1;
+	n = a->npages;
+	for (uint64_t i = 0; i < a->npages; i++) {
+		uint64_t tce = be64toh(list_be[i]);
+
+		tces[i] = tce;
+		if (tce & TCE_RW) {
+			uint64_t gpa = tce & ~TCE_RW;
+
+			if ((gpa & page_mask) ||
+			    ((gpa < slot_first || gpa > slot_last) &&
+			     kvm_tce_validate(h->guest, t, tce, &slot_first, &slot_last)))
+				return UIOMMU_H_TOO_HARD;
+		} else if (n == a->npages &&
+			   !kvm_tce_in_memory(h, tce, &slot_first, &slot_last)) {
+			n = i;
+		}
+	}
+	if (unlikely(rcu_deref(t->hw))) {
+		for (uint64_t i = 0; i < a->npages; i++) {
+			ret = kvm_tce_validate(h->guest, t, tces[i], &slot_first, &slot_last);
+			if (ret != UIOMMU_H_SUCCESS)
+				return ret;
+		}
+	}
+	if (!view_ready(h, t, idx, n, tces, 0)) /* a zero test: byte order does not matter */
+		return NEED_PAGES;
+	ret = indirect_commit(h, t, idx, n, tces, false);
+	if (ret != UIOMMU_H_SUCCESS)
+		return ret;
+	if (n < a->npages)
+		return hcall_fail(h, ERR_TCE_MEMORY, UIOMMU_H_PARAMETER);
+	return UIOMMU_H_SUCCESS;
+}
+
+/* An all-zero TCE list: what QEMU's ldq_be_phys() reads from unassigned memory. */
+static const uint64_t zero_list[UIOMMU_PAPR_MAX_INDIRECT_NPAGES];
+
+static long indirect_body_qemu(struct hcall *h, struct liobn_table *t,
+			       const struct indirect_args *a)
+{
+	const uint64_t *tces_be;
+	uint64_t idx, n;
+	long ret;
+
+	if (a->npages > UIOMMU_PAPR_MAX_INDIRECT_NPAGES)
+		return hcall_fail(h, ERR_NPAGES, UIOMMU_H_PARAMETER);
+	if (a->tce_list & (UIOMMU_PAPR_TCE_LIST_ALIGN - 1))
+		return hcall_fail(h, ERR_LIST_ALIGN, UIOMMU_H_PARAMETER);
+	/* QEMU's ret starts as H_PARAMETER: an empty list fails. */
+	if (!a->npages)
+		return hcall_fail(h, ERR_NPAGES, UIOMMU_H_PARAMETER);
+	idx = qemu_index(t, h->ioba);
+	n = qemu_prefix(t, idx, a->npages);
+	tces_be = n ? guest_gpa_to_hva_rcu(h->guest, a->tce_list, n * 8) : zero_list;
+	if (!tces_be)
+		tces_be = zero_list;
+	if (!view_ready(h, t, idx, n, tces_be, 0))
+		return NEED_PAGES;
+	ret = indirect_commit(h, t, idx, n, tces_be, true);
+	if (ret != UIOMMU_H_SUCCESS)
+		return ret;
+	if (n < a->npages)
+		return hcall_fail(h, ERR_IOBA_RANGE, UIOMMU_H_PARAMETER);
+	return UIOMMU_H_SUCCESS;
+}
+
+static long indirect_body(struct hcall *h, void *arg)
+{
+	bool kvm = h->pg && profile_kvm(h->pg);
+	struct liobn_table *t;
+	long ret;
+
+	t = hcall_table(h, kvm, &ret);
+	if (unlikely(!t))
+		return ret;
+	return kvm ? indirect_body_kvm(h, t, arg) : indirect_body_qemu(h, t, arg);
+}
+
+UIOMMU_EXPORT long uiommu_h_put_tce_indirect(struct uiommu_guest *guest, uint64_t liobn,
+					     uint64_t ioba, uint64_t tce_list_gpa,
+					     uint64_t npages)
+{
+	struct hcall h = { .name = "H_PUT_TCE_INDIRECT", .guest = guest,
+			   .pg = papr_guest_peek(guest), .liobn = liobn, .ioba = ioba };
+	struct indirect_args a = { tce_list_gpa, npages };
+
+	return hcall_run(&h, indirect_body, &a);
+}
+
+/* ---- H_STUFF_TCE ---- */
+
+struct stuff_args {
+	uint64_t value, npages;
+};
+
+static long stuff_body_kvm(struct hcall *h, struct liobn_table *t, const struct stuff_args *a)
+{
+	const struct papr_hw_set *hw;
+	long ret = UIOMMU_H_SUCCESS;
+	uint64_t idx;
+
+	if (!kvm_ioba_ok(t, h->ioba, a->npages, &idx))
+		return hcall_fail(h, (h->ioba & ((1ULL << t->page_shift) - 1)) ? ERR_IOBA_ALIGN
+										: ERR_IOBA_RANGE,
+				  UIOMMU_H_PARAMETER);
+	/* "Check permission bits only to allow userspace poison TCE for debug". */
+	if (a->value & TCE_RW)
+		return hcall_fail(h, ERR_STUFF_RW, UIOMMU_H_PARAMETER);
+	if (!view_ready(h, t, idx, a->npages, NULL, a->value))
+		return NEED_PAGES;
+	hw = rcu_deref(t->hw);
+	for (size_t k = 0; hw && k < hw->n; k++) {
+		const struct papr_hw_entry *e = &hw->hw[k];
+
+		for (uint64_t i = 0; i < a->npages; i++) {
+			ret = e->ops->unmap(e->opaque, t->offset + idx + i);
+			if (ret == UIOMMU_H_SUCCESS)
+				continue;
+			if (ret == UIOMMU_H_TOO_HARD)
+				return ret; /* the guest view untouched */
+			e->ops->clear(e->opaque, t->offset + idx + i);
+		}
+	}
+	view_fill(t, idx, a->npages, a->value);
+	return ret;
+}
+
+static long stuff_body_qemu(struct hcall *h, struct liobn_table *t, const struct stuff_args *a)
+{
+	const struct papr_hw_set *hw;
+	uint64_t idx, n;
+
+	if (a->npages > t->size || !a->npages)
+		return hcall_fail(h, ERR_NPAGES, UIOMMU_H_PARAMETER);
+	idx = qemu_index(t, h->ioba);
+	n = qemu_prefix(t, idx, a->npages);
+	if (!view_ready(h, t, idx, n, NULL, a->value))
+		return NEED_PAGES;
+	hw = rcu_deref(t->hw);
+	if (unlikely(hw)) {
+		/* put_tce_emu() per entry: tables, then the view, stopping at a failure. */
+		for (uint64_t i = 0; i < n; i++) {
+			long ret = hw_put(hw, t->offset + idx + i, a->value);
+
+			if (ret != UIOMMU_H_SUCCESS)
+				return ret;
+			view_fill(t, idx + i, 1, a->value);
+		}
+	} else {
+		view_fill(t, idx, n, a->value);
+	}
+	if (n < a->npages)
+		return hcall_fail(h, ERR_IOBA_RANGE, UIOMMU_H_PARAMETER);
+	return UIOMMU_H_SUCCESS;
+}
+
+static long stuff_body(struct hcall *h, void *arg)
+{
+	bool kvm = h->pg && profile_kvm(h->pg);
+	struct liobn_table *t;
+	long ret;
+
+	t = hcall_table(h, kvm, &ret);
+	if (unlikely(!t))
+		return ret;
+	return kvm ? stuff_body_kvm(h, t, arg) : stuff_body_qemu(h, t, arg);
+}
+
+UIOMMU_EXPORT long uiommu_h_stuff_tce(struct uiommu_guest *guest, uint64_t liobn, uint64_t ioba,
+				      uint64_t tce_value, uint64_t npages)
+{
+	struct hcall h = { .name = "H_STUFF_TCE", .guest = guest, .pg = papr_guest_peek(guest),
+			   .liobn = liobn, .ioba = ioba };
+	struct stuff_args a = { tce_value, npages };
+
+	return hcall_run(&h, stuff_body, &a);
+}
+
+/* ---- the dispatcher ---- */
+
+UIOMMU_EXPORT long uiommu_papr_hcall(struct uiommu_guest *guest, uint64_t opcode,
+				     const uint64_t *args, unsigned int nargs, uint64_t *rets,
+				     unsigned int nrets)
+{
+	switch (opcode) {
+	case UIOMMU_H_PUT_TCE:
+		if (!args || nargs < 3)
+			break;
+		return uiommu_h_put_tce(guest, args[0], args[1], args[2]);
+	case UIOMMU_H_GET_TCE:
+		if (!args || nargs < 2 || !rets || nrets < 1)
+			break;
+		return uiommu_h_get_tce(guest, args[0], args[1], &rets[0]);
+	case UIOMMU_H_PUT_TCE_INDIRECT:
+		if (!args || nargs < 4)
+			break;
+		return uiommu_h_put_tce_indirect(guest, args[0], args[1], args[2], args[3]);
+	case UIOMMU_H_STUFF_TCE:
+		if (!args || nargs < 4)
+			break;
+		return uiommu_h_stuff_tce(guest, args[0], args[1], args[2], args[3]);
+	default:
+		ctx_guest_error(guest->ctx, "hcall 0x%llx is not a TCE hypercall",
+				(unsigned long long)opcode);
+		return UIOMMU_H_FUNCTION;
+	}
+	ctx_guest_error(guest->ctx, "hcall 0x%llx: too few argument or return registers",
+			(unsigned long long)opcode);
+	return UIOMMU_H_PARAMETER;
+}

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Private state of the PAPR guest interface (src/papr/). See uiommu/papr.h
+ * and doc/design/papr.md.
+ *
+ * A guest's LIOBNs are an RCU-published, copy-on-write array sorted by
+ * LIOBN: hypercalls look a LIOBN up with a binary search inside one RCU
+ * read-side section and take no lock. Creating and destroying LIOBNs, PHBs
+ * and the RTAS calls are serialized by papr_guest.lock.
+ *
+ * A table's guest view is an array of pointers to host frames of the
+ * context's host page size, each holding 2^view_shift native-endian TCEs,
+ * allocated when a non-zero TCE first lands in it and never freed before
+ * the table. Pointers are published with compare-and-swap (a loser frees
+ * its frame); entries are read and written with relaxed 8-byte atomics.
+ *
+ * Lifetime: a table holds a reference for being published; a hypercall
+ * that must allocate a frame takes another one (get-unless-zero) before it
+ * leaves its RCU read-side section, so that the table outlives the
+ * allocation. The last put defers the free past a grace period.
+ */
+#ifndef UIOMMU_PAPR_PRIV_H
+#define UIOMMU_PAPR_PRIV_H
+
+#include <uiommu/papr.h>
+
+#include "../internal.h"
+
+/* Attached hardware tables (the seam; empty today): an immutable array. */
+struct papr_hw_entry {
+	const struct papr_hw_ops *ops;
+	void *opaque;
+};
+struct papr_hw_set {
+	size_t n;
+	struct uiommu_ctx *ctx;
+	struct rcu_node rcu;
+	struct papr_hw_entry hw[];
+};
+
+struct liobn_table {
+	uint64_t liobn;
+	uint64_t offset;     /* first entry, in IOMMU pages */
+	uint64_t size;	     /* entries */
+	uint64_t bus_offset; /* offset << page_shift */
+	unsigned int page_shift;
+	unsigned int view_shift; /* log2 of the TCEs in one guest-view page */
+	uint64_t view_npages;	 /* guest-view pages */
+	uint64_t locked_bytes;	 /* UIOMMU_RES_LOCKED_BYTES charged */
+	bool phb_window;	 /* a PHB's window: under papr_guest.lock */
+	struct uiommu_ctx *ctx;
+	struct papr_hw_set *_Atomic hw;
+	_Atomic uint32_t refs;
+	_Atomic uint64_t view_allocated; /* guest-view pages allocated */
+	struct rcu_node rcu;
+	_Atomic uint64_t *_Atomic view[];
+};
+
+struct liobn_array {
+	size_t n;
+	struct uiommu_ctx *ctx;
+	struct rcu_node rcu;
+	struct liobn_slot {
+		uint64_t liobn;
+		struct liobn_table *t;
+	} slots[];
+};
+
+struct papr_phb {
+	struct uiommu_papr_phb_config cfg;
+	uint64_t liobn[UIOMMU_PAPR_MAX_WINDOWS];
+	bool active[UIOMMU_PAPR_MAX_WINDOWS];
+	bool def_win[UIOMMU_PAPR_MAX_WINDOWS]; /* enabled by a reset: the default window */
+};
+
+struct papr_guest {
+	struct uiommu_ctx *ctx;
+	struct uiommu_guest *guest;
+	_Atomic int profile;
+	pthread_mutex_t lock; /* LIOBN and PHB changes, RTAS calls */
+	struct liobn_array *_Atomic liobns;
+	struct papr_phb *phbs[UIOMMU_PAPR_MAX_PHBS]; /* under lock */
+	unsigned int nphbs;
+};
+
+/* The guest's PAPR state, creating it on first use; NULL if out of memory. */
+struct papr_guest *papr_guest_get(struct uiommu_guest *guest);
+
+static inline struct papr_guest *papr_guest_peek(struct uiommu_guest *guest)
+{
+	return atomic_load_explicit(&guest->papr, memory_order_acquire);
+}
+
+/* The table of @liobn, or NULL. Inside an RCU read-side section. */
+static inline struct liobn_table *liobn_find_rcu(struct papr_guest *pg, uint64_t liobn)
+{
+	const struct liobn_array *a = rcu_deref(pg->liobns);
+	size_t lo = 0, hi;
+
+	if (!a)
+		return NULL;
+	hi = a->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t key = a->slots[mid].liobn;
+
+		if (liobn == key)
+			return a->slots[mid].t;
+		if (liobn < key)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* Entry @idx (relative to the window's first entry) as stored; 0 in an absent page. */
+static inline uint64_t liobn_view_read(const struct liobn_table *t, uint64_t idx)
+{
+	_Atomic uint64_t *page =
+		atomic_load_explicit(&t->view[idx >> t->view_shift], memory_order_acquire);
+
+	if (!page)
+		return 0;
+	return atomic_load_explicit(&page[idx & ((1ULL << t->view_shift) - 1)],
+				    memory_order_relaxed);
+}
+
+/* liobn.c */
+int liobn_create_locked(struct papr_guest *pg, uint64_t liobn, unsigned int page_shift,
+			uint64_t offset, uint64_t size, struct liobn_table **ret_t);
+int liobn_destroy_locked(struct papr_guest *pg, uint64_t liobn);
+bool liobn_tryget(struct liobn_table *t);
+void liobn_put(struct liobn_table *t);
+/*
+ * Allocate the absent guest-view pages [first, last] of @t. Outside any
+ * RCU read-side section, holding a reference on @t. 0 or -ENOMEM.
+ */
+int liobn_view_alloc(struct liobn_table *t, uint64_t first, uint64_t last);
+/* Number of guest-view pages allocated (tests). */
+uint64_t papr_liobn_view_pages(struct uiommu_guest *guest, uint64_t liobn);
+
+#endif /* UIOMMU_PAPR_PRIV_H */
