@@ -63,5 +63,6 @@ static inline void fuzz_check_clean(struct uiommu_ctx *ctx)
 
 /* The drivers. */
 int fuzz_memslots(const uint8_t *data, size_t size);
+int fuzz_trace(const uint8_t *data, size_t size);
 
 #endif /* UIOMMU_FUZZ_H */

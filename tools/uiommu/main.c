@@ -14,6 +14,7 @@
 
 static const struct cli_cmd *const commands[] = {
 	&cmd_info,
+	&cmd_replay,
 };
 
 static void print_version(void)
