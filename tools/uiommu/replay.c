@@ -205,7 +205,7 @@ static int ensure_ram(struct replay *r, uint64_t line, uint64_t gpa, uint64_t le
 
 	if (gpa >= REPLAY_RAM_MAX || len > REPLAY_RAM_MAX - gpa)
 		return fatal(r, line, "TCE list at 0x%" PRIx64 " lies outside any plausible guest memory (above %" PRIu64 " GiB)",
-			     gpa, REPLAY_RAM_MAX >> 30);
+			     gpa, (uint64_t)(REPLAY_RAM_MAX >> 30));
 	if (!uiommu_guest_gpa_to_hva(r->guest, gpa, len, &hva))
 		return 0;
 	/* A list never crosses a 4 KiB page, so one chunk covers it. */
@@ -274,7 +274,7 @@ static int guest_setup(struct replay *r, uint64_t line)
 	r->guest_ready = true;
 	if (r->ram_size > REPLAY_RAM_MAX)
 		return fatal(r, line, "ram-size 0x%" PRIx64 " is larger than %" PRIu64 " GiB",
-			     r->ram_size, REPLAY_RAM_MAX >> 30);
+			     r->ram_size, (uint64_t)(REPLAY_RAM_MAX >> 30));
 	ret = add_ram(r, line, 0, r->ram_size ? r->ram_size : REPLAY_RAM_DEFAULT);
 	if (ret)
 		return ret;
@@ -547,9 +547,10 @@ static int do_ddw(struct replay *r, uint64_t line, const struct trace_event *ev)
 		if (status != UIOMMU_RTAS_SUCCESS)
 			mismatch(r, line, "ibm,query-pe-dma-window buid=0x%" PRIx64 ": status %d, QEMU succeeded",
 				 ev->buid, status);
-		else if (rets[1] != ev->windows || rets[5] != ev->mask)
+		/* nret 6 (the 64-bit extension Linux uses): the page-size mask is cell 4. */
+		else if (rets[1] != ev->windows || rets[4] != ev->mask)
 			mismatch(r, line, "ibm,query-pe-dma-window buid=0x%" PRIx64 ": %u windows, mask 0x%x; QEMU: %" PRIu64 ", 0x%" PRIx64,
-				 ev->buid, rets[1], rets[5], ev->windows, ev->mask);
+				 ev->buid, rets[1], rets[4], ev->windows, ev->mask);
 		break;
 	case TRACE_DDW_CREATE: {
 		uint64_t start;
