@@ -83,6 +83,24 @@ if grep -q "match-vio.trace" "$tmp/out"; then
 	echo "FAIL: --quiet printed a matching trace"; fails=$((fails + 1))
 fi
 
+# A trace of many chunks (the replayer reads 4096 lines at a time): the header
+# in the first chunk, calls and translations in every chunk, a mismatch in the last.
+python3 - "$tmp/long.trace" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("# window: liobn=0x71000002 bus_offset=0x0 size=0x10000000 page_shift=12\n")
+    for i in range(10000):
+        ioba = 0x1000 * (i % 4096)
+        f.write(f"spapr_iommu_put liobn=0x71000002 ioba={ioba:#x} tce={0x100003 + (i << 12):#x} ret=0\n")
+        f.write(f"spapr_iommu_xlate liobn=0x71000002 {ioba + 8:#x} -> {0x100000 + (i << 12):#x} perm=3 mask=0xfff\n")
+    f.write("spapr_iommu_put liobn=0x71000002 ioba=0x1000 tce=0x3 ret=-4\n")
+PY
+check "a trace of several chunks" 3 "$bin" replay "$tmp/long.trace"
+expect out "lines              20002 "
+expect out "put 10001 (10001 ok)"
+expect out "translations       10000 checked, 0 mismatched"
+expect out "MISMATCH line 20002:"
+
 # JSON: one document, stable keys, 64-bit values as hex strings.
 check "--json" 3 "$bin" replay --json "$dir/match-vio.trace" "$dir/mismatch-xlate.trace"
 python3 - "$tmp/out" <<'PY' || fails=$((fails + 1))

@@ -113,11 +113,11 @@ static enum trace_outcome replay_one(struct replay_cli *cli, struct replay *r, c
 		}
 		t1 = now_s();
 		r->st.parse_seconds += t1 - t0;
-		for (unsigned int i = 0; i < n && !ret; i++) {
-			ret = replay_event(r, ch->line[i], &ch->ev[i]);
-			if (ret) {
+		for (unsigned int i = 0; i < n; i++) {
+			if (replay_event(r, ch->line[i], &ch->ev[i])) {
 				snprintf(err, errlen, "%s: %s", path, r->fatal);
 				stop = true;
+				break;
 			}
 		}
 		r->st.replay_seconds += now_s() - t1;
@@ -172,6 +172,11 @@ static void print_human(const char *path, const struct replay *r, enum trace_out
 {
 	const struct replay_stats *st = &r->st;
 	uint64_t hc = total_hcalls(st);
+
+	if (out == OUTCOME_FAILED && !st->lines) {
+		printf("%s\n  result             FAILED: %s\n", path, err);
+		return;
+	}
 
 	printf("%s", path);
 	if (r->scenario[0])
