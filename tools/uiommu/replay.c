@@ -193,36 +193,83 @@ static int add_ram(struct replay *r, uint64_t line, uint64_t gpa, uint64_t len)
 	}
 	r->ram_gpa[i] = gpa;
 	r->ram_len[i] = len;
+	r->ram_hva[i] = hva;
 	r->nram++;
 	return 0;
 }
 
-/* Make [gpa, gpa + len) guest RAM if it is not; refused above REPLAY_RAM_MAX. */
-static int ensure_ram(struct replay *r, uint64_t line, uint64_t gpa, uint64_t len)
+/* The guest RAM holding [gpa, gpa + len), or NULL. */
+static char *ram_find(struct replay *r, uint64_t gpa, uint64_t len)
+{
+	for (unsigned int i = 0; i < r->nram; i++)
+		if (len <= r->ram_len[i] && gpa >= r->ram_gpa[i] &&
+		    gpa - r->ram_gpa[i] <= r->ram_len[i] - len)
+			return r->ram_hva[i] + (gpa - r->ram_gpa[i]);
+	return NULL;
+}
+
+/*
+ * The guest RAM for [gpa, gpa + len), made if it does not exist yet;
+ * refused above REPLAY_RAM_MAX. NULL with r->fatal set on failure.
+ */
+static char *ensure_ram(struct replay *r, uint64_t line, uint64_t gpa, uint64_t len)
 {
 	uint64_t first = gpa & ~(REPLAY_RAM_CHUNK - 1);
-	void *hva;
+	char *hva = ram_find(r, gpa, len);
 
-	if (gpa >= REPLAY_RAM_MAX || len > REPLAY_RAM_MAX - gpa)
-		return fatal(r, line, "TCE list at 0x%" PRIx64 " lies outside any plausible guest memory (above %" PRIu64 " GiB)",
-			     gpa, (uint64_t)(REPLAY_RAM_MAX >> 30));
-	if (!uiommu_guest_gpa_to_hva(r->guest, gpa, len, &hva))
-		return 0;
-	/* A list never crosses a 4 KiB page, so one chunk covers it. */
-	for (unsigned int i = 0; i < r->nram; i++)
-		if (first >= r->ram_gpa[i] && first - r->ram_gpa[i] < r->ram_len[i])
-			return fatal(r, line, "TCE list at 0x%" PRIx64 " straddles guest RAM", gpa);
-	return add_ram(r, line, first, REPLAY_RAM_CHUNK);
+	if (hva)
+		return hva;
+	if (gpa >= REPLAY_RAM_MAX || len > REPLAY_RAM_MAX - gpa) {
+		fatal(r, line, "TCE list at 0x%" PRIx64 " lies outside any plausible guest memory (above %" PRIu64 " GiB)",
+		      gpa, (uint64_t)(REPLAY_RAM_MAX >> 30));
+		return NULL;
+	}
+	/* A list of at most 4 KiB in one chunk; a chunk that exists and still misses: it straddles. */
+	if (ram_find(r, first, 1) || (gpa + len - 1) / REPLAY_RAM_CHUNK != gpa / REPLAY_RAM_CHUNK) {
+		fatal(r, line, "TCE list at 0x%" PRIx64 " straddles the end of guest RAM", gpa);
+		return NULL;
+	}
+	if (add_ram(r, line, first, REPLAY_RAM_CHUNK))
+		return NULL;
+	return ram_find(r, gpa, len);
 }
 
 /* ---- the guest's windows ---- */
+
+/* Forget cached window geometry: windows changed. */
+static void geo_flush(struct replay *r)
+{
+	r->ngeo = 0;
+}
+
+/* The window of @liobn, from the cache or the library; false if there is none. */
+static bool geo_get(struct replay *r, uint64_t liobn, uint64_t *ret_off, unsigned int *ret_shift,
+		    uint64_t *ret_size)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->ngeo; i++)
+		if (r->geo[i].liobn == liobn)
+			goto found;
+	if (r->ngeo == REPLAY_MAX_GEO)
+		r->ngeo = 0;
+	i = r->ngeo++;
+	r->geo[i].liobn = liobn;
+	r->geo[i].exists = !uiommu_liobn_info(r->guest, liobn, &r->geo[i].bus_offset,
+					      &r->geo[i].page_shift, &r->geo[i].size);
+found:
+	*ret_off = r->geo[i].bus_offset;
+	*ret_shift = r->geo[i].page_shift;
+	*ret_size = r->geo[i].size;
+	return r->geo[i].exists;
+}
 
 static bool liobn_exists(struct replay *r, uint64_t liobn)
 {
 	uint64_t off, size;
 	unsigned int shift;
 
-	return uiommu_liobn_info(r->guest, liobn, &off, &shift, &size) == 0;
+	return geo_get(r, liobn, &off, &shift, &size);
 }
 
 static int phb_add(struct replay *r, uint64_t line, uint32_t index, uint64_t buid, bool ddw,
@@ -240,6 +287,7 @@ static int phb_add(struct replay *r, uint64_t line, uint32_t index, uint64_t bui
 		cfg.dma_win_addr = win->bus_offset;
 		cfg.dma_win_size = win->size;
 	}
+	geo_flush(r);
 	ret = uiommu_papr_phb_add(r->guest, &cfg);
 	if (ret)
 		return fatal(r, line, "PHB %u (BUID 0x%" PRIx64 ") refused: %s", index, buid,
@@ -256,6 +304,7 @@ static int window_add(struct replay *r, uint64_t line, uint64_t liobn, uint64_t 
 	    size & ((1ULL << page_shift) - 1) || !size)
 		return fatal(r, line, "window of LIOBN 0x%" PRIx64 " (offset 0x%" PRIx64 ", size 0x%" PRIx64 ", page shift %u) is not a valid window",
 			     liobn, bus_offset, size, page_shift);
+	geo_flush(r);
 	ret = uiommu_liobn_create(r->guest, liobn, page_shift, bus_offset >> page_shift,
 				  size >> page_shift);
 	if (ret)
@@ -304,6 +353,11 @@ static int guest_setup(struct replay *r, uint64_t line)
 	return 0;
 }
 
+int replay_prepare(struct replay *r, uint64_t lineno)
+{
+	return guest_setup(r, lineno);
+}
+
 /* A raw QEMU log: tables appear as new_table events, with QEMU's defaults. */
 static int new_table(struct replay *r, uint64_t line, uint64_t liobn)
 {
@@ -340,12 +394,21 @@ static unsigned int liobn_page_shift(struct replay *r, uint64_t liobn)
 	uint64_t off, size;
 	unsigned int shift;
 
-	if (uiommu_liobn_info(r->guest, liobn, &off, &shift, &size))
+	if (!geo_get(r, liobn, &off, &shift, &size))
 		return QEMU_TCE_PAGE_SHIFT; /* unknown: replayed as is, it fails as in QEMU */
 	return shift;
 }
 
 /* ---- hypercalls ---- */
+
+/* The dispatcher, with the recording hook in front. */
+static long hcall(struct replay *r, uint64_t opcode, const uint64_t *args, unsigned int nargs,
+		  uint64_t *rets, unsigned int nrets, const uint64_t *list, uint64_t npages)
+{
+	if (r->record)
+		r->record(r->record_opaque, opcode, args, nargs, list, npages);
+	return uiommu_papr_hcall(r->guest, opcode, args, nargs, rets, nrets);
+}
 
 static void check_ret(struct replay *r, uint64_t line, const char *what, uint64_t liobn,
 		      long got, int64_t want)
@@ -358,7 +421,7 @@ static void check_ret(struct replay *r, uint64_t line, const char *what, uint64_
 static int do_put(struct replay *r, uint64_t line, const struct trace_event *ev)
 {
 	uint64_t args[3] = { ev->liobn, ev->ioba, ev->tce };
-	long hret = uiommu_papr_hcall(r->guest, UIOMMU_H_PUT_TCE, args, 3, NULL, 0);
+	long hret = hcall(r, UIOMMU_H_PUT_TCE, args, 3, NULL, 0, NULL, 0);
 
 	count_call(r, CALL_PUT, ev->liobn, hret);
 	check_ret(r, line, "H_PUT_TCE", ev->liobn, hret, ev->ret);
@@ -368,7 +431,7 @@ static int do_put(struct replay *r, uint64_t line, const struct trace_event *ev)
 static int do_get(struct replay *r, uint64_t line, const struct trace_event *ev)
 {
 	uint64_t args[2] = { ev->liobn, ev->ioba }, rets[1] = { 0 };
-	long hret = uiommu_papr_hcall(r->guest, UIOMMU_H_GET_TCE, args, 2, rets, 1);
+	long hret = hcall(r, UIOMMU_H_GET_TCE, args, 2, rets, 1, NULL, 0);
 
 	count_call(r, CALL_GET, ev->liobn, hret);
 	check_ret(r, line, "H_GET_TCE", ev->liobn, hret, ev->ret);
@@ -395,7 +458,7 @@ static uint64_t indirect_npages(struct replay *r, const struct trace_event *ev,
 	 * iobaN 0 also means k = 0, which happens when the first IOBA is
 	 * already outside the window.
 	 */
-	if (ev->ioba_n == 0 && !uiommu_liobn_info(r->guest, ev->liobn, &off, &s, &size)) {
+	if (ev->ioba_n == 0 && geo_get(r, ev->liobn, &off, &s, &size)) {
 		uint64_t idx = (ev->ioba >> shift) - (off >> shift);
 
 		if ((ev->ioba >> shift) < (off >> shift) || idx >= size)
@@ -410,7 +473,6 @@ static int do_indirect(struct replay *r, uint64_t line, const struct trace_event
 	uint64_t npages = indirect_npages(r, ev, shift), last, args[4];
 	uint64_t list[UIOMMU_PAPR_MAX_INDIRECT_NPAGES];
 	long hret;
-	int ret;
 
 	if (npages > UIOMMU_PAPR_MAX_INDIRECT_NPAGES)
 		return fatal(r, line, "indirect: iobaN 0x%" PRIx64 " means more than %d entries",
@@ -426,19 +488,18 @@ static int do_indirect(struct replay *r, uint64_t line, const struct trace_event
 		list[k] = __builtin_bswap64(tce);
 	}
 	if (npages) {
-		ret = ensure_ram(r, line, ev->tcelist, npages * 8);
-		if (ret)
-			return ret;
-		ret = uiommu_guest_write(r->guest, ev->tcelist, list, npages * 8);
-		if (ret)
-			return fatal(r, line, "cannot write the TCE list at 0x%" PRIx64 ": %s",
-				     ev->tcelist, uiommu_strerror(ret));
+		/* The guest writes its list into its own RAM. */
+		char *hva = ensure_ram(r, line, ev->tcelist, npages * 8);
+
+		if (!hva)
+			return -EINVAL;
+		memcpy(hva, list, npages * 8);
 	}
 	args[0] = ev->liobn;
 	args[1] = ev->ioba;
 	args[2] = ev->tcelist;
 	args[3] = npages;
-	hret = uiommu_papr_hcall(r->guest, UIOMMU_H_PUT_TCE_INDIRECT, args, 4, NULL, 0);
+	hret = hcall(r, UIOMMU_H_PUT_TCE_INDIRECT, args, 4, NULL, 0, list, npages);
 	count_call(r, CALL_INDIRECT, ev->liobn, hret);
 	hist_add(&r->st.hist_indirect, npages);
 	check_ret(r, line, "H_PUT_TCE_INDIRECT", ev->liobn, hret, ev->ret);
@@ -464,7 +525,7 @@ static int do_stuff(struct replay *r, uint64_t line, const struct trace_event *e
 	args[1] = start;
 	args[2] = ev->tce;
 	args[3] = ev->npages;
-	hret = uiommu_papr_hcall(r->guest, UIOMMU_H_STUFF_TCE, args, 4, NULL, 0);
+	hret = hcall(r, UIOMMU_H_STUFF_TCE, args, 4, NULL, 0, NULL, 0);
 	count_call(r, CALL_STUFF, ev->liobn, hret);
 	hist_add(&r->st.hist_stuff, ev->npages);
 	check_ret(r, line, "H_STUFF_TCE", ev->liobn, hret, ev->ret);
@@ -484,7 +545,7 @@ static void do_xlate(struct replay *r, uint64_t line, const struct trace_event *
 	if (!r->opt.check_xlate)
 		return;
 	r->st.xlate_checked++;
-	if (uiommu_liobn_info(r->guest, ev->liobn, &off, &shift, &size)) {
+	if (!geo_get(r, ev->liobn, &off, &shift, &size)) {
 		r->st.xlate_mismatched++;
 		mismatch(r, line, "xlate liobn=0x%" PRIx64 ": no such LIOBN in the replayed guest",
 			 ev->liobn);
@@ -539,6 +600,7 @@ static int do_ddw(struct replay *r, uint64_t line, const struct trace_event *ev)
 		if (ret)
 			return ret;
 	}
+	geo_flush(r); /* DDW calls make and remove windows */
 	switch (ev->type) {
 	case TRACE_DDW_QUERY:
 		r->st.rtas[RTAS_QUERY]++;

@@ -26,6 +26,7 @@
 #define REPLAY_RAM_CHUNK (1ULL << 30)	/* more RAM, when a TCE list lies beyond it */
 #define REPLAY_RAM_MAX (1ULL << 40)	/* lists above this are refused */
 #define REPLAY_MAX_RAM_REGIONS 32
+#define REPLAY_MAX_GEO 16
 
 enum replay_call { CALL_PUT, CALL_GET, CALL_INDIRECT, CALL_STUFF, CALL_NR };
 enum replay_rtas { RTAS_QUERY, RTAS_CREATE, RTAS_REMOVE, RTAS_RESET, RTAS_NR };
@@ -79,15 +80,37 @@ struct replay_stats {
 	uint64_t bytes;
 };
 
+/*
+ * A hook that sees every hcall the replay issues, before it is issued (the
+ * benchmark records them to issue them again straight to the dispatcher).
+ * @list is the big-endian TCE list of an H_PUT_TCE_INDIRECT, else NULL.
+ */
+typedef void replay_record_fn(void *opaque, uint64_t opcode, const uint64_t *args,
+			      unsigned int nargs, const uint64_t *list, uint64_t npages);
+
 struct replay {
 	struct replay_options opt;
+	replay_record_fn *record;
+	void *record_opaque;
 	struct uiommu_ctx *ctx;
 	struct uiommu_guest *guest;
 	bool guest_ready;
 	uint64_t ram_size;	  /* from the header, 0 if none */
 	uint64_t ram_hpa[REPLAY_MAX_RAM_REGIONS]; /* RAM regions; memslot i is region i */
 	uint64_t ram_gpa[REPLAY_MAX_RAM_REGIONS], ram_len[REPLAY_MAX_RAM_REGIONS];
+	char *ram_hva[REPLAY_MAX_RAM_REGIONS];	   /* the guest's RAM, as the guest writes it */
 	unsigned int nram;
+	/*
+	 * Window geometry by LIOBN, as uiommu_liobn_info() said, so that a
+	 * replayed call does not look it up again; emptied whenever windows
+	 * change (new tables, DDW calls). exists = false caches "no such LIOBN".
+	 */
+	struct {
+		uint64_t liobn, bus_offset, size;
+		unsigned int page_shift;
+		bool exists;
+	} geo[REPLAY_MAX_GEO];
+	unsigned int ngeo;
 	struct trace_event hdr_window[REPLAY_MAX_HDR_WINDOWS];
 	unsigned int nhdr_window;
 	struct trace_event hdr_phb[REPLAY_MAX_HDR_PHBS];
@@ -110,15 +133,15 @@ void replay_fini(struct replay *r);
  */
 int replay_event(struct replay *r, uint64_t lineno, const struct trace_event *ev);
 
+/*
+ * replay_prepare() - Build the guest the header describes, if not done yet
+ * (replay_event() does it at the first event that needs a guest).
+ * Return: 0 or -errno (r->fatal says why).
+ */
+int replay_prepare(struct replay *r, uint64_t lineno);
+
 /* replay_bad_line() - Account a malformed line (lenient mode). */
 void replay_bad_line(struct replay *r, uint64_t lineno, const char *why);
-
-/* The hcall of a parsed event as the dispatcher takes it (for benchmarks and tests). */
-struct replay_hcall {
-	uint64_t opcode;
-	uint64_t args[4];
-	unsigned int nargs;
-};
 
 const char *replay_call_name(enum replay_call c);
 const char *replay_rtas_name(enum replay_rtas c);

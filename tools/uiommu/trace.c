@@ -4,6 +4,7 @@
  * Formats: QEMU hw/ppc/trace-events (spapr_iommu_*), and doc/traces.md.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -97,16 +98,65 @@ static const char *find_key(const char *s, const char *key)
 	return NULL;
 }
 
+#define MAX_TOKENS 12
+
+/*
+ * The fields of an event line, split once: "key=value" tokens separated by
+ * spaces. Lookups then compare short keys instead of searching the line
+ * for each field. Events whose keys hold spaces (ddw_*) use find_key().
+ */
 struct field_ctx {
 	const char *args;
 	const char *event;
 	char *err;
 	size_t errlen;
+	unsigned int ntok;
+	struct {
+		const char *key;
+		size_t keylen;
+		const char *value;
+	} tok[MAX_TOKENS];
 };
+
+static void tokenize(struct field_ctx *f)
+{
+	const char *p = f->args;
+
+	f->ntok = 0;
+	while (*p && f->ntok < MAX_TOKENS) {
+		const char *start, *eq = NULL;
+
+		while (is_space(*p))
+			p++;
+		start = p;
+		while (*p && !is_space(*p)) {
+			if (*p == '=' && !eq)
+				eq = p;
+			p++;
+		}
+		if (eq) {
+			f->tok[f->ntok].key = start;
+			f->tok[f->ntok].keylen = (size_t)(eq - start) + 1; /* with the '=' */
+			f->tok[f->ntok].value = eq + 1;
+			f->ntok++;
+		}
+	}
+}
+
+/* The value of @key ("name=") among the tokens, else by searching the text. */
+static const char *field_value(const struct field_ctx *f, const char *key)
+{
+	size_t klen = strlen(key);
+
+	for (unsigned int i = 0; i < f->ntok; i++)
+		if (f->tok[i].keylen == klen && !memcmp(f->tok[i].key, key, klen))
+			return f->tok[i].value;
+	return f->ntok ? NULL : find_key(f->args, key);
+}
 
 static bool need_hex(struct field_ctx *f, const char *key, uint64_t *ret)
 {
-	const char *v = find_key(f->args, key), *end;
+	const char *v = field_value(f, key), *end;
 
 	if (v && parse_hex(v, ret, &end))
 		return true;
@@ -117,7 +167,7 @@ static bool need_hex(struct field_ctx *f, const char *key, uint64_t *ret)
 
 static bool need_dec(struct field_ctx *f, const char *key, uint64_t *ret)
 {
-	const char *v = find_key(f->args, key), *end;
+	const char *v = field_value(f, key), *end;
 
 	if (v && parse_dec(v, false, NULL, ret, &end))
 		return true;
@@ -128,7 +178,7 @@ static bool need_dec(struct field_ctx *f, const char *key, uint64_t *ret)
 
 static bool need_ret(struct field_ctx *f, int64_t *ret)
 {
-	const char *v = find_key(f->args, "ret="), *end;
+	const char *v = field_value(f, "ret="), *end;
 
 	if (v && parse_dec(v, true, ret, NULL, &end))
 		return true;
@@ -147,7 +197,7 @@ static void copy_str(char *dst, size_t cap, const char *src, size_t len)
 /* "# window: ..." and "# phb: ..." header lines. */
 static int parse_window(const char *v, struct trace_event *ev, char *err, size_t errlen)
 {
-	struct field_ctx f = { v, "window", err, errlen };
+	struct field_ctx f = { .args = v, .event = "window", .err = err, .errlen = errlen };
 	const char *node;
 
 	ev->type = TRACE_WINDOW;
@@ -167,7 +217,7 @@ static int parse_window(const char *v, struct trace_event *ev, char *err, size_t
 
 static int parse_phb(const char *v, struct trace_event *ev, char *err, size_t errlen)
 {
-	struct field_ctx f = { v, "phb", err, errlen };
+	struct field_ctx f = { .args = v, .event = "phb", .err = err, .errlen = errlen };
 	const char *ddw;
 
 	ev->type = TRACE_PHB;
@@ -237,7 +287,7 @@ static int parse_xlate(struct field_ctx *f, struct trace_event *ev)
 
 	if (!need_hex(f, "liobn=", &ev->liobn))
 		return -EINVAL;
-	p = find_key(f->args, "liobn=");
+	p = field_value(f, "liobn=");
 	while (*p && !is_space(*p))
 		p++;
 	while (is_space(*p))
@@ -284,26 +334,29 @@ bad:
 	return -EINVAL;
 }
 
+#define EV(name, type, pci) { name, sizeof(name) - 1, type, pci }
 static const struct {
 	const char *name;
+	size_t len;
 	enum trace_type type;
 	bool pci;
 } events[] = {
-	{ "spapr_iommu_put", TRACE_PUT, false },
-	{ "spapr_iommu_get", TRACE_GET, false },
-	{ "spapr_iommu_indirect", TRACE_INDIRECT, false },
-	{ "spapr_iommu_stuff", TRACE_STUFF, false },
-	{ "spapr_iommu_pci_put", TRACE_PUT, true },
-	{ "spapr_iommu_pci_get", TRACE_GET, true },
-	{ "spapr_iommu_pci_indirect", TRACE_INDIRECT, true },
-	{ "spapr_iommu_pci_stuff", TRACE_STUFF, true },
-	{ "spapr_iommu_xlate", TRACE_XLATE, false },
-	{ "spapr_iommu_new_table", TRACE_NEW_TABLE, false },
-	{ "spapr_iommu_ddw_query", TRACE_DDW_QUERY, false },
-	{ "spapr_iommu_ddw_create", TRACE_DDW_CREATE, false },
-	{ "spapr_iommu_ddw_remove", TRACE_DDW_REMOVE, false },
-	{ "spapr_iommu_ddw_reset", TRACE_DDW_RESET, false },
+	EV("spapr_iommu_put", TRACE_PUT, false),
+	EV("spapr_iommu_stuff", TRACE_STUFF, false),
+	EV("spapr_iommu_indirect", TRACE_INDIRECT, false),
+	EV("spapr_iommu_xlate", TRACE_XLATE, false),
+	EV("spapr_iommu_pci_put", TRACE_PUT, true),
+	EV("spapr_iommu_pci_stuff", TRACE_STUFF, true),
+	EV("spapr_iommu_pci_indirect", TRACE_INDIRECT, true),
+	EV("spapr_iommu_get", TRACE_GET, false),
+	EV("spapr_iommu_pci_get", TRACE_GET, true),
+	EV("spapr_iommu_new_table", TRACE_NEW_TABLE, false),
+	EV("spapr_iommu_ddw_query", TRACE_DDW_QUERY, false),
+	EV("spapr_iommu_ddw_create", TRACE_DDW_CREATE, false),
+	EV("spapr_iommu_ddw_remove", TRACE_DDW_REMOVE, false),
+	EV("spapr_iommu_ddw_reset", TRACE_DDW_RESET, false),
 };
+#undef EV
 
 /* Skip QEMU's optional "PID@SEC.USEC:" prefix. */
 static const char *skip_prefix(const char *s)
@@ -327,7 +380,9 @@ int trace_parse_line(const char *line, size_t len, struct trace_event *ev, char 
 	const char *p = line, *args;
 	size_t namelen;
 
-	memset(ev, 0, sizeof(*ev));
+	/* The numbers only: the two strings at the end are most of the struct. */
+	memset(ev, 0, offsetof(struct trace_event, name));
+	ev->name[0] = ev->text[0] = '\0';
 	if (strlen(line) != len) {
 		snprintf(err, errlen, "NUL byte in the line");
 		return -EINVAL;
@@ -351,13 +406,25 @@ int trace_parse_line(const char *line, size_t len, struct trace_event *ev, char 
 	f.event = ev->name;
 	ev->type = TRACE_UNKNOWN;
 	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
-		if (strlen(events[i].name) == namelen && !memcmp(p, events[i].name, namelen)) {
+		if (events[i].len == namelen && !memcmp(p, events[i].name, namelen)) {
 			ev->type = events[i].type;
 			ev->pci = events[i].pci;
 			break;
 		}
 	}
 
+	switch (ev->type) {
+	case TRACE_PUT:
+	case TRACE_GET:
+	case TRACE_INDIRECT:
+	case TRACE_STUFF:
+	case TRACE_NEW_TABLE:
+	case TRACE_DDW_REMOVE:
+		tokenize(&f);
+		break;
+	default:
+		break;
+	}
 	switch (ev->type) {
 	case TRACE_PUT:
 		if (!need_hex(&f, "liobn=", &ev->liobn) || !need_hex(&f, "ioba=", &ev->ioba) ||
