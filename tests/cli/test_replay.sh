@@ -77,6 +77,11 @@ if command -v xz >/dev/null 2>&1; then
 	check "truncated xz" 1 "$bin" replay "$tmp/cut.trace.xz"
 	expect err "xz data is"
 fi
+check "several traces: a table" 0 "$bin" replay "$dir/match-vio.trace" "$dir/match-raw-qemu.trace"
+expect out "^trace  *lines  *hcalls"
+expect out "2 traces, 38 lines: 13 hypercalls, 2 RTAS calls and 9 device translations replayed; every result agrees with QEMU"
+check "several traces with --detail" 0 "$bin" replay --detail "$dir/match-vio.trace" "$dir/match-raw-qemu.trace"
+expect out "by LIOBN"
 check "two traces, one mismatching" 3 "$bin" replay --quiet "$dir/match-vio.trace" "$dir/mismatch-ret.trace"
 expect out "mismatch-ret.trace"
 if grep -q "match-vio.trace" "$tmp/out"; then

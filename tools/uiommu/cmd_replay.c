@@ -27,6 +27,15 @@ struct replay_cli {
 	bool json;
 	int progress; /* -1 auto, 0 never, 1 always */
 	bool quiet;
+	bool detail; /* full report for every trace, even when several match */
+};
+
+/* One row of the table printed for several traces. */
+struct row {
+	const char *path;
+	uint64_t lines, hcalls, rtas, xlate, mismatches;
+	double hcalls_per_s;
+	const char *result;
 };
 
 static double now_s(void)
@@ -375,6 +384,32 @@ static struct json_object *json_trace(const char *path, const struct replay *r,
 	return o;
 }
 
+static void print_table(const struct row *rows, int n)
+{
+	uint64_t lines = 0, hcalls = 0, rtas = 0, xlate = 0, mism = 0;
+	int matched = 0;
+
+	printf("%-56s %8s %8s %5s %8s %10s %9s  %s\n", "trace", "lines", "hcalls", "rtas", "xlate",
+	       "mismatches", "hcalls/s", "result");
+	for (int i = 0; i < n; i++) {
+		printf("%-56s %8" PRIu64 " %8" PRIu64 " %5" PRIu64 " %8" PRIu64 " %10" PRIu64 " %8.1fM  %s\n",
+		       rows[i].path, rows[i].lines, rows[i].hcalls, rows[i].rtas, rows[i].xlate,
+		       rows[i].mismatches, rows[i].hcalls_per_s / 1e6, rows[i].result);
+		lines += rows[i].lines;
+		hcalls += rows[i].hcalls;
+		rtas += rows[i].rtas;
+		xlate += rows[i].xlate;
+		mism += rows[i].mismatches;
+		matched += !strcmp(rows[i].result, "match");
+	}
+	printf("%d traces, %" PRIu64 " lines: %" PRIu64 " hypercalls, %" PRIu64 " RTAS calls and %" PRIu64 " device translations replayed; ",
+	       n, lines, hcalls, rtas, xlate);
+	if (matched == n)
+		printf("every result agrees with QEMU\n");
+	else
+		printf("%d of %d traces differ (%" PRIu64 " mismatches)\n", n - matched, n, mism);
+}
+
 /* ---- the command ---- */
 
 static int run(int argc, char **argv)
@@ -386,18 +421,20 @@ static int run(int argc, char **argv)
 		{ "no-xlate", no_argument, NULL, 'X' },
 		{ "progress", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "detail", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct replay_cli cli = { .opt = { .profile = UIOMMU_PAPR_PROFILE_QEMU, .check_xlate = true },
 				  .progress = -1 };
 	struct json_object *doc = NULL, *arr = NULL;
-	bool any_mismatch = false, any_failed = false;
+	bool any_mismatch = false, any_failed = false, table;
+	struct row *rows = NULL;
 	struct chunk *ch;
 	struct replay *r;
-	int c;
+	int c, ntraces;
 
-	while ((c = getopt_long(argc, argv, "p:jlXP:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:jlXP:qdh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (!strcmp(optarg, "qemu"))
@@ -429,6 +466,9 @@ static int run(int argc, char **argv)
 		case 'q':
 			cli.quiet = true;
 			break;
+		case 'd':
+			cli.detail = true;
+			break;
 		case 'h':
 			cli_print_help(&cmd_replay);
 			return EXIT_OK;
@@ -439,12 +479,17 @@ static int run(int argc, char **argv)
 	if (optind >= argc)
 		return cli_usage_error("replay", "no trace given (a file, or - for standard input)");
 
+	ntraces = argc - optind;
+	/* Several traces: a table, and the full report only where something differed. */
+	table = ntraces > 1 && !cli.detail && !cli.json;
 	ch = malloc(sizeof(*ch));
 	r = malloc(sizeof(*r));
-	if (!ch || !r) {
+	rows = calloc((size_t)ntraces, sizeof(*rows));
+	if (!ch || !r || !rows) {
 		cli_error("out of memory");
 		free(ch);
 		free(r);
+		free(rows);
 		return EXIT_FAIL;
 	}
 	if (cli.json) {
@@ -462,10 +507,25 @@ static int run(int argc, char **argv)
 			cli_error("%s", err);
 		if (cli.json)
 			json_object_array_add(arr, json_trace(argv[i], r, out, err));
-		else if (!cli.quiet || out != OUTCOME_MATCH)
+		else if ((!cli.quiet && !table) || out != OUTCOME_MATCH)
 			print_human(argv[i], r, out, err);
+		rows[i - optind] = (struct row){
+			.path = argv[i],
+			.lines = r->st.lines,
+			.hcalls = total_hcalls(&r->st),
+			.rtas = r->st.rtas[RTAS_QUERY] + r->st.rtas[RTAS_CREATE] +
+				r->st.rtas[RTAS_REMOVE] + r->st.rtas[RTAS_RESET],
+			.xlate = r->st.xlate_checked,
+			.mismatches = r->st.mismatches,
+			.hcalls_per_s = r->st.replay_seconds > 0 ?
+					(double)total_hcalls(&r->st) / r->st.replay_seconds : 0,
+			.result = out == OUTCOME_MATCH ? "match" :
+				  out == OUTCOME_MISMATCH ? "MISMATCH" : "FAILED",
+		};
 		replay_fini(r);
 	}
+	if (table && !cli.quiet)
+		print_table(rows, ntraces);
 	if (cli.json) {
 		json_object_object_add(doc, "traces", arr);
 		json_object_object_add(doc, "result", json_object_new_string(
@@ -475,6 +535,7 @@ static int run(int argc, char **argv)
 	}
 	free(ch);
 	free(r);
+	free(rows);
 	if (any_failed)
 		return EXIT_FAIL;
 	return any_mismatch ? EXIT_MISMATCH : EXIT_OK;
@@ -494,6 +555,8 @@ const struct cli_cmd cmd_replay = {
 		 "  -X, --no-xlate          do not compare translation events\n"
 		 "  -P, --progress WHEN     auto (stderr is a terminal), always or never\n"
 		 "  -q, --quiet             print only traces that did not match\n"
+		 "  -d, --detail            the full report of every trace (default with one trace;\n"
+		 "                          with several: a table, and reports of those that differ)\n"
 		 "  -h, --help              this text\n\n"
 		 "Exit status: 0 all matched, 3 a mismatch, 1 unreadable, malformed or refused\n"
 		 "input, 2 usage error.",
