@@ -46,5 +46,6 @@ void cli_json_print(struct json_object *doc);
 /* The subcommands. */
 extern const struct cli_cmd cmd_info;
 extern const struct cli_cmd cmd_tce_size;
+extern const struct cli_cmd cmd_replay;
 
 #endif /* UIOMMU_CLI_H */

@@ -76,8 +76,6 @@ static int probe_pin(struct uiommu_ctx *ctx)
 	return ret;
 }
 
-static void usage_help(void);
-
 static int run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -101,7 +99,7 @@ static int run(int argc, char **argv)
 			json = true;
 			break;
 		case 'h':
-			usage_help();
+			cli_print_help(&cmd_info);
 			return EXIT_OK;
 		default:
 			return cli_usage_error("info", "invalid option");
@@ -193,8 +191,3 @@ const struct cli_cmd cmd_info = {
 		 "  -h, --help   this text",
 	.run = run,
 };
-
-static void usage_help(void)
-{
-	cli_print_help(&cmd_info);
-}

@@ -15,6 +15,7 @@
 static const struct cli_cmd *const commands[] = {
 	&cmd_info,
 	&cmd_tce_size,
+	&cmd_replay,
 };
 
 static void print_version(void)
