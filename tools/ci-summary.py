@@ -17,7 +17,8 @@ def main():
         try:
             lines = open(path).read().splitlines()
         except OSError as e:
-            print(f'{path}: {e.strerror}', file=sys.stderr)
+            print(f'{path}: {e.strerror} (did that build fail before its tests?)',
+                  file=sys.stderr)
             failed += 1
             failures.append(path)
             continue

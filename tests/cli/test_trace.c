@@ -83,7 +83,11 @@ static void test_hcall_events(void **state)
 	ev = parse_ok("  spapr_iommu_pci_get liobn=0x80000000 ioba=0x0 ret=-4 tce=0x0\r");
 	assert_int_equal(ev.ret, -4);
 
-	/* Values at the edges of 64 bits. */
+	/* Values at the edges of 64 bits (found by the fuzzer: UINT64_MAX in decimal). */
+	ev = parse_ok("spapr_iommu_stuff liobn=0x1 ioba=0x0 tcevalue=0x0 npages=18446744073709551615 ret=0");
+	assert_true(ev.npages == UINT64_MAX);
+	parse_bad("spapr_iommu_stuff liobn=0x1 ioba=0x0 tcevalue=0x0 npages=18446744073709551616 ret=0",
+		  "npages");
 	ev = parse_ok("spapr_iommu_put liobn=0xffffffffffffffff ioba=0xffffffffffffffff tce=0xffffffffffffffff ret=-9223372036854775808");
 	assert_true(ev.liobn == UINT64_MAX && ev.ret == INT64_MIN);
 }

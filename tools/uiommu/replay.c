@@ -46,8 +46,8 @@ const char *replay_rtas_name(enum replay_rtas c)
 	return names[c];
 }
 
-static void note(struct replay_note *notes, unsigned int *n, uint64_t line, const char *fmt,
-		 va_list ap)
+__attribute__((format(printf, 4, 0))) static void note(struct replay_note *notes, unsigned int *n,
+							uint64_t line, const char *fmt, va_list ap)
 {
 	if (*n >= REPLAY_MAX_KEPT)
 		return;

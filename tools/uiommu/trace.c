@@ -65,9 +65,11 @@ static bool parse_dec(const char *s, bool sign, int64_t *ret_s, uint64_t *ret_u,
 		s++;
 	}
 	for (; *s >= '0' && *s <= '9'; s++) {
-		if (v > (UINT64_MAX - 9) / 10)
+		uint64_t d = (uint64_t)(*s - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
 			return false;
-		v = v * 10 + (uint64_t)(*s - '0');
+		v = v * 10 + d;
 		digits++;
 	}
 	if (!digits || !value_end(*s))
