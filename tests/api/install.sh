@@ -31,8 +31,8 @@ fi
 soname=$(objdump -p "$dest$libdir/libuiommu.so.0" | awk '/SONAME/ {print $2}')
 [ "$soname" = "libuiommu.so.0" ] || { echo "SONAME is '$soname'"; exit 1; }
 
-export PKG_CONFIG_PATH=$dest$libdir/pkgconfig
-export PKG_CONFIG_SYSROOT_DIR=$dest
+export PKG_CONFIG_PATH="$dest$libdir/pkgconfig"
+export PKG_CONFIG_SYSROOT_DIR="$dest"
 cflags=$(pkg-config --cflags uiommu)
 libs=$(pkg-config --libs uiommu)
 # shellcheck disable=SC2086
