@@ -21,6 +21,7 @@
 #include "core/util.h"
 #include "core/range.h"
 #include "core/rcu.h"
+#include "core/rcu_array.h"
 
 struct mem_state;
 
@@ -129,7 +130,6 @@ int mem_frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order);
 
 /* ---- guest/ ---- */
 
-struct memslots;
 struct papr_guest;
 
 /*
@@ -140,7 +140,7 @@ struct papr_guest;
 struct uiommu_guest {
 	struct uiommu_ctx *ctx;
 	pthread_mutex_t lock; /* serializes memslot changes */
-	struct memslots *_Atomic slots;
+	struct rcu_array *_Atomic slots; /* memslots, see guest.c */
 	_Atomic uint32_t hint; /* index of the slot used last; only a guess */
 	struct papr_guest *_Atomic papr;
 };

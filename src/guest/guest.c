@@ -9,20 +9,11 @@
 
 #include "../internal.h"
 
-struct memslot {
-	uint32_t id;
-	uint64_t gpa;
-	uint64_t last; /* inclusive */
-	uintptr_t hva;
-};
-
-struct memslots {
-	size_t n;
-	struct uiommu_ctx *ctx;
-	struct rcu_node rcu;
-	struct memslot slots[]; /* sorted by gpa, disjoint */
-};
-
+/*
+ * The memslots are an RCU sorted array (core/rcu_array.h): an entry's
+ * range is the slot's gpa range, its ptr the host address of its first
+ * byte, its tag the slot id.
+ */
 /* struct uiommu_guest is in internal.h: src/papr/ hangs its state off it. */
 
 UIOMMU_EXPORT int uiommu_guest_new(struct uiommu_ctx *ctx, struct uiommu_guest **ret_guest)
@@ -46,27 +37,19 @@ UIOMMU_EXPORT int uiommu_guest_new(struct uiommu_ctx *ctx, struct uiommu_guest *
 	return 0;
 }
 
-static void memslots_free_rcu(struct rcu_node *node)
-{
-	struct memslots *ms = container_of(node, struct memslots, rcu);
-
-	ctx_free(ms->ctx, ms);
-}
-
 UIOMMU_EXPORT struct uiommu_guest *uiommu_guest_free(struct uiommu_guest *guest)
 {
 	struct uiommu_ctx *ctx;
-	struct memslots *ms;
+	struct rcu_array *ms;
 
 	if (!guest)
 		return NULL;
 	ctx = guest->ctx;
 	papr_guest_fini(guest);
 	ms = atomic_load(&guest->slots);
-	if (ms) {
+	if (ms)
 		ctx_uncharge(ctx, UIOMMU_RES_MEMSLOTS, ms->n);
-		rcu_defer(&ms->rcu, memslots_free_rcu);
-	}
+	rcu_array_publish(&guest->slots, NULL);
 	pthread_mutex_destroy(&guest->lock);
 	ctx_free(ctx, guest);
 	ctx_uncharge(ctx, UIOMMU_RES_GUESTS, 1);
@@ -78,60 +61,13 @@ UIOMMU_EXPORT struct uiommu_ctx *uiommu_guest_ctx(const struct uiommu_guest *gue
 	return guest->ctx;
 }
 
-static struct memslots *memslots_new(struct uiommu_ctx *ctx, size_t n)
-{
-	struct memslots *ms;
-
-	if (n > (SIZE_MAX - sizeof(*ms)) / sizeof(struct memslot))
-		return NULL;
-	ms = ctx_alloc(ctx, sizeof(*ms) + n * sizeof(struct memslot));
-	if (ms) {
-		ms->n = n;
-		ms->ctx = ctx;
-	}
-	return ms;
-}
-
-/* A copy of @old without slot index @skip (SIZE_MAX: none) and with @add (NULL: none). */
-static struct memslots *memslots_edit(struct uiommu_ctx *ctx, const struct memslots *old,
-				      size_t skip, const struct memslot *add)
-{
-	size_t n = old ? old->n : 0, j = 0;
-	struct memslots *ms = memslots_new(ctx, n - (skip != SIZE_MAX) + (add != NULL));
-	bool placed = add == NULL;
-
-	if (!ms)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (i == skip)
-			continue;
-		if (!placed && add->gpa < old->slots[i].gpa) {
-			ms->slots[j++] = *add;
-			placed = true;
-		}
-		ms->slots[j++] = old->slots[i];
-	}
-	if (!placed)
-		ms->slots[j++] = *add;
-	return ms;
-}
-
-static void memslots_publish(struct uiommu_guest *g, struct memslots *new)
-{
-	struct memslots *old = atomic_load_explicit(&g->slots, memory_order_relaxed);
-
-	rcu_publish(g->slots, new);
-	if (old)
-		rcu_defer(&old->rcu, memslots_free_rcu);
-}
-
 UIOMMU_EXPORT int uiommu_guest_set_memslot(struct uiommu_guest *guest, uint32_t slot,
 					   uint64_t gpa, uint64_t size, void *hva,
 					   uint32_t flags)
 {
 	struct uiommu_ctx *ctx = guest->ctx;
-	struct memslot add = { .id = slot, .gpa = gpa, .hva = (uintptr_t)hva };
-	struct memslots *old, *new;
+	struct rcu_array_entry add = { .start = gpa, .ptr = hva, .tag = slot };
+	struct rcu_array *old, *new;
 	size_t existing = SIZE_MAX;
 	uint64_t hva_last;
 	int ret;
@@ -147,7 +83,7 @@ UIOMMU_EXPORT int uiommu_guest_set_memslot(struct uiommu_guest *guest, uint32_t 
 	pthread_mutex_lock(&guest->lock);
 	old = atomic_load_explicit(&guest->slots, memory_order_relaxed);
 	for (size_t i = 0; old && i < old->n; i++)
-		if (old->slots[i].id == slot)
+		if (old->e[i].tag == slot)
 			existing = i;
 
 	if (!size) { /* delete */
@@ -155,33 +91,29 @@ UIOMMU_EXPORT int uiommu_guest_set_memslot(struct uiommu_guest *guest, uint32_t 
 			ret = -EINVAL;
 			goto out_unlock;
 		}
-		new = old->n == 1 ? NULL : memslots_edit(ctx, old, existing, NULL);
-		if (old->n != 1 && !new) {
-			ret = -ENOMEM;
+		ret = rcu_array_edit(ctx, old, existing, NULL, &new);
+		if (ret)
 			goto out_unlock;
-		}
-		memslots_publish(guest, new);
+		rcu_array_publish(&guest->slots, new);
 		ctx_uncharge(ctx, UIOMMU_RES_MEMSLOTS, 1);
-		ret = 0;
 		goto out_unlock;
 	}
 
 	if (existing != SIZE_MAX) {
-		const struct memslot *cur = &old->slots[existing];
+		const struct rcu_array_entry *cur = &old->e[existing];
 
 		/* Only a move (same size and memory, other gpa) or nothing. */
-		if (cur->last - cur->gpa != size - 1 || cur->hva != add.hva) {
+		if (cur->last - cur->start != size - 1 || cur->ptr != add.ptr) {
 			ret = -EINVAL;
 			goto out_unlock;
 		}
-		if (cur->gpa == gpa) {
+		if (cur->start == gpa) {
 			ret = 0;
 			goto out_unlock;
 		}
 	}
 	for (size_t i = 0; old && i < old->n; i++) {
-		if (i != existing &&
-		    range_overlaps(gpa, add.last, old->slots[i].gpa, old->slots[i].last)) {
+		if (i != existing && range_overlaps(gpa, add.last, old->e[i].start, old->e[i].last)) {
 			ret = -EEXIST;
 			goto out_unlock;
 		}
@@ -191,65 +123,57 @@ UIOMMU_EXPORT int uiommu_guest_set_memslot(struct uiommu_guest *guest, uint32_t 
 		if (ret)
 			goto out_unlock;
 	}
-	new = memslots_edit(ctx, old, existing, &add);
-	if (!new) {
+	ret = rcu_array_edit(ctx, old, existing, &add, &new);
+	if (ret) {
 		if (existing == SIZE_MAX)
 			ctx_uncharge(ctx, UIOMMU_RES_MEMSLOTS, 1);
-		ret = -ENOMEM;
 		goto out_unlock;
 	}
-	memslots_publish(guest, new);
-	ret = 0;
+	rcu_array_publish(&guest->slots, new);
 out_unlock:
 	pthread_mutex_unlock(&guest->lock);
 	return ret;
 }
 
-/* The slot holding @gpa in @ms, or NULL. */
-static const struct memslot *memslot_find(struct uiommu_guest *g, const struct memslots *ms,
-					  uint64_t gpa)
+/* The slot holding @gpa in @ms, or NULL; the hint (the slot used last) is tried first. */
+static const struct rcu_array_entry *memslot_find(struct uiommu_guest *g, const struct rcu_array *ms,
+				   uint64_t gpa)
 {
 	uint32_t h = atomic_load_explicit(&g->hint, memory_order_relaxed);
-	size_t lo = 0, hi;
+	size_t i;
 
-	if (!ms)
+	if (ms && h < ms->n && gpa >= ms->e[h].start && gpa <= ms->e[h].last)
+		return &ms->e[h];
+	i = rcu_array_find(ms, gpa);
+	if (i == SIZE_MAX)
 		return NULL;
-	if (h < ms->n && gpa >= ms->slots[h].gpa && gpa <= ms->slots[h].last)
-		return &ms->slots[h];
-	hi = ms->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct memslot *s = &ms->slots[mid];
+	atomic_store_explicit(&g->hint, (uint32_t)i, memory_order_relaxed);
+	return &ms->e[i];
+}
 
-		if (gpa < s->gpa) {
-			hi = mid;
-		} else if (gpa > s->last) {
-			lo = mid + 1;
-		} else {
-			atomic_store_explicit(&g->hint, (uint32_t)mid, memory_order_relaxed);
-			return s;
-		}
-	}
-	return NULL;
+/* Host address of @gpa in slot @s. */
+static char *memslot_hva(const struct rcu_array_entry *s, uint64_t gpa)
+{
+	return (char *)s->ptr + (gpa - s->start);
 }
 
 void *guest_gpa_to_hva_rcu(struct uiommu_guest *guest, uint64_t gpa, uint64_t len)
 {
-	const struct memslot *s = memslot_find(guest, rcu_deref(guest->slots), gpa);
+	const struct rcu_array_entry *s = memslot_find(guest, rcu_deref(guest->slots), gpa);
 
 	if (!s || len - 1 > s->last - gpa)
 		return NULL;
-	return (void *)(s->hva + (gpa - s->gpa));
+	return memslot_hva(s, gpa);
 }
 
 bool guest_memslot_rcu(struct uiommu_guest *guest, uint64_t gpa, uint64_t *ret_first,
 		       uint64_t *ret_last)
 {
-	const struct memslot *s = memslot_find(guest, rcu_deref(guest->slots), gpa);
+	const struct rcu_array_entry *s = memslot_find(guest, rcu_deref(guest->slots), gpa);
 
 	if (!s)
 		return false;
-	*ret_first = s->gpa;
+	*ret_first = s->start;
 	*ret_last = s->last;
 	return true;
 }
@@ -283,7 +207,7 @@ UIOMMU_EXPORT int uiommu_guest_gpa_to_hva(struct uiommu_guest *guest, uint64_t g
 static int guest_copy(struct uiommu_guest *guest, uint64_t gpa, void *buf, size_t len,
 		      bool to_guest)
 {
-	const struct memslots *ms;
+	const struct rcu_array *ms;
 	uint64_t last, pos;
 	int ret;
 
@@ -295,7 +219,7 @@ static int guest_copy(struct uiommu_guest *guest, uint64_t gpa, void *buf, size_
 	rcu_read_enter();
 	ms = rcu_deref(guest->slots);
 	for (pos = gpa;;) {
-		const struct memslot *s = memslot_find(guest, ms, pos);
+		const struct rcu_array_entry *s = memslot_find(guest, ms, pos);
 
 		if (!s) {
 			rcu_read_exit();
@@ -306,10 +230,10 @@ static int guest_copy(struct uiommu_guest *guest, uint64_t gpa, void *buf, size_
 		pos = s->last + 1;
 	}
 	for (pos = gpa;;) {
-		const struct memslot *s = memslot_find(guest, ms, pos);
+		const struct rcu_array_entry *s = memslot_find(guest, ms, pos);
 		uint64_t chunk_last = MIN(s->last, last);
 		size_t n = (size_t)(chunk_last - pos + 1);
-		char *host = (char *)(s->hva + (pos - s->gpa));
+		char *host = memslot_hva(s, pos);
 		char *b = (char *)buf + (pos - gpa);
 
 		if (to_guest)

@@ -68,14 +68,6 @@ struct vrange {
 	struct rcu_node rcu;
 };
 
-/* A copy-on-write array of pointers, sorted by the owner's key. */
-struct ptr_array {
-	size_t n;
-	struct uiommu_ctx *ctx;
-	struct rcu_node rcu;
-	void *items[];
-};
-
 /* Buddy allocator over one 1 GiB chunk of the library region. */
 #define BUDDY_CHUNK_ORDER UIOMMU_FRAME_MAX_ORDER
 #define BUDDY_CHUNK_FRAMES (1u << BUDDY_CHUNK_ORDER)
@@ -92,8 +84,8 @@ struct buddy_chunk {
 
 struct mem_state {
 	pthread_mutex_t lock; /* regions, vranges, hostmem, pins */
-	struct ptr_array *_Atomic regions;
-	struct ptr_array *_Atomic vranges;
+	struct rcu_array *_Atomic regions; /* by hpa; ptr: struct ram_region */
+	struct rcu_array *_Atomic vranges; /* by host address; ptr: struct vrange */
 	uint64_t next_hpa;
 
 	pthread_mutex_t frame_lock;
@@ -108,7 +100,6 @@ uint64_t vrange_hpa(const struct vrange *vr, uintptr_t addr);
 int vrange_insert_locked(struct uiommu_ctx *ctx, struct vrange *vr);
 int vrange_remove_locked(struct uiommu_ctx *ctx, struct vrange *vr);
 void vrange_free(struct vrange *vr);
-int region_insert_locked(struct uiommu_ctx *ctx, struct ram_region *r);
 
 /* frames.c */
 void frames_fini(struct uiommu_ctx *ctx);

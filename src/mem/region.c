@@ -11,123 +11,20 @@
 
 #include "mem.h"
 
-/* ---- copy-on-write sorted pointer arrays ---- */
-
-typedef uint64_t (*key_fn)(const void *item);
-
-static uint64_t region_key(const void *item)
-{
-	return ((const struct ram_region *)item)->hpa;
-}
-
-static uint64_t vrange_key(const void *item)
-{
-	return ((const struct vrange *)item)->start;
-}
-
-static void ptr_array_free_rcu(struct rcu_node *node)
-{
-	struct ptr_array *a = container_of(node, struct ptr_array, rcu);
-
-	ctx_free(a->ctx, a);
-}
-
-static struct ptr_array *ptr_array_new(struct uiommu_ctx *ctx, size_t n)
-{
-	struct ptr_array *a;
-
-	if (n > (SIZE_MAX - sizeof(*a)) / sizeof(void *))
-		return NULL;
-	a = ctx_alloc(ctx, sizeof(*a) + n * sizeof(void *));
-	if (!a)
-		return NULL;
-	a->n = n;
-	a->ctx = ctx;
-	return a;
-}
-
-/* Publish @new in place of the current array; the old one goes after a grace period. */
-static void ptr_array_commit(struct ptr_array *_Atomic *slot, struct ptr_array *new)
-{
-	struct ptr_array *old = atomic_load_explicit(slot, memory_order_relaxed);
-
-	rcu_publish(*slot, new);
-	if (old)
-		rcu_defer(&old->rcu, ptr_array_free_rcu);
-}
-
-/* A copy of *@slot with @item added in key order; NULL when out of memory. */
-static struct ptr_array *ptr_array_with(struct uiommu_ctx *ctx, struct ptr_array *_Atomic *slot,
-					void *item, key_fn key)
-{
-	struct ptr_array *old = atomic_load_explicit(slot, memory_order_relaxed);
-	size_t n = old ? old->n : 0, j = 0;
-	struct ptr_array *new = ptr_array_new(ctx, n + 1);
-	bool placed = false;
-
-	if (!new)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (!placed && key(item) < key(old->items[i])) {
-			new->items[j++] = item;
-			placed = true;
-		}
-		new->items[j++] = old->items[i];
-	}
-	if (!placed)
-		new->items[j++] = item;
-	return new;
-}
-
-/* A copy of *@slot without @item (NULL array if it becomes empty); -ENOMEM. */
-static int ptr_array_without(struct uiommu_ctx *ctx, struct ptr_array *_Atomic *slot,
-			     const void *item, struct ptr_array **ret)
-{
-	struct ptr_array *old = atomic_load_explicit(slot, memory_order_relaxed);
-	struct ptr_array *new;
-	size_t j = 0;
-
-	if (old->n == 1) {
-		*ret = NULL;
-		return 0;
-	}
-	new = ptr_array_new(ctx, old->n - 1);
-	if (!new)
-		return -ENOMEM;
-	for (size_t i = 0; i < old->n; i++)
-		if (old->items[i] != item)
-			new->items[j++] = old->items[i];
-	*ret = new;
-	return 0;
-}
-
 /* ---- lookups ---- */
 
 static struct ram_region *region_lookup_rcu(struct mem_state *mem, uint64_t hpa)
 {
 	struct ram_region *lib = rcu_deref(mem->lib);
-	struct ptr_array *a;
-	size_t lo = 0, hi;
+	const struct rcu_array *a;
+	size_t i;
 
 	/* Most lookups are for library pages (TCE levels, guest views). */
 	if (lib && hpa >= lib->hpa && hpa <= lib->last_hpa)
 		return lib;
 	a = rcu_deref(mem->regions);
-	if (!a)
-		return NULL;
-	hi = a->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		struct ram_region *r = a->items[mid];
-
-		if (hpa < r->hpa)
-			hi = mid;
-		else if (hpa > r->last_hpa)
-			lo = mid + 1;
-		else
-			return r;
-	}
-	return NULL;
+	i = rcu_array_find(a, hpa);
+	return i == SIZE_MAX ? NULL : a->e[i].ptr;
 }
 
 void *mem_hpa_to_hva_rcu(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t len)
@@ -141,24 +38,30 @@ void *mem_hpa_to_hva_rcu(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t len)
 
 struct vrange *vrange_lookup_rcu(struct mem_state *mem, uintptr_t addr)
 {
-	struct ptr_array *a = rcu_deref(mem->vranges);
-	size_t lo = 0, hi;
+	const struct rcu_array *a = rcu_deref(mem->vranges);
+	size_t i = rcu_array_find(a, addr);
 
-	if (!a)
-		return NULL;
-	hi = a->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		struct vrange *vr = a->items[mid];
+	return i == SIZE_MAX ? NULL : a->e[i].ptr;
+}
 
-		if (addr < vr->start)
-			hi = mid;
-		else if (addr > vr->last)
-			lo = mid + 1;
-		else
-			return vr;
-	}
-	return NULL;
+/* The entries of a region and of a vrange in their arrays. */
+static struct rcu_array_entry region_entry(struct ram_region *r)
+{
+	return (struct rcu_array_entry){ .start = r->hpa, .last = r->last_hpa, .ptr = r };
+}
+
+static struct rcu_array_entry vrange_entry(struct vrange *vr)
+{
+	return (struct rcu_array_entry){ .start = vr->start, .last = vr->last, .ptr = vr };
+}
+
+/* Index of the entry for @ptr in @a (a writer's lookup by identity), or SIZE_MAX. */
+static size_t entry_index(const struct rcu_array *a, const void *ptr)
+{
+	for (size_t i = 0; a && i < a->n; i++)
+		if (a->e[i].ptr == ptr)
+			return i;
+	return SIZE_MAX;
 }
 
 uint64_t vrange_hpa(const struct vrange *vr, uintptr_t addr)
@@ -174,40 +77,40 @@ uint64_t vrange_hpa(const struct vrange *vr, uintptr_t addr)
 
 static bool vrange_overlaps_locked(struct mem_state *mem, uintptr_t start, uintptr_t last)
 {
-	struct ptr_array *a = atomic_load_explicit(&mem->vranges, memory_order_relaxed);
+	const struct rcu_array *a = atomic_load_explicit(&mem->vranges, memory_order_relaxed);
 
-	for (size_t i = 0; a && i < a->n; i++) {
-		struct vrange *vr = a->items[i];
-
-		if (range_overlaps(start, last, vr->start, vr->last))
+	for (size_t i = 0; a && i < a->n; i++)
+		if (range_overlaps(start, last, a->e[i].start, a->e[i].last))
 			return true;
-	}
 	return false;
 }
 
 int vrange_insert_locked(struct uiommu_ctx *ctx, struct vrange *vr)
 {
-	struct ptr_array *new;
+	const struct rcu_array_entry e = vrange_entry(vr);
+	struct rcu_array *new;
+	int ret;
 
 	if (vrange_overlaps_locked(ctx->mem, vr->start, vr->last))
 		return -EEXIST;
-	new = ptr_array_with(ctx, &ctx->mem->vranges, vr, vrange_key);
-	if (!new)
-		return -ENOMEM;
-	ptr_array_commit(&ctx->mem->vranges, new);
-	return 0;
+	ret = rcu_array_edit(ctx, atomic_load_explicit(&ctx->mem->vranges, memory_order_relaxed),
+			     SIZE_MAX, &e, &new);
+	if (!ret)
+		rcu_array_publish(&ctx->mem->vranges, new);
+	return ret;
 }
 
 int vrange_remove_locked(struct uiommu_ctx *ctx, struct vrange *vr)
 {
-	struct ptr_array *new;
+	const struct rcu_array *old = atomic_load_explicit(&ctx->mem->vranges,
+							   memory_order_relaxed);
+	struct rcu_array *new;
 	int ret;
 
-	ret = ptr_array_without(ctx, &ctx->mem->vranges, vr, &new);
-	if (ret)
-		return ret;
-	ptr_array_commit(&ctx->mem->vranges, new);
-	return 0;
+	ret = rcu_array_edit(ctx, old, entry_index(old, vr), NULL, &new);
+	if (!ret)
+		rcu_array_publish(&ctx->mem->vranges, new);
+	return ret;
 }
 
 static void vrange_free_rcu(struct rcu_node *node)
@@ -224,16 +127,6 @@ static void vrange_free_rcu(struct rcu_node *node)
 void vrange_free(struct vrange *vr)
 {
 	rcu_defer(&vr->rcu, vrange_free_rcu);
-}
-
-int region_insert_locked(struct uiommu_ctx *ctx, struct ram_region *r)
-{
-	struct ptr_array *new = ptr_array_with(ctx, &ctx->mem->regions, r, region_key);
-
-	if (!new)
-		return -ENOMEM;
-	ptr_array_commit(&ctx->mem->regions, new);
-	return 0;
 }
 
 static void region_release(struct ram_region *r)
@@ -269,7 +162,6 @@ void mem_fini(struct uiommu_ctx *ctx)
 {
 	struct mem_state *mem = ctx->mem;
 	struct ram_region *lib = atomic_load(&mem->lib);
-	struct ptr_array *a;
 
 	/* Only the library's region can be left: uiommu_ctx_free() checked the rest. */
 	frames_fini(ctx);
@@ -277,10 +169,8 @@ void mem_fini(struct uiommu_ctx *ctx)
 		ctx_free(ctx, lib->vr);
 		region_release(lib);
 	}
-	a = atomic_load(&mem->regions);
-	ctx_free(ctx, a);
-	a = atomic_load(&mem->vranges);
-	ctx_free(ctx, a);
+	rcu_array_discard(atomic_load(&mem->regions));
+	rcu_array_discard(atomic_load(&mem->vranges));
 	pthread_mutex_destroy(&mem->lock);
 	pthread_mutex_destroy(&mem->frame_lock);
 	ctx_free(ctx, mem);
@@ -320,7 +210,8 @@ UIOMMU_EXPORT int uiommu_ram_add(struct uiommu_ctx *ctx, int fd, uint64_t fd_off
 				 uint64_t size, void *hva, uint64_t *ret_hpa)
 {
 	struct mem_state *mem = ctx->mem;
-	struct ptr_array *new_regions = NULL, *new_vranges = NULL;
+	struct rcu_array *new_regions = NULL, *new_vranges = NULL;
+	struct rcu_array_entry re, ve;
 	struct ram_region *r = NULL;
 	struct vrange *vr = NULL;
 	uint64_t fd_last, va_last, hpa;
@@ -391,14 +282,17 @@ UIOMMU_EXPORT int uiommu_ram_add(struct uiommu_ctx *ctx, int fd, uint64_t fd_off
 		goto err_unlock;
 	}
 	/* Both new arrays first, so that publishing cannot fail half-way. */
-	new_regions = ptr_array_with(ctx, &mem->regions, r, region_key);
-	new_vranges = ptr_array_with(ctx, &mem->vranges, vr, vrange_key);
-	if (!new_regions || !new_vranges) {
-		ret = -ENOMEM;
+	re = region_entry(r);
+	ve = vrange_entry(vr);
+	ret = rcu_array_edit(ctx, atomic_load_explicit(&mem->regions, memory_order_relaxed),
+			     SIZE_MAX, &re, &new_regions);
+	if (!ret)
+		ret = rcu_array_edit(ctx, atomic_load_explicit(&mem->vranges, memory_order_relaxed),
+				     SIZE_MAX, &ve, &new_vranges);
+	if (ret)
 		goto err_unlock;
-	}
-	ptr_array_commit(&mem->regions, new_regions);
-	ptr_array_commit(&mem->vranges, new_vranges);
+	rcu_array_publish(&mem->regions, new_regions);
+	rcu_array_publish(&mem->vranges, new_vranges);
 	mem->next_hpa = r->last_hpa + 1;
 	pthread_mutex_unlock(&mem->lock);
 	*ret_hpa = hpa;
@@ -406,8 +300,7 @@ UIOMMU_EXPORT int uiommu_ram_add(struct uiommu_ctx *ctx, int fd, uint64_t fd_off
 
 err_unlock:
 	pthread_mutex_unlock(&mem->lock);
-	ctx_free(ctx, new_regions);
-	ctx_free(ctx, new_vranges);
+	rcu_array_discard(new_regions);
 err_free:
 	ctx_free(ctx, vr);
 	ctx_free(ctx, r);
@@ -459,21 +352,18 @@ UIOMMU_EXPORT int uiommu_ram_create(struct uiommu_ctx *ctx, uint64_t size, uint6
 UIOMMU_EXPORT int uiommu_ram_remove(struct uiommu_ctx *ctx, uint64_t hpa)
 {
 	struct mem_state *mem = ctx->mem;
-	struct ptr_array *new_regions = NULL, *new_vranges = NULL;
-	struct ptr_array *regions;
+	struct rcu_array *new_regions = NULL, *new_vranges = NULL;
+	const struct rcu_array *regions, *vranges;
 	struct ram_region *r = NULL;
+	size_t i;
 	int ret;
 
 	pthread_mutex_lock(&mem->lock);
 	regions = atomic_load_explicit(&mem->regions, memory_order_relaxed);
-	for (size_t i = 0; regions && i < regions->n; i++) {
-		struct ram_region *cand = regions->items[i];
-
-		if (cand->hpa == hpa && !cand->library) {
-			r = cand;
-			break;
-		}
-	}
+	vranges = atomic_load_explicit(&mem->vranges, memory_order_relaxed);
+	i = rcu_array_find(regions, hpa);
+	if (i != SIZE_MAX && regions->e[i].start == hpa)
+		r = regions->e[i].ptr;
 	if (!r) {
 		ret = -ENOENT;
 		goto out_unlock;
@@ -482,16 +372,16 @@ UIOMMU_EXPORT int uiommu_ram_remove(struct uiommu_ctx *ctx, uint64_t hpa)
 		ret = -EBUSY;
 		goto out_unlock;
 	}
-	ret = ptr_array_without(ctx, &mem->regions, r, &new_regions);
+	ret = rcu_array_edit(ctx, regions, i, NULL, &new_regions);
 	if (ret)
 		goto out_unlock;
-	ret = ptr_array_without(ctx, &mem->vranges, r->vr, &new_vranges);
+	ret = rcu_array_edit(ctx, vranges, entry_index(vranges, r->vr), NULL, &new_vranges);
 	if (ret) {
-		ctx_free(ctx, new_regions);
+		rcu_array_discard(new_regions);
 		goto out_unlock;
 	}
-	ptr_array_commit(&mem->regions, new_regions);
-	ptr_array_commit(&mem->vranges, new_vranges);
+	rcu_array_publish(&mem->regions, new_regions);
+	rcu_array_publish(&mem->vranges, new_vranges);
 	pthread_mutex_unlock(&mem->lock);
 
 	ctx_uncharge(ctx, UIOMMU_RES_RAM_REGIONS, 1);

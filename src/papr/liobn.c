@@ -133,62 +133,6 @@ int liobn_view_alloc(struct liobn_table *t, uint64_t first, uint64_t last)
 	return 0;
 }
 
-/* ---- the LIOBN array ---- */
-
-static void liobn_array_free_rcu(struct rcu_node *node)
-{
-	struct liobn_array *a = container_of(node, struct liobn_array, rcu);
-
-	ctx_free(a->ctx, a);
-}
-
-/* A copy of @old without slot @skip (SIZE_MAX: none) and with @add (NULL: none). */
-static struct liobn_array *liobn_array_edit(struct uiommu_ctx *ctx, const struct liobn_array *old,
-					    size_t skip, struct liobn_table *add)
-{
-	size_t n = old ? old->n : 0, j = 0;
-	size_t nn = n - (skip != SIZE_MAX) + (add != NULL);
-	struct liobn_array *a;
-	bool placed = add == NULL;
-
-	if (!nn)
-		return NULL;
-	a = ctx_alloc(ctx, sizeof(*a) + nn * sizeof(a->slots[0]));
-	if (!a)
-		return NULL;
-	a->n = nn;
-	a->ctx = ctx;
-	for (size_t i = 0; i < n; i++) {
-		if (i == skip)
-			continue;
-		if (!placed && add->liobn < old->slots[i].liobn) {
-			a->slots[j++] = (struct liobn_slot){ add->liobn, add };
-			placed = true;
-		}
-		a->slots[j++] = old->slots[i];
-	}
-	if (!placed)
-		a->slots[j++] = (struct liobn_slot){ add->liobn, add };
-	return a;
-}
-
-static void liobn_array_publish(struct papr_guest *pg, struct liobn_array *new)
-{
-	struct liobn_array *old = atomic_load_explicit(&pg->liobns, memory_order_relaxed);
-
-	rcu_publish(pg->liobns, new);
-	if (old)
-		rcu_defer(&old->rcu, liobn_array_free_rcu);
-}
-
-static size_t liobn_array_index(const struct liobn_array *a, uint64_t liobn)
-{
-	for (size_t i = 0; a && i < a->n; i++)
-		if (a->slots[i].liobn == liobn)
-			return i;
-	return SIZE_MAX;
-}
-
 /* ---- create and destroy ---- */
 
 /* kvmppc_stt_pages(kvmppc_tce_pages(size)) host pages, in bytes. */
@@ -205,7 +149,8 @@ int liobn_create_locked(struct papr_guest *pg, uint64_t liobn, unsigned int page
 {
 	struct uiommu_ctx *ctx = pg->ctx;
 	unsigned int view_shift = ctx->host_page_shift - 3;
-	struct liobn_array *old, *new;
+	struct rcu_array *old, *new;
+	struct rcu_array_entry e;
 	struct liobn_table *t;
 	uint64_t end, view_npages, locked;
 	int ret;
@@ -227,7 +172,7 @@ int liobn_create_locked(struct papr_guest *pg, uint64_t liobn, unsigned int page
 	if (ret)
 		goto err_liobns;
 	old = atomic_load_explicit(&pg->liobns, memory_order_relaxed);
-	if (liobn_array_index(old, liobn) != SIZE_MAX) {
+	if (rcu_array_find(old, liobn) != SIZE_MAX) {
 		ret = -EBUSY;
 		goto err_locked;
 	}
@@ -245,12 +190,13 @@ int liobn_create_locked(struct papr_guest *pg, uint64_t liobn, unsigned int page
 	t->locked_bytes = locked;
 	t->ctx = ctx;
 	atomic_init(&t->refs, 1);
-	new = liobn_array_edit(ctx, old, SIZE_MAX, t);
-	if (!new) {
+	e = (struct rcu_array_entry){ .start = liobn, .last = liobn, .ptr = t };
+	ret = rcu_array_edit(ctx, old, SIZE_MAX, &e, &new);
+	if (ret) {
 		ctx_free(ctx, t);
 		goto err_locked;
 	}
-	liobn_array_publish(pg, new);
+	rcu_array_publish(&pg->liobns, new);
 	if (ret_t)
 		*ret_t = t;
 	return 0;
@@ -265,13 +211,13 @@ err_liobns:
 /* Unpublish and release a table; the caller checked it may go. */
 static int liobn_remove_locked(struct papr_guest *pg, size_t idx)
 {
-	struct liobn_array *old = atomic_load_explicit(&pg->liobns, memory_order_relaxed);
-	struct liobn_table *t = old->slots[idx].t;
-	struct liobn_array *new = liobn_array_edit(pg->ctx, old, idx, NULL);
+	struct rcu_array *old = atomic_load_explicit(&pg->liobns, memory_order_relaxed);
+	struct liobn_table *t = old->e[idx].ptr;
+	struct rcu_array *new;
 
-	if (!new && old->n > 1)
+	if (rcu_array_edit(pg->ctx, old, idx, NULL, &new))
 		return -ENOMEM;
-	liobn_array_publish(pg, new);
+	rcu_array_publish(&pg->liobns, new);
 	/* As KVM's release: the charges go now, the memory after a grace period. */
 	ctx_uncharge(pg->ctx, UIOMMU_RES_LOCKED_BYTES, t->locked_bytes);
 	ctx_uncharge(pg->ctx, UIOMMU_RES_LIOBNS, 1);
@@ -281,12 +227,14 @@ static int liobn_remove_locked(struct papr_guest *pg, size_t idx)
 
 int liobn_destroy_locked(struct papr_guest *pg, uint64_t liobn)
 {
-	struct liobn_array *a = atomic_load_explicit(&pg->liobns, memory_order_relaxed);
-	size_t idx = liobn_array_index(a, liobn);
+	struct rcu_array *a = atomic_load_explicit(&pg->liobns, memory_order_relaxed);
+	size_t idx = rcu_array_find(a, liobn);
+	struct liobn_table *t;
 
 	if (idx == SIZE_MAX)
 		return -ENOENT;
-	if (atomic_load_explicit(&a->slots[idx].t->hw, memory_order_relaxed))
+	t = a->e[idx].ptr;
+	if (atomic_load_explicit(&t->hw, memory_order_relaxed))
 		return -EBUSY;
 	return liobn_remove_locked(pg, idx);
 }
@@ -321,7 +269,7 @@ UIOMMU_EXPORT int uiommu_liobn_create_vio(struct uiommu_guest *guest, uint32_t r
 UIOMMU_EXPORT int uiommu_liobn_destroy(struct uiommu_guest *guest, uint64_t liobn)
 {
 	struct papr_guest *pg = papr_guest_peek(guest);
-	struct liobn_array *a;
+	struct rcu_array *a;
 	size_t idx;
 	int ret;
 
@@ -329,8 +277,8 @@ UIOMMU_EXPORT int uiommu_liobn_destroy(struct uiommu_guest *guest, uint64_t liob
 		return -ENOENT;
 	pthread_mutex_lock(&pg->lock);
 	a = atomic_load_explicit(&pg->liobns, memory_order_relaxed);
-	idx = liobn_array_index(a, liobn);
-	if (idx != SIZE_MAX && a->slots[idx].t->phb_window)
+	idx = rcu_array_find(a, liobn);
+	if (idx != SIZE_MAX && ((struct liobn_table *)a->e[idx].ptr)->phb_window)
 		ret = -EBUSY;
 	else
 		ret = liobn_destroy_locked(pg, liobn);
@@ -351,7 +299,7 @@ UIOMMU_EXPORT uint64_t uiommu_papr_vio_liobn(uint32_t reg)
 void papr_guest_fini(struct uiommu_guest *guest)
 {
 	struct papr_guest *pg = papr_guest_peek(guest);
-	struct liobn_array *a;
+	struct rcu_array *a;
 
 	if (!pg)
 		return;
@@ -359,9 +307,8 @@ void papr_guest_fini(struct uiommu_guest *guest)
 		ctx_free(pg->ctx, pg->phbs[i]);
 	/* No hcall runs any more (uiommu_guest_free()'s contract): drop everything at once. */
 	a = atomic_load_explicit(&pg->liobns, memory_order_relaxed);
-	rcu_publish(pg->liobns, NULL);
 	for (size_t i = 0; a && i < a->n; i++) {
-		struct liobn_table *t = a->slots[i].t;
+		struct liobn_table *t = a->e[i].ptr;
 		struct papr_hw_set *hw = atomic_load_explicit(&t->hw, memory_order_relaxed);
 
 		if (hw) {
@@ -374,8 +321,7 @@ void papr_guest_fini(struct uiommu_guest *guest)
 		ctx_uncharge(pg->ctx, UIOMMU_RES_LIOBNS, 1);
 		liobn_put(t);
 	}
-	if (a)
-		rcu_defer(&a->rcu, liobn_array_free_rcu);
+	rcu_array_publish(&pg->liobns, NULL); /* the array goes after a grace period */
 	pthread_mutex_destroy(&pg->lock);
 	atomic_store(&guest->papr, NULL);
 	ctx_free(pg->ctx, pg);
@@ -485,7 +431,7 @@ static int hw_edit(struct uiommu_guest *guest, uint64_t liobn, const struct papr
 		   void *opaque, bool attach)
 {
 	struct papr_guest *pg = attach ? papr_guest_get(guest) : papr_guest_peek(guest);
-	struct liobn_array *a;
+	struct rcu_array *a;
 	struct liobn_table *t;
 	struct papr_hw_set *old, *new = NULL;
 	size_t idx, n, found = SIZE_MAX;
@@ -495,12 +441,12 @@ static int hw_edit(struct uiommu_guest *guest, uint64_t liobn, const struct papr
 		return attach ? -ENOMEM : -ENOENT;
 	pthread_mutex_lock(&pg->lock);
 	a = atomic_load_explicit(&pg->liobns, memory_order_relaxed);
-	idx = liobn_array_index(a, liobn);
+	idx = rcu_array_find(a, liobn);
 	if (idx == SIZE_MAX) {
 		ret = -ENOENT;
 		goto out;
 	}
-	t = a->slots[idx].t;
+	t = a->e[idx].ptr;
 	old = atomic_load_explicit(&t->hw, memory_order_relaxed);
 	n = old ? old->n : 0;
 	for (size_t i = 0; i < n; i++)

@@ -56,16 +56,6 @@ struct liobn_table {
 	_Atomic uint64_t *_Atomic view[];
 };
 
-struct liobn_array {
-	size_t n;
-	struct uiommu_ctx *ctx;
-	struct rcu_node rcu;
-	struct liobn_slot {
-		uint64_t liobn;
-		struct liobn_table *t;
-	} slots[];
-};
-
 struct papr_phb {
 	struct uiommu_papr_phb_config cfg;
 	uint64_t liobn[UIOMMU_PAPR_MAX_WINDOWS];
@@ -78,7 +68,7 @@ struct papr_guest {
 	struct uiommu_guest *guest;
 	_Atomic int profile;
 	pthread_mutex_t lock; /* LIOBN and PHB changes, RTAS calls */
-	struct liobn_array *_Atomic liobns;
+	struct rcu_array *_Atomic liobns; /* by LIOBN (start = last = liobn); ptr: liobn_table */
 	struct papr_phb *phbs[UIOMMU_PAPR_MAX_PHBS]; /* under lock */
 	unsigned int nphbs;
 };
@@ -94,24 +84,10 @@ static inline struct papr_guest *papr_guest_peek(struct uiommu_guest *guest)
 /* The table of @liobn, or NULL. Inside an RCU read-side section. */
 static inline struct liobn_table *liobn_find_rcu(struct papr_guest *pg, uint64_t liobn)
 {
-	const struct liobn_array *a = rcu_deref(pg->liobns);
-	size_t lo = 0, hi;
+	const struct rcu_array *a = rcu_deref(pg->liobns);
+	size_t i = rcu_array_find(a, liobn);
 
-	if (!a)
-		return NULL;
-	hi = a->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		uint64_t key = a->slots[mid].liobn;
-
-		if (liobn == key)
-			return a->slots[mid].t;
-		if (liobn < key)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return i == SIZE_MAX ? NULL : a->e[i].ptr;
 }
 
 /* Entry @idx (relative to the window's first entry) as stored; 0 in an absent page. */

@@ -6,29 +6,18 @@
 #   test_cli.sh UIOMMU_BINARY
 set -u
 bin=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-check() { # check DESCRIPTION EXPECTED_STATUS COMMAND...
-	desc=$1; want=$2; shift 2
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	if [ "$got" -ne "$want" ]; then
-		echo "FAIL: $desc: exit $got, expected $want"; cat "$tmp/err"; fails=$((fails + 1))
-	else
-		echo "ok: $desc"
-	fi
-}
+# shellcheck source=tests/cli/lib.sh
+. "$(dirname "$0")/lib.sh"
 check "--help" 0 "$bin" --help
-grep -q '^Usage:' "$tmp/out" || { echo "FAIL: --help not on stdout"; fails=$((fails + 1)); }
+expect out '^Usage:'
 check "--version" 0 "$bin" --version
-grep -q "^uiommu .* (library " "$tmp/out" || { echo "FAIL: --version text"; fails=$((fails + 1)); }
+expect out "^uiommu .* (library "
 check "help info" 0 "$bin" help info
 check "info --help" 0 "$bin" info --help
-grep -q -- '--json' "$tmp/out" || { echo "FAIL: info --help lacks --json"; fails=$((fails + 1)); }
+expect out '--json'
 check "no command" 2 "$bin"
 check "unknown command" 2 "$bin" frobnicate
-grep -q "Try '" "$tmp/err" || { echo "FAIL: no hint on stderr"; fails=$((fails + 1)); }
+expect err "Try '"
 check "unknown global option" 2 "$bin" --frobnicate
 check "unknown command option" 2 "$bin" info --frobnicate
 check "stray argument" 2 "$bin" info extra
@@ -49,13 +38,13 @@ PY
 
 # tce-size: Linux powernv's numbers, and clear refusals.
 check "tce-size --help" 0 "$bin" tce-size --help
-grep -q -- '--host-page-shift' "$tmp/out" || { echo "FAIL: tce-size --help"; fails=$((fails + 1)); }
+expect out '--host-page-shift'
 check "tce-size 1 TiB of 64 KiB pages, 2 levels" 0 "$bin" tce-size --page-shift 16 --window 1T --levels 2
-grep -q '268566528 bytes' "$tmp/out" || { echo "FAIL: tce-size total"; fails=$((fails + 1)); }
+expect out '268566528 bytes'
 check "tce-size 4 levels on a 4 KiB host" 0 "$bin" tce-size -p 16 -w 0x10000000000 -l 4 -H 12
-grep -q '268976128 bytes' "$tmp/out" || { echo "FAIL: tce-size 4 KiB host"; fails=$((fails + 1)); }
+expect out '268976128 bytes'
 check "tce-size a window below a host page of TCEs" 0 "$bin" tce-size -p 12 -w 4K -l 1
-grep -q '8192 (at least a host page' "$tmp/out" || { echo "FAIL: it_size note"; fails=$((fails + 1)); }
+expect out '8192 (at least a host page'
 check "tce-size --json" 0 "$bin" tce-size -p 16 -w 1T -l 2 --json
 python3 - "$tmp/out" <<'PY' || fails=$((fails + 1))
 import json, sys
@@ -66,9 +55,9 @@ assert doc["hw_bytes"] == doc["userspace_bytes"] == "0x8010000", doc
 print("ok: tce-size --json document")
 PY
 check "tce-size 55-bit rule" 1 "$bin" tce-size -p 16 -w 1T -l 3
-grep -q 'reach 55 bits.*valid levels: 1, 2' "$tmp/err" || { echo "FAIL: 55-bit message"; fails=$((fails + 1)); }
+expect err 'reach 55 bits.*valid levels: 1, 2'
 check "tce-size not a power of two" 1 "$bin" tce-size -p 16 -w 3G -l 1
-grep -q 'not a power of two' "$tmp/err" || { echo "FAIL: power-of-two message"; fails=$((fails + 1)); }
+expect err 'not a power of two'
 check "tce-size window below a page" 1 "$bin" tce-size -p 16 -w 4K -l 1
 check "tce-size levels 0" 1 "$bin" tce-size -p 12 -w 4K -l 0
 check "tce-size page shift 35" 1 "$bin" tce-size -p 35 -w 1T -l 1

@@ -8,25 +8,8 @@
 set -u
 bin=$1
 dir=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-check() { # check DESCRIPTION EXPECTED_STATUS COMMAND...
-	desc=$1; want=$2; shift 2
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	if [ "$got" -ne "$want" ]; then
-		echo "FAIL: $desc: exit $got, expected $want"; cat "$tmp/out" "$tmp/err"
-		fails=$((fails + 1))
-	else
-		echo "ok: $desc"
-	fi
-}
-expect() { # expect FILE PATTERN: the last command's output has it
-	if ! grep -q -- "$2" "$tmp/$1"; then
-		echo "FAIL: $1 lacks '$2'"; cat "$tmp/$1"; fails=$((fails + 1))
-	fi
-}
+# shellcheck source=tests/cli/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 check "VIO trace with header matches" 0 "$bin" replay "$dir/match-vio.trace"
 expect out "result             match"
@@ -60,6 +43,16 @@ expect err "No such file"
 check "no trace" 2 "$bin" replay
 check "bad profile" 2 "$bin" replay --profile xen "$dir/match-vio.trace"
 check "bad progress" 2 "$bin" replay --progress sometimes "$dir/match-vio.trace"
+# Progress: on stderr only (auto: only when it is a terminal, which it is not here).
+check "progress always" 0 "$bin" replay --progress always "$dir/match-vio.trace"
+expect err "match-vio.trace: .* lines, .* hcalls"
+if grep -q "hcalls, .* lines/s" "$tmp/out"; then
+	echo "FAIL: progress on stdout"; fails=$((fails + 1))
+fi
+check "progress auto, not a terminal" 0 "$bin" replay "$dir/match-vio.trace"
+if [ -s "$tmp/err" ]; then
+	echo "FAIL: progress without a terminal"; cat "$tmp/err"; fails=$((fails + 1))
+fi
 check "replay --help" 0 "$bin" replay --help
 expect out "Exit status"
 
