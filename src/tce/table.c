@@ -389,18 +389,25 @@ UIOMMU_EXPORT int uiommu_tce_table_xchg(struct uiommu_tce_table *tbl, uint64_t e
 	return ret;
 }
 
-UIOMMU_EXPORT int uiommu_tce_table_get(const struct uiommu_tce_table *tbl, uint64_t entry,
-				       uint64_t *ret_tce)
+/* Entry @entry of the tree at @root (the TCEs or their shadow), 0 where a level is absent. */
+static int tree_read(const struct uiommu_tce_table *tbl, _Atomic uint64_t *root, uint64_t entry,
+		     uint64_t *ret)
 {
 	uint64_t idx = entry - tbl->it_offset;
 	_Atomic uint64_t *slot;
 
 	if (unlikely(idx >= tbl->it_size))
 		return -EINVAL;
-	slot = slot_find(tbl, tbl->root, idx);
-	if (ret_tce)
-		*ret_tce = slot ? be64toh(atomic_load_explicit(slot, memory_order_acquire)) : 0;
+	slot = slot_find(tbl, root, idx);
+	if (ret)
+		*ret = slot ? be64toh(atomic_load_explicit(slot, memory_order_acquire)) : 0;
 	return 0;
+}
+
+UIOMMU_EXPORT int uiommu_tce_table_get(const struct uiommu_tce_table *tbl, uint64_t entry,
+				       uint64_t *ret_tce)
+{
+	return tree_read(tbl, tbl->root, entry, ret_tce);
 }
 
 UIOMMU_EXPORT int uiommu_tce_table_translate(const struct uiommu_tce_table *tbl, uint64_t ioba,
@@ -460,15 +467,7 @@ UIOMMU_EXPORT int uiommu_tce_table_ua_xchg(struct uiommu_tce_table *tbl, uint64_
 UIOMMU_EXPORT int uiommu_tce_table_ua_get(const struct uiommu_tce_table *tbl, uint64_t entry,
 					  uint64_t *ret_ua)
 {
-	uint64_t idx = entry - tbl->it_offset;
-	_Atomic uint64_t *slot;
-
-	if (unlikely(idx >= tbl->it_size))
-		return -EINVAL;
-	slot = slot_find(tbl, tbl->ua_root, idx);
-	if (ret_ua)
-		*ret_ua = slot ? be64toh(atomic_load_explicit(slot, memory_order_acquire)) : 0;
-	return 0;
+	return tree_read(tbl, tbl->ua_root, entry, ret_ua);
 }
 
 /* ---- clearing ---- */
