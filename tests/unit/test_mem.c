@@ -138,6 +138,19 @@ static void test_ram_add(void **state)
 	assert_int_equal(uiommu_ram_add(ctx, fd, 0, 8192, (void *)(UINTPTR_MAX & ~4095UL), &hpa2),
 			 -EOVERFLOW);
 	assert_int_equal(uiommu_ram_add(ctx, 1000, 0, 4096, NULL, &hpa2), -EBADF);
+	/* Out of memory at each of its steps: nothing added, nothing charged. */
+	for (uint64_t n = 1;; n++) {
+		int ret;
+
+		assert_int_equal(uiommu_ctx_inject_fault(ctx, n, UIOMMU_FAULT_ALL), 0);
+		ret = uiommu_ram_add(ctx, fd, 0, 65536, NULL, &hpa2);
+		if (!ret && !ctx_counter(ctx, UIOMMU_COUNTER_FAULTS_INJECTED))
+			break;
+		assert_int_equal(ret, -ENOMEM);
+		assert_true(ctx_usage(ctx, UIOMMU_RES_RAM_REGIONS) == 1);
+	}
+	assert_int_equal(uiommu_ctx_inject_fault(ctx, 0, 0), 0);
+	assert_int_equal(uiommu_ram_remove(ctx, hpa2), 0);
 	assert_int_equal(pipe(pipefd), 0);
 	assert_int_equal(uiommu_ram_add(ctx, pipefd[0], 0, 4096, NULL, &hpa2), -ENODEV);
 	close(pipefd[0]);

@@ -629,6 +629,20 @@ static void test_hw_seam(void **state)
 
 	assert_int_equal(papr_liobn_detach_hw(f->g, VIO, &mock_ops, &m), 0);
 	assert_int_equal(papr_liobn_detach_hw(f->g, VIO, &mock_ops, &m), -ENOENT);
+
+	/* A PHB whose window has hardware tables stays. */
+	{
+		struct uiommu_papr_phb_config c;
+		uint64_t pci = uiommu_papr_pci_liobn(7, 0);
+
+		uiommu_papr_phb_config_default(&c, 7);
+		assert_int_equal(uiommu_papr_phb_add(f->g, &c), 0);
+		assert_int_equal(papr_liobn_attach_hw(f->g, pci, &mock_ops, &m), 0);
+		assert_int_equal(uiommu_papr_phb_remove(f->g, c.buid), -EBUSY);
+		assert_int_equal(uiommu_liobn_info(f->g, pci, NULL, NULL, NULL), 0);
+		assert_int_equal(papr_liobn_detach_hw(f->g, pci, &mock_ops, &m), 0);
+		assert_int_equal(uiommu_papr_phb_remove(f->g, c.buid), 0);
+	}
 	m.maps = 0;
 	assert_int_equal(uiommu_h_put_tce(f->g, VIO, 0x1000, 0x9000 | 3), H_SUCCESS);
 	assert_true(m.maps == 0);
@@ -941,8 +955,39 @@ static void test_fresh_guest(void **state)
 	assert_int_equal(uiommu_papr_phb_remove(g, 1), -ENOENT);
 	assert_int_equal(uiommu_liobn_info(g, 1, NULL, NULL, NULL), -ENOENT);
 	assert_int_equal(uiommu_papr_get_profile(g), QEMU);
+	/* The first PAPR call of a guest allocates its PAPR state. */
+	assert_int_equal(uiommu_ctx_inject_fault(ctx, 1, UIOMMU_FAULT_HEAP), 0);
+	assert_int_equal(uiommu_papr_set_profile(g, KVM), -ENOMEM);
+	assert_int_equal(uiommu_ctx_inject_fault(ctx, 0, 0), 0);
+	assert_int_equal(uiommu_papr_get_profile(g), QEMU);
+	assert_int_equal(uiommu_papr_set_profile(g, KVM), 0);
 	uiommu_guest_free(g);
 	test_ctx_free(ctx);
+}
+
+/* Removals copy the LIOBN array: out of memory, nothing changes. */
+static void test_removal_enomem(void **state)
+{
+	struct fx *f = *state;
+	struct uiommu_papr_phb_config c;
+
+	uiommu_papr_phb_config_default(&c, 3);
+	assert_int_equal(uiommu_papr_phb_add(f->g, &c), 0);
+	assert_int_equal(uiommu_liobn_create(f->g, 0x5000, 12, 0, 16), 0);
+
+	assert_int_equal(uiommu_ctx_inject_fault(f->ctx, 1, UIOMMU_FAULT_HEAP), 0);
+	assert_int_equal(uiommu_liobn_destroy(f->g, 0x5000), -ENOMEM);
+	assert_int_equal(uiommu_ctx_inject_fault(f->ctx, 1, UIOMMU_FAULT_HEAP), 0);
+	assert_int_equal(uiommu_papr_phb_remove(f->g, c.buid), -ENOMEM);
+	assert_int_equal(uiommu_ctx_inject_fault(f->ctx, 0, 0), 0);
+	assert_int_equal(uiommu_liobn_info(f->g, 0x5000, NULL, NULL, NULL), 0);
+	assert_int_equal(uiommu_liobn_info(f->g, uiommu_papr_pci_liobn(3, 0), NULL, NULL, NULL),
+			 0);
+
+	assert_int_equal(uiommu_liobn_destroy(f->g, 0x5000), 0);
+	assert_int_equal(uiommu_papr_phb_remove(f->g, c.buid), 0);
+	assert_int_equal(uiommu_liobn_info(f->g, uiommu_papr_pci_liobn(3, 0), NULL, NULL, NULL),
+			 -ENOENT);
 }
 
 /* Fault injection over creation, hcalls and RTAS: no failure leaves anything behind. */
@@ -1020,6 +1065,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stuff_kvm, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dispatcher, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_hw_seam, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_removal_enomem, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_phb_add_remove, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rtas_query, phb_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rtas_create, phb_setup, fx_teardown),

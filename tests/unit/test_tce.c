@@ -351,6 +351,16 @@ static void test_xchg(void **state)
 	assert_int_equal(k.calls, 1); /* xchg kills, even when nothing changed (as Linux) */
 	assert_true(k.entry == e0 + 5 && k.npages == 1 && k.tbl == tbl);
 
+	/* The no-kill form's own checks: outside the table, misaligned, NONE with an hpa. */
+	assert_int_equal(uiommu_tce_table_xchg_no_kill(tbl, e0 - 1, 0x10000, UIOMMU_DMA_TO_DEVICE,
+						       NULL, NULL), -EINVAL);
+	assert_int_equal(uiommu_tce_table_xchg_no_kill(tbl, e0, 0x10001, UIOMMU_DMA_TO_DEVICE,
+						       NULL, NULL), -EINVAL);
+	assert_int_equal(uiommu_tce_table_xchg_no_kill(tbl, e0, 0x10000, UIOMMU_DMA_NONE, NULL,
+						       NULL), -EINVAL);
+	assert_int_equal(uiommu_tce_table_xchg_no_kill(tbl, e0, 0x10000, (enum uiommu_dma_dir)9,
+						       NULL, NULL), -EINVAL);
+
 	/* Mapping allocates the two levels under the first. */
 	assert_int_equal(uiommu_tce_table_xchg_no_kill(tbl, e0 + 5, 0x123450000,
 						       UIOMMU_DMA_FROM_DEVICE, &hpa, &dir), 0);
@@ -417,6 +427,8 @@ static void test_xchg_enomem(void **state)
 	assert_true(tce == 0);
 	/* The middle level stayed (as in Linux), empty. */
 	assert_true(table_info(tbl).level_bytes == 3 * 4096);
+	assert_int_equal(uiommu_tce_table_xchg_no_kill(tbl, 99, 0x1000, UIOMMU_DMA_TO_DEVICE, NULL,
+						       NULL), -ENOMEM);
 	assert_int_equal(uiommu_tce_table_ua_xchg(tbl, 99, 0xabc000, NULL), -ENOMEM);
 	assert_int_equal(uiommu_tce_table_ua_get(tbl, 99, &ua), 0);
 	assert_true(ua == 0);
