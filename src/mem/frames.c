@@ -150,7 +150,6 @@ static int lib_region_create_locked(struct uiommu_ctx *ctx)
 {
 	struct mem_state *mem = ctx->mem;
 	struct ram_region *r = NULL;
-	struct vrange *vr = NULL;
 	void *map = MAP_FAILED;
 	uint64_t size = 0;
 	int fd = -1, ret = -ENOMEM;
@@ -176,29 +175,14 @@ static int lib_region_create_locked(struct uiommu_ctx *ctx)
 	}
 	if (map == MAP_FAILED)
 		goto err;
-	r = ctx_alloc(ctx, sizeof(*r));
-	vr = ctx_alloc(ctx, sizeof(*vr));
-	if (!r || !vr)
+	r = region_new(ctx, fd, 0, map, size, true);
+	if (!r)
 		goto err;
-	r->ctx = ctx;
-	r->hpa = UIOMMU_HPA_LIBRARY_BASE;
-	r->last_hpa = UIOMMU_HPA_LIBRARY_BASE + size - 1;
-	r->fd = fd;
-	r->hva = map;
-	r->lib_mapped = true;
+	region_place(r, UIOMMU_HPA_LIBRARY_BASE);
 	r->library = true;
-	r->vr = vr;
-	vr->ctx = ctx;
-	vr->kind = VRANGE_REGION;
-	vr->page_shift = SYS_PAGE_SHIFT;
-	vr->start = (uintptr_t)map;
-	vr->last = vr->start + (size - 1);
-	vr->npages = size >> SYS_PAGE_SHIFT;
-	vr->hpa_base = r->hpa;
-	vr->region = r;
 
 	pthread_mutex_lock(&mem->lock);
-	ret = vrange_insert_locked(ctx, vr);
+	ret = vrange_insert_locked(ctx, r->vr);
 	pthread_mutex_unlock(&mem->lock);
 	if (ret)
 		goto err;
@@ -207,8 +191,7 @@ static int lib_region_create_locked(struct uiommu_ctx *ctx)
 	return 0;
 
 err:
-	ctx_free(ctx, vr);
-	ctx_free(ctx, r);
+	region_discard(r);
 	if (map != MAP_FAILED)
 		munmap(map, size);
 	close(fd);

@@ -95,6 +95,16 @@ struct mem_state {
 };
 
 /* region.c */
+/*
+ * region_new() - A RAM region of @size bytes mapped at @hva, backed by @fd
+ * from @fd_offset, with its linear vrange; placed in the hpa space by
+ * region_place(), freed unpublished by region_discard() (which leaves the
+ * fd and the mapping alone). NULL when out of memory.
+ */
+struct ram_region *region_new(struct uiommu_ctx *ctx, int fd, uint64_t fd_offset, char *hva,
+			      uint64_t size, bool lib_mapped);
+void region_place(struct ram_region *r, uint64_t hpa);
+void region_discard(struct ram_region *r);
 struct vrange *vrange_lookup_rcu(struct mem_state *mem, uintptr_t addr);
 uint64_t vrange_hpa(const struct vrange *vr, uintptr_t addr);
 int vrange_insert_locked(struct uiommu_ctx *ctx, struct vrange *vr);

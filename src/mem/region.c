@@ -143,6 +143,51 @@ static void region_free_rcu(struct rcu_node *node)
 	region_release(container_of(node, struct ram_region, rcu));
 }
 
+/* ---- building a region ---- */
+
+struct ram_region *region_new(struct uiommu_ctx *ctx, int fd, uint64_t fd_offset, char *hva,
+			      uint64_t size, bool lib_mapped)
+{
+	struct ram_region *r = ctx_alloc(ctx, sizeof(*r));
+	struct vrange *vr = ctx_alloc(ctx, sizeof(*vr));
+
+	if (!r || !vr) {
+		ctx_free(ctx, vr);
+		ctx_free(ctx, r);
+		return NULL;
+	}
+	r->ctx = ctx;
+	r->fd = fd;
+	r->fd_offset = fd_offset;
+	r->hva = hva;
+	r->lib_mapped = lib_mapped;
+	r->last_hpa = size - 1; /* until region_place() */
+	r->vr = vr;
+	vr->ctx = ctx;
+	vr->kind = VRANGE_REGION;
+	vr->page_shift = SYS_PAGE_SHIFT;
+	vr->start = (uintptr_t)hva;
+	vr->last = vr->start + (size - 1);
+	vr->npages = size >> SYS_PAGE_SHIFT;
+	vr->region = r;
+	return r;
+}
+
+void region_place(struct ram_region *r, uint64_t hpa)
+{
+	r->last_hpa = hpa + (r->last_hpa - r->hpa);
+	r->hpa = hpa;
+	r->vr->hpa_base = hpa;
+}
+
+void region_discard(struct ram_region *r)
+{
+	if (!r)
+		return;
+	ctx_free(r->ctx, r->vr);
+	ctx_free(r->ctx, r);
+}
+
 /* ---- init / fini ---- */
 
 int mem_init(struct uiommu_ctx *ctx)
@@ -250,33 +295,18 @@ UIOMMU_EXPORT int uiommu_ram_add(struct uiommu_ctx *ctx, int fd, uint64_t fd_off
 			goto err_close;
 		}
 	}
-	r = ctx_alloc(ctx, sizeof(*r));
-	vr = ctx_alloc(ctx, sizeof(*vr));
-	if (!r || !vr) {
+	r = region_new(ctx, dupfd, fd_offset, map ? map : hva, size, map != NULL);
+	if (!r) {
 		ret = -ENOMEM;
-		goto err_free;
+		goto err_unmap;
 	}
-	r->ctx = ctx;
-	r->fd = dupfd;
-	r->fd_offset = fd_offset;
-	r->hva = map ? map : hva;
-	r->lib_mapped = map != NULL;
-	r->vr = vr;
-	vr->ctx = ctx;
-	vr->kind = VRANGE_REGION;
-	vr->page_shift = SYS_PAGE_SHIFT;
-	vr->start = (uintptr_t)r->hva;
-	vr->last = vr->start + (size - 1);
-	vr->npages = size >> SYS_PAGE_SHIFT;
-	vr->region = r;
+	vr = r->vr;
 
 	pthread_mutex_lock(&mem->lock);
 	ret = hpa_reserve_locked(mem, size, &hpa);
 	if (ret)
 		goto err_unlock;
-	r->hpa = hpa;
-	r->last_hpa = hpa + (size - 1);
-	vr->hpa_base = hpa;
+	region_place(r, hpa);
 	if (vrange_overlaps_locked(mem, vr->start, vr->last)) {
 		ret = -EEXIST;
 		goto err_unlock;
@@ -301,9 +331,8 @@ UIOMMU_EXPORT int uiommu_ram_add(struct uiommu_ctx *ctx, int fd, uint64_t fd_off
 err_unlock:
 	pthread_mutex_unlock(&mem->lock);
 	rcu_array_discard(new_regions);
-err_free:
-	ctx_free(ctx, vr);
-	ctx_free(ctx, r);
+	region_discard(r);
+err_unmap:
 	if (map)
 		munmap(map, size);
 err_close:

@@ -61,6 +61,7 @@ struct hcall {
 	struct papr_guest *pg;
 	uint64_t liobn, ioba;
 	enum hcall_err err;
+	bool kvm; /* the guest's profile, read once per run of the body by hcall_table() */
 	/* NEED_PAGES: allocate the absent guest-view pages [need_first, need_last] of need_t. */
 	struct liobn_table *need_t;
 	uint64_t need_first, need_last;
@@ -92,11 +93,12 @@ static inline uint64_t view_mask(const struct liobn_table *t)
  * KVM hands an unknown LIOBN to the VMM; QEMU knows only 32-bit LIOBNs
  * (spapr_tce_find_by_liobn()).
  */
-static inline struct liobn_table *hcall_table(struct hcall *h, bool kvm, long *ret)
+static inline struct liobn_table *hcall_table(struct hcall *h, long *ret)
 {
 	struct liobn_table *t = h->pg ? liobn_find_rcu(h->pg, h->liobn) : NULL;
 
-	if (kvm) {
+	h->kvm = h->pg && profile_kvm(h->pg);
+	if (h->kvm) {
 		if (unlikely(!t))
 			*ret = UIOMMU_H_TOO_HARD;
 		return t;
@@ -361,17 +363,16 @@ static long hcall_run(struct hcall *h, long (*body)(struct hcall *h, void *arg),
 static long put_tce_body(struct hcall *h, void *arg)
 {
 	uint64_t tce = *(const uint64_t *)arg;
-	bool kvm = h->pg && profile_kvm(h->pg);
 	const struct papr_hw_set *hw;
 	struct liobn_table *t;
 	_Atomic uint64_t *page;
 	uint64_t idx;
 	long ret;
 
-	t = hcall_table(h, kvm, &ret);
+	t = hcall_table(h, &ret);
 	if (unlikely(!t))
 		return ret;
-	if (kvm) {
+	if (h->kvm) {
 		uint64_t first = 1, last = 0;
 
 		if (unlikely(!kvm_ioba_ok(t, h->ioba, 1, &idx)))
@@ -479,15 +480,14 @@ UIOMMU_EXPORT long uiommu_h_put_tce(struct uiommu_guest *guest, uint64_t liobn, 
 
 static long get_tce_body(struct hcall *h, void *arg)
 {
-	bool kvm = h->pg && profile_kvm(h->pg);
 	struct liobn_table *t;
 	uint64_t idx;
 	long ret;
 
-	t = hcall_table(h, kvm, &ret);
+	t = hcall_table(h, &ret);
 	if (unlikely(!t))
 		return ret;
-	if (kvm) {
+	if (h->kvm) {
 		if (unlikely(!kvm_ioba_ok(t, h->ioba, 1, &idx)))
 			return hcall_fail(h, (h->ioba & ((1ULL << t->page_shift) - 1)) ?
 						     ERR_IOBA_ALIGN : ERR_IOBA_RANGE,
@@ -669,14 +669,13 @@ static long indirect_body_qemu(struct hcall *h, struct liobn_table *t,
 
 static long indirect_body(struct hcall *h, void *arg)
 {
-	bool kvm = h->pg && profile_kvm(h->pg);
 	struct liobn_table *t;
 	long ret;
 
-	t = hcall_table(h, kvm, &ret);
+	t = hcall_table(h, &ret);
 	if (unlikely(!t))
 		return ret;
-	return kvm ? indirect_body_kvm(h, t, arg) : indirect_body_qemu(h, t, arg);
+	return h->kvm ? indirect_body_kvm(h, t, arg) : indirect_body_qemu(h, t, arg);
 }
 
 UIOMMU_EXPORT long uiommu_h_put_tce_indirect(struct uiommu_guest *guest, uint64_t liobn,
@@ -759,14 +758,13 @@ static long stuff_body_qemu(struct hcall *h, struct liobn_table *t, const struct
 
 static long stuff_body(struct hcall *h, void *arg)
 {
-	bool kvm = h->pg && profile_kvm(h->pg);
 	struct liobn_table *t;
 	long ret;
 
-	t = hcall_table(h, kvm, &ret);
+	t = hcall_table(h, &ret);
 	if (unlikely(!t))
 		return ret;
-	return kvm ? stuff_body_kvm(h, t, arg) : stuff_body_qemu(h, t, arg);
+	return h->kvm ? stuff_body_kvm(h, t, arg) : stuff_body_qemu(h, t, arg);
 }
 
 UIOMMU_EXPORT long uiommu_h_stuff_tce(struct uiommu_guest *guest, uint64_t liobn, uint64_t ioba,
