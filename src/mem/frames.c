@@ -249,12 +249,15 @@ int frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, bool u
 {
 	struct mem_state *mem = mem_peek(ctx);
 	struct ram_region *lib = mem ? atomic_load(&mem->lib) : NULL;
-	uint64_t bytes = UIOMMU_FRAME_SIZE << order, frame, block, cf;
+	uint64_t bytes, frame, block, cf;
 	struct buddy_chunk *c;
 	int ret = -EINVAL;
 
-	if (!lib || order > UIOMMU_FRAME_MAX_ORDER || hpa < lib->hpa || hpa > lib->last_hpa ||
-	    !is_aligned_u64(hpa, bytes))
+	/* The order first: it is the caller's, and it sizes a shift. */
+	if (order > UIOMMU_FRAME_MAX_ORDER)
+		return -EINVAL;
+	bytes = UIOMMU_FRAME_SIZE << order;
+	if (!lib || hpa < lib->hpa || hpa > lib->last_hpa || !is_aligned_u64(hpa, bytes))
 		return -EINVAL;
 	frame = (hpa - lib->hpa) >> UIOMMU_FRAME_SHIFT;
 	cf = frame & (BUDDY_CHUNK_FRAMES - 1);
