@@ -20,15 +20,14 @@
 #include <stdatomic.h>
 
 #ifndef UIOMMU_RCU_MUTEX
-#include <urcu/map/urcu-bp.h> /* before call-rcu.h: maps call_rcu to the bp flavor */
-#include <urcu/call-rcu.h>
+#include <urcu/wfcqueue.h>
 #endif
 
 struct rcu_node {
 #ifdef UIOMMU_RCU_MUTEX
 	struct rcu_node *next;
 #else
-	struct rcu_head head;
+	struct cds_wfcq_node head; /* in rcu.c's queue of deferred work */
 #endif
 	void (*fn)(struct rcu_node *node);
 };
@@ -43,13 +42,20 @@ void rcu_read_exit(void);
 /*
  * Run @fn(@node) after every reader that could see the object has left.
  * May be called inside a read-side critical section. Never blocks.
+ * @fn runs in some thread of the library's choosing (liburcu's call_rcu
+ * worker, or one in rcu_wait_callbacks()): it may free and uncharge, but
+ * must not block or wait for RCU.
  */
 void rcu_defer(struct rcu_node *node, void (*fn)(struct rcu_node *node));
 
 /* Wait for a grace period. Not inside a read-side critical section. */
 void rcu_wait_grace(void);
 
-/* Wait until every rcu_defer() callback queued so far has run. Not inside a reader. */
+/*
+ * Wait until every rcu_defer() callback queued so far has run; runs them in
+ * the calling thread if need be (one grace period, no sleep). Cheap when
+ * nothing is queued. Not inside a reader, nor in a callback.
+ */
 void rcu_wait_callbacks(void);
 
 #define rcu_deref(p) atomic_load_explicit(&(p), memory_order_acquire)
