@@ -23,6 +23,7 @@
 #include "core/rcu.h"
 #include "core/rcu_array.h"
 #include "core/ext.h"
+#include "core/fault.h"
 
 /*
  * Extension slots of a context (core/ext.h): per-context state of the
@@ -71,20 +72,28 @@ struct uiommu_ctx {
 /*
  * ctx_alloc() - Zeroed heap memory, aligned to 16 bytes (@align for the
  * _aligned form, a power of two up to 4096). Charged to
- * UIOMMU_RES_HEAP_BYTES and a UIOMMU_FAULT_HEAP fault point. NULL on failure.
+ * UIOMMU_RES_HEAP_BYTES. NULL on failure. Each call site is a
+ * UIOMMU_FAULT_HEAP fault point of its own (core/fault.h).
  */
-void *ctx_alloc(struct uiommu_ctx *ctx, size_t size);
-void *ctx_alloc_aligned(struct uiommu_ctx *ctx, size_t size, size_t align);
+#define ctx_alloc(ctx, size) ctx_alloc_at(ctx, size, 16, FAULT_POINT(UIOMMU_FAULT_HEAP))
+#define ctx_alloc_aligned(ctx, size, align)                                                \
+	ctx_alloc_at(ctx, size, align, FAULT_POINT(UIOMMU_FAULT_HEAP))
 /* n * size bytes, NULL if the product overflows. */
-void *ctx_alloc_array(struct uiommu_ctx *ctx, size_t n, size_t size);
+#define ctx_alloc_array(ctx, n, size)                                                      \
+	ctx_alloc_array_at(ctx, n, size, FAULT_POINT(UIOMMU_FAULT_HEAP))
+void *ctx_alloc_at(struct uiommu_ctx *ctx, size_t size, size_t align, struct fault_point *fp);
+void *ctx_alloc_array_at(struct uiommu_ctx *ctx, size_t n, size_t size, struct fault_point *fp);
 /* Free memory from ctx_alloc*(); NULL is a no-op. */
 void ctx_free(struct uiommu_ctx *ctx, void *ptr);
 
 /*
- * ctx_fault() - A fault point of class @class (UIOMMU_FAULT_*): true if the
- * caller must fail this step as if it had run out of the resource.
+ * ctx_fault() - A fault point of class @class (UIOMMU_FAULT_*, a constant)
+ * at this call site: true if the caller must fail this step as if it had
+ * run out of the resource. ctx_fault_at() takes the point from a caller
+ * further up (as mem_frames_alloc() does).
  */
-bool ctx_fault(struct uiommu_ctx *ctx, unsigned int fault_class);
+#define ctx_fault(ctx, class) ctx_fault_at(ctx, FAULT_POINT(class))
+bool ctx_fault_at(struct uiommu_ctx *ctx, struct fault_point *fp);
 
 /*
  * ctx_charge() - Add @amount to the usage of @res, unless that passes its
@@ -127,10 +136,13 @@ void *mem_hpa_to_hva_rcu(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t len);
 /*
  * mem_frames_alloc() / mem_frames_free(): uiommu_frames_alloc() and
  * uiommu_frames_free() without argument checks, for library-owned pages.
- * @ret_hva, if not NULL, receives the frames' host pointer.
+ * @ret_hva, if not NULL, receives the frames' host pointer. Each call site
+ * of mem_frames_alloc() is a UIOMMU_FAULT_FRAME fault point of its own.
  */
-int mem_frames_alloc(struct uiommu_ctx *ctx, unsigned int order, uint64_t *ret_hpa,
-		     void **ret_hva);
+#define mem_frames_alloc(ctx, order, ret_hpa, ret_hva)                                     \
+	mem_frames_alloc_at(ctx, order, ret_hpa, ret_hva, FAULT_POINT(UIOMMU_FAULT_FRAME))
+int mem_frames_alloc_at(struct uiommu_ctx *ctx, unsigned int order, uint64_t *ret_hpa,
+			void **ret_hva, struct fault_point *fp);
 int mem_frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order);
 
 /* ---- guest/ ---- */

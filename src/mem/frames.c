@@ -198,14 +198,15 @@ err:
 	return ret;
 }
 
-int frames_alloc(struct uiommu_ctx *ctx, unsigned int order, bool user, uint64_t *ret_hpa)
+int frames_alloc(struct uiommu_ctx *ctx, unsigned int order, bool user, uint64_t *ret_hpa,
+		 struct fault_point *fp)
 {
 	struct mem_state *mem = mem_get(ctx);
 	uint64_t bytes = UIOMMU_FRAME_SIZE << order, block, frame;
 	unsigned int c;
 	int ret;
 
-	if (!mem || ctx_fault(ctx, UIOMMU_FAULT_FRAME))
+	if (!mem || ctx_fault_at(ctx, fp))
 		return -ENOMEM;
 	ret = ctx_charge(ctx, UIOMMU_RES_FRAME_BYTES, bytes);
 	if (ret)
@@ -306,11 +307,11 @@ void frames_fini(struct uiommu_ctx *ctx, struct mem_state *mem)
 	}
 }
 
-int mem_frames_alloc(struct uiommu_ctx *ctx, unsigned int order, uint64_t *ret_hpa,
-		     void **ret_hva)
+int mem_frames_alloc_at(struct uiommu_ctx *ctx, unsigned int order, uint64_t *ret_hpa,
+			void **ret_hva, struct fault_point *fp)
 {
 	uint64_t hpa;
-	int ret = frames_alloc(ctx, order, false, &hpa);
+	int ret = frames_alloc(ctx, order, false, &hpa, fp);
 
 	if (ret)
 		return ret;
@@ -333,7 +334,7 @@ UIOMMU_EXPORT int uiommu_frames_alloc(struct uiommu_ctx *ctx, unsigned int order
 {
 	if (order > UIOMMU_FRAME_MAX_ORDER || !ret_hpa)
 		return -EINVAL;
-	return frames_alloc(ctx, order, true, ret_hpa);
+	return frames_alloc(ctx, order, true, ret_hpa, FAULT_POINT(UIOMMU_FAULT_FRAME));
 }
 
 UIOMMU_EXPORT int uiommu_frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order)
