@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * The TCE hypercalls, each against a limit measured in the same run
- * (issue 4's targets):
+ * The TCE hypercalls, each against a limit measured in the same run:
  * - H_PUT_TCE vs a bounds-checked 8-byte store behind a function call
  *   (the least a call that stores a TCE can cost): target 4x;
  * - H_GET_TCE vs a bounds-checked 8-byte load behind a call;

@@ -5,7 +5,8 @@
  * H_STUFF_TCE, the dispatcher) and LIOBN creation and destruction, in both
  * profiles and both host page sizes, against a plain model: one flat array
  * of TCEs per table, and each profile's rules written out entry by entry
- * the way QEMU's and KVM's code reads (semantics.md §4.5-4.6).
+ * the way QEMU's and KVM's code reads (QEMU hw/ppc/spapr_iommu.c; Linux
+ * arch/powerpc/kvm/book3s_64_vio.c and book3s_64_vio_hv.c).
  *
  * Checked after every step: the PAPR code; GET's value; a sample of
  * entries; the number of guest-view pages allocated (a page exists iff a

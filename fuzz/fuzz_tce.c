@@ -15,7 +15,7 @@
  *
  * The model is written from the documented semantics (uiommu/tce.h,
  * doc/design/tce.md), not from src/tce/: in particular the table size is
- * computed in closed form, not with the reference's loop.
+ * computed in closed form, not with Linux's loop.
  *
  * Input: 4 header bytes, then operations of 1 + 12 bytes each.
  *   h0: bit 0 host page 4 KiB (else 64 KiB); bits 1-3 bus offset: 0 (0-2),

@@ -193,12 +193,14 @@ bool guest_memslot_rcu(struct uiommu_guest *guest, uint64_t gpa, uint64_t *ret_f
  * allocate, and returns a PAPR code. UIOMMU_H_TOO_HARD means "cannot finish
  * here": the hcall returns it to the VMM, which redoes the whole hcall on
  * a slower path, so an op must leave state that a redo overwrites
- * (idempotence, semantics.md §4.9.3). @entry is a guest-view index in
+ * (idempotence: KVM's real-mode handlers in book3s_64_vio_hv.c return
+ * H_TOO_HARD and the virtual-mode ones redo the whole hcall). @entry is a guest-view index in
  * IOMMU pages of the LIOBN (the window's offset included); fanning out to
  * smaller hardware pages (and using hardware indexes on every error path)
  * is the op's business.
  *
- * Ordering (semantics.md §4.9.4), in both profiles:
+ * Ordering (KVM's kvmppc_h_put_tce(), kvmppc_h_put_tce_indirect() and
+ * kvmppc_h_stuff_tce(), arch/powerpc/kvm/book3s_64_vio.c), in both profiles:
  * - PUT and INDIRECT: for each entry, every attached table first, then the
  *   guest view; a failing table gets @clear on that entry and the hcall
  *   returns the failure with the guest view of that entry unchanged

@@ -2,9 +2,9 @@
 /*
  * The PAPR guest interface: LIOBN tables, every return code of every TCE
  * hypercall in both profiles (built from the checks of QEMU
- * hw/ppc/spapr_iommu.c and Linux book3s_64_vio.c, semantics.md §4.5-4.6),
+ * hw/ppc/spapr_iommu.c and Linux arch/powerpc/kvm/book3s_64_vio.c),
  * the dispatcher, the seam for hardware tables (a mock), PHBs and every
- * status of every DDW RTAS call (QEMU spapr_rtas_ddw.c, §4.7).
+ * status of every DDW RTAS call (QEMU hw/ppc/spapr_rtas_ddw.c).
  *
  * The model test of random hcall streams is the fuzz driver
  * fuzz/fuzz_papr.c (and fuzz_ddw.c for RTAS sequences), which every build
@@ -822,7 +822,7 @@ static void test_rtas_create(void **state)
 	uint64_t bus, size, list[64];
 	unsigned int shift;
 
-	/* What Linux does (pseries-traces.md): 16M pages, 2^30 bytes, at 1 << 59. */
+	/* What Linux does (doc/traces.md): 16M pages, 2^30 bytes, at 1 << 59. */
 	assert_int_equal(rtas_create(f, 24, 30, r), UIOMMU_RTAS_SUCCESS);
 	assert_true(r[0] == 0 && r[1] == 0x80000001 && r[2] == 0x08000000 && r[3] == 0);
 	assert_int_equal(uiommu_liobn_info(f->g, 0x80000001, &bus, &shift, &size), 0);

@@ -250,7 +250,7 @@ static void test_new_info(void **state)
 	assert_true(info.level_bytes == 2 * 64 * KiB);
 	assert_true(info.base_hpa >= UIOMMU_HPA_LIBRARY_BASE && info.ua_base_hpa != info.base_hpa);
 	assert_ptr_equal(uiommu_tce_table_ctx(tbl), ctx);
-	/* The whole it_size is usable, as the reference reports it. */
+	/* The whole it_size is usable, as Linux reports it. */
 	assert_int_equal(uiommu_tce_table_check_ioba(tbl, (1ULL << 59) + 8191 * 4096, 1), 0);
 	/* -EINVAL */
 	assert_int_equal(uiommu_tce_table_info(tbl, NULL), -EINVAL);
