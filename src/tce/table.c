@@ -153,11 +153,23 @@ static void level_free(struct uiommu_tce_table *tbl, uint64_t hpa, unsigned int 
 	if (below) {
 		_Atomic uint64_t *lvl = level_hva(tbl, hpa);
 
-		for (uint64_t n = 0; n < (1ULL << tbl->level_bits); n++) {
-			uint64_t e = atomic_load_explicit(&lvl[n], memory_order_relaxed);
+		/* Few entries of an upper level point anywhere: look eight at a time. */
+		for (uint64_t n = 0; n < (1ULL << tbl->level_bits); n += 8) {
+			if (!(atomic_load_explicit(&lvl[n], memory_order_relaxed) |
+			      atomic_load_explicit(&lvl[n + 1], memory_order_relaxed) |
+			      atomic_load_explicit(&lvl[n + 2], memory_order_relaxed) |
+			      atomic_load_explicit(&lvl[n + 3], memory_order_relaxed) |
+			      atomic_load_explicit(&lvl[n + 4], memory_order_relaxed) |
+			      atomic_load_explicit(&lvl[n + 5], memory_order_relaxed) |
+			      atomic_load_explicit(&lvl[n + 6], memory_order_relaxed) |
+			      atomic_load_explicit(&lvl[n + 7], memory_order_relaxed)))
+				continue;
+			for (uint64_t k = n; k < n + 8; k++) {
+				uint64_t e = atomic_load_explicit(&lvl[k], memory_order_relaxed);
 
-			if (e)
-				level_free(tbl, indirect_hpa(e), below - 1);
+				if (e)
+					level_free(tbl, indirect_hpa(e), below - 1);
+			}
 		}
 	}
 	if (mem_frames_free(tbl->ctx, hpa, level_order(tbl)))
