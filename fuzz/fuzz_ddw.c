@@ -219,6 +219,6 @@ int fuzz_ddw(const uint8_t *data, size_t size)
 		}
 	}
 	uiommu_guest_free(g);
-	fuzz_check_clean(ctx); /* windows never get frames here: no wait needed */
+	fuzz_check_clean(ctx);
 	return 0;
 }
