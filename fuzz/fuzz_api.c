@@ -427,6 +427,8 @@ static void op_tce(struct api *a, unsigned int op)
 	switch (op % 14) {
 	case 0:
 		(void)uiommu_tce_table_size(hv32(a), hv32(a), hv(a), hv32(a));
+		/* @size is the caller's to get right: at most the struct, hostile below that. */
+		geo.size = (uint32_t)((op & 0x20) ? hv(a) % (sizeof(geo) + 1) : sizeof(geo));
 		CHECK_ERRNO(uiommu_tce_geometry(hv32(a), hv32(a), hv(a), hv32(a),
 						(op & 0x40) ? NULL : &geo));
 		return;
@@ -618,7 +620,9 @@ static void op_papr(struct api *a, unsigned int op)
 /* Take apart everything the input made; the context must then be empty. */
 static void teardown(struct api *a)
 {
+	/* Removals allocate (new lookup arrays): no fault, and no heap limit, now. */
 	FUZZ_CHECK(!uiommu_ctx_inject_fault(a->ctx, 0, 0), "disarm");
+	FUZZ_CHECK(!uiommu_ctx_set_limit(a->ctx, UIOMMU_RES_HEAP_BYTES, UIOMMU_LIMIT_NONE), "limit");
 	for (int i = 0; i < 2; i++) {
 		uiommu_tce_table_unref(a->tbl[i]);
 		uiommu_guest_free(a->guest[i]);
