@@ -160,10 +160,8 @@ RESET_RE = re.compile(r"buid=0x([0-9a-f]+) addr=0x([0-9a-f]+)$")
 
 
 def _masked_from(raw, logged):
-    """logged is raw with its in-page bits cleared, for some IOMMU page size (up to 16 GiB)."""
-    d = raw ^ logged
-    return (raw & logged) == logged and d < (1 << 34) and \
-        logged & ((1 << d.bit_length()) - 1) == 0
+    """logged is raw, or raw masked to an IOMMU page of 4 KiB to 16 GiB."""
+    return logged == raw or any(raw & ~((1 << s) - 1) == logged for s in range(12, 35))
 
 
 class Pairing:
