@@ -94,6 +94,18 @@ struct mem_state {
 	unsigned int lib_nchunks; /* chunks the region's mapping holds; under frame_lock */
 };
 
+/*
+ * The memory model's state hangs off the context's CTX_EXT_MEM slot,
+ * created by the first call that needs it: mem_peek() reads it (NULL until
+ * then: nothing is registered, every lookup misses), mem_get() creates it
+ * (NULL when out of memory).
+ */
+static inline struct mem_state *mem_peek(const struct uiommu_ctx *ctx)
+{
+	return ext_get(&ctx->ext[CTX_EXT_MEM]);
+}
+struct mem_state *mem_get(struct uiommu_ctx *ctx);
+
 /* region.c */
 /*
  * region_new() - A RAM region of @size bytes mapped at @hva, backed by @fd
@@ -112,7 +124,7 @@ int vrange_remove_locked(struct uiommu_ctx *ctx, struct vrange *vr);
 void vrange_free(struct vrange *vr);
 
 /* frames.c */
-void frames_fini(struct uiommu_ctx *ctx);
+void frames_fini(struct uiommu_ctx *ctx, struct mem_state *mem);
 int frames_alloc(struct uiommu_ctx *ctx, unsigned int order, bool user, uint64_t *ret_hpa);
 int frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, bool user);
 
