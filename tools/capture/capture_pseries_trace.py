@@ -445,14 +445,20 @@ def qemu_trace_events(xlate):
     return names
 
 
-def build_qemu_cmd(sc, guest, rundir, events, workload, extra):
-    disk = os.path.join(rundir, "disk.img")
+def qemu_base_cmd(rundir, events):
+    """The machine every scenario runs on, with QEMU's trace events to -D."""
     cmd = [QEMU, "-M", "pseries", "-cpu", "POWER9", "-smp", "1", "-m", RAM,
            "-nodefaults", "-display", "none", "-monitor", "none", "-serial", "stdio",
            "-no-reboot", "-msg", "timestamp=on",
            "-D", os.path.join(rundir, "qemu-events.log")]
     for e in events:
         cmd += ["-trace", e]
+    return cmd
+
+
+def build_qemu_cmd(sc, guest, rundir, events, workload, extra):
+    disk = os.path.join(rundir, "disk.img")
+    cmd = qemu_base_cmd(rundir, events)
     cmd += ["-kernel", guest.vmlinux, "-initrd", guest.initrd]
     append = (f"console=hvc0 quiet panic=-1 ucap_mods={sc.modset} ucap_work={sc.work} "
               f"ucap_size={workload}")
@@ -694,6 +700,22 @@ def device_tree(con, problems):
     return windows, phbs, ram
 
 
+def qemu_event_lines(evlog, out, stats):
+    """QEMU's -D log: (line number, line, host time, event) per trace event.
+    Any other line (a QEMU warning etc.) is kept in @out as a comment."""
+    if not os.path.exists(evlog):
+        return
+    with open(evlog, errors="replace") as ev:
+        for lineno, line in enumerate(ev, 1):
+            line = line.rstrip("\n")
+            t, event = parse_event_time(line)
+            if t is None:
+                stats.other_lines += 1
+                out.write(f"# qemu-log: {line}\n")
+                continue
+            yield lineno, line, t, event
+
+
 def write_header(out, name, recorded, header, cmd, ram, windows, phbs):
     def h(k, v):
         out.write(f"# {k}: {v}\n")
@@ -765,23 +787,14 @@ def run_scenario(sc, guest, args, events, header_common, outdir, workdir):
                      cmd, ram, windows, phbs)
         phase = "boot"
         mi = 0
-        if os.path.exists(evlog):
-            with open(evlog, errors="replace") as ev:
-                for line in ev:
-                    line = line.rstrip("\n")
-                    t, event = parse_event_time(line)
-                    if t is None:
-                        # not a trace event (QEMU warning etc.): keep it, as a comment
-                        stats.other_lines += 1
-                        out.write(f"# qemu-log: {line}\n")
-                        continue
-                    while mi < len(marks) and marks[mi][0] <= t:
-                        out.write(f"# MARK {marks[mi][0]:.6f} {marks[mi][1]}\n")
-                        phase = marks[mi][1]
-                        phases_seen.append(phase)
-                        mi += 1
-                    stats.add(phase, event, line)
-                    out.write(line + "\n")
+        for _, line, t, event in qemu_event_lines(evlog, out, stats):
+            while mi < len(marks) and marks[mi][0] <= t:
+                out.write(f"# MARK {marks[mi][0]:.6f} {marks[mi][1]}\n")
+                phase = marks[mi][1]
+                phases_seen.append(phase)
+                mi += 1
+            stats.add(phase, event, line)
+            out.write(line + "\n")
         while mi < len(marks):
             out.write(f"# MARK {marks[mi][0]:.6f} {marks[mi][1]}\n")
             phases_seen.append(marks[mi][1])
@@ -817,16 +830,7 @@ def run_scenario(sc, guest, args, events, header_common, outdir, workdir):
 
 
 def build_payload_cmd(sc, image, rundir, events, extra):
-    cmd = [QEMU, "-M", "pseries", "-cpu", "POWER9", "-smp", "1", "-m", RAM,
-           "-nodefaults", "-display", "none", "-monitor", "none", "-serial", "stdio",
-           "-no-reboot", "-msg", "timestamp=on",
-           "-D", os.path.join(rundir, "qemu-events.log")]
-    for e in events:
-        cmd += ["-trace", e]
-    cmd += ["-bios", image]
-    cmd += sc.device
-    cmd += extra
-    return cmd
+    return qemu_base_cmd(rundir, events) + ["-bios", image] + sc.device + extra
 
 
 def run_payload(sc, seed, payload, args, events, qemu_header, outdir, workdir):
@@ -851,25 +855,16 @@ def run_payload(sc, seed, payload, args, events, qemu_header, outdir, workdir):
                                     ("calls", str(args.calls)), ("xlate", "no")],
                      cmd, ram, windows, phbs)
         t = 0.0
-        if os.path.exists(evlog):
-            with open(evlog, errors="replace") as ev:
-                for lineno, line in enumerate(ev, 1):
-                    line = line.rstrip("\n")
-                    t, event = parse_event_time(line)
-                    if t is None:
-                        stats.other_lines += 1
-                        out.write(f"# qemu-log: {line}\n")
-                        continue
-                    if not problems:
-                        try:
-                            for m in pairing.feed(t, event, line.split(" ", 1)[1]
-                                                  if " " in line else "", lineno):
-                                out.write(m + "\n")
-                                phase = m.split(" ", 3)[3]
-                        except oracle.OracleError as e:
-                            problems.append(str(e))
-                    stats.add(phase, event, line)
-                    out.write(line + "\n")
+        for lineno, line, t, event in qemu_event_lines(evlog, out, stats):
+            if not problems:
+                try:
+                    for m in pairing.feed(t, event, line.partition(" ")[2], lineno):
+                        out.write(m + "\n")
+                        phase = m.split(" ", 3)[3]
+                except oracle.OracleError as e:
+                    problems.append(str(e))
+            stats.add(phase, event, line)
+            out.write(line + "\n")
         if not problems:
             more, marks = pairing.finish(t)
             problems += more

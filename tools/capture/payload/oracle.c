@@ -308,24 +308,23 @@ static struct win *random_disabled_table(void)
 
 /* ---- records ---- */
 
-static void rec_begin(char op, bool traced, long ret)
+/* One record: @@UCAP|op|t|ret|v[0]|...|v[n-1]|@@ (the top of this file). */
+static void record(char op, bool traced, long ret, unsigned int n, const uint64_t *v)
 {
 	con_puts("@@UCAP|");
 	con_putc(op);
 	con_puts(traced ? "|1|" : "|0|");
 	con_dec(ret);
-}
-
-static void rec(uint64_t v)
-{
-	con_putc('|');
-	con_hex(v);
-}
-
-static void rec_end(void)
-{
+	for (unsigned int i = 0; i < n; i++) {
+		con_putc('|');
+		con_hex(v[i]);
+	}
 	con_puts("|@@\n");
 }
+
+#define RECORD(op, traced, ret, ...)                                                    \
+	record(op, traced, ret, sizeof((uint64_t[]){ __VA_ARGS__ }) / sizeof(uint64_t), \
+	       (uint64_t[]){ __VA_ARGS__ })
 
 static void remember(uint64_t liobn, uint64_t ioba)
 {
@@ -341,11 +340,7 @@ static long put(uint64_t liobn, uint64_t ioba, uint64_t tce)
 	uint64_t a[4] = { liobn, ioba, tce, 0 };
 	long ret = hcall(H_PUT_TCE, a);
 
-	rec_begin('P', true, ret);
-	rec(liobn);
-	rec(ioba);
-	rec(tce);
-	rec_end();
+	RECORD('P', true, ret, liobn, ioba, tce);
 	if (ret == H_SUCCESS)
 		remember(liobn, ioba);
 	return ret;
@@ -356,11 +351,7 @@ static long get(uint64_t liobn, uint64_t ioba)
 	uint64_t a[4] = { liobn, ioba, 0, 0 };
 	long ret = hcall(H_GET_TCE, a);
 
-	rec_begin('G', true, ret);
-	rec(liobn);
-	rec(ioba);
-	rec(ret == H_SUCCESS ? a[0] : 0);
-	rec_end();
+	RECORD('G', true, ret, liobn, ioba, ret == H_SUCCESS ? a[0] : 0);
 	return ret;
 }
 
@@ -386,14 +377,7 @@ static long indirect(uint64_t liobn, uint64_t ioba, uint64_t list, uint64_t npag
 			l[i] = e0 + i * step;
 	}
 	ret = hcall(H_PUT_TCE_INDIRECT, a);
-	rec_begin('I', traced, ret);
-	rec(liobn);
-	rec(ioba);
-	rec(list);
-	rec(npages);
-	rec(e0);
-	rec(step);
-	rec_end();
+	RECORD('I', traced, ret, liobn, ioba, list, npages, e0, step);
 	if (ret != want)
 		fail("H_PUT_TCE_INDIRECT: QEMU disagrees with the payload's model", (uint64_t)ret);
 	if (k)
@@ -409,13 +393,7 @@ static long stuff(uint64_t liobn, uint64_t ioba, uint64_t value, uint64_t npages
 	long want = traced && npages && k == npages ? H_SUCCESS : H_PARAMETER, ret;
 
 	ret = hcall(H_STUFF_TCE, a);
-	rec_begin('S', traced, ret);
-	rec(liobn);
-	rec(ioba);
-	rec(value);
-	rec(npages);
-	rec(w && w->enabled ? page_size(w) : 0);
-	rec_end();
+	RECORD('S', traced, ret, liobn, ioba, value, npages, w && w->enabled ? page_size(w) : 0);
 	if (ret != want)
 		fail("H_STUFF_TCE: QEMU disagrees with the payload's model", (uint64_t)ret);
 	if (k)
@@ -448,13 +426,8 @@ static int ddw_query(struct phb *p, uint64_t buid, uint32_t cfg, unsigned int nr
 	uint32_t args[3] = { cfg, (uint32_t)(buid >> 32), (uint32_t)buid }, rets[6] = { 0 };
 	int st = rtas_call(rtas_token(p, 0), 3, args, nret, rets);
 
-	rec_begin('Q', st == 0, st);
-	rec(buid);
-	rec(cfg);
-	rec(nret);
-	rec(st == 0 ? rets[1] : 0);
-	rec(st == 0 ? rets[nret == 6 ? 4 : 3] : 0);
-	rec_end();
+	RECORD('Q', st == 0, st, buid, cfg, nret, st == 0 ? rets[1] : 0,
+	       st == 0 ? rets[nret == 6 ? 4 : 3] : 0);
 	if (st == 0 && (!phb_by_buid(buid) || rets[1] != 2 - nwindows(phb_by_buid(buid))))
 		fail("query: the payload's model has other windows", rets[1]);
 	return st;
@@ -468,14 +441,8 @@ static int ddw_create(struct phb *p, uint64_t buid, uint32_t cfg, uint32_t pshif
 	int st = rtas_call(rtas_token(p, 1), 5, args, 4, rets);
 	uint64_t start = (uint64_t)rets[2] << 32 | rets[3];
 
-	rec_begin('C', st == 0, st);
-	rec(buid);
-	rec(cfg);
-	rec(pshift);
-	rec(wshift);
-	rec(st == 0 ? rets[1] : 0);
-	rec(st == 0 ? start : 0);
-	rec_end();
+	RECORD('C', st == 0, st, buid, cfg, pshift, wshift, st == 0 ? rets[1] : 0,
+	       st == 0 ? start : 0);
 	if (st == 0) {
 		struct phb *q = phb_by_buid(buid);
 		struct win *w = table(rets[1]);
@@ -535,10 +502,7 @@ static int ddw_remove(struct phb *p, uint32_t liobn)
 			restored = true;
 		}
 	}
-	rec_begin('R', st == 0, st);
-	rec(liobn);
-	rec(restored);
-	rec_end();
+	RECORD('R', st == 0, st, liobn, restored);
 	if (st == 0)
 		probe_default(w->phb);
 	return st;
@@ -549,10 +513,7 @@ static int ddw_reset(struct phb *p, uint64_t buid, uint32_t cfg)
 	uint32_t args[3] = { cfg, (uint32_t)(buid >> 32), (uint32_t)buid }, rets[1] = { 0 };
 	int st = rtas_call(rtas_token(p, 3), 3, args, 1, rets);
 
-	rec_begin('X', st == 0, st);
-	rec(buid);
-	rec(cfg);
-	rec_end();
+	RECORD('X', st == 0, st, buid, cfg);
 	if (st == 0) {
 		struct phb *q = phb_by_buid(buid);
 
