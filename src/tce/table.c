@@ -148,6 +148,19 @@ static inline _Atomic uint64_t *slot_find(const struct uiommu_tce_table *tbl,
 /* ---- creation and release ---- */
 
 /* Free the level page at @hpa and, @below levels deep, everything under it. */
+/* Are the eight entries from @e all empty? One test for a sparse level's common case. */
+static inline bool empty8(_Atomic uint64_t *e)
+{
+	return !(atomic_load_explicit(&e[0], memory_order_relaxed) |
+		 atomic_load_explicit(&e[1], memory_order_relaxed) |
+		 atomic_load_explicit(&e[2], memory_order_relaxed) |
+		 atomic_load_explicit(&e[3], memory_order_relaxed) |
+		 atomic_load_explicit(&e[4], memory_order_relaxed) |
+		 atomic_load_explicit(&e[5], memory_order_relaxed) |
+		 atomic_load_explicit(&e[6], memory_order_relaxed) |
+		 atomic_load_explicit(&e[7], memory_order_relaxed));
+}
+
 static void level_free(struct uiommu_tce_table *tbl, uint64_t hpa, unsigned int below)
 {
 	if (below) {
@@ -155,14 +168,7 @@ static void level_free(struct uiommu_tce_table *tbl, uint64_t hpa, unsigned int 
 
 		/* Few entries of an upper level point anywhere: look eight at a time. */
 		for (uint64_t n = 0; n < (1ULL << tbl->level_bits); n += 8) {
-			if (!(atomic_load_explicit(&lvl[n], memory_order_relaxed) |
-			      atomic_load_explicit(&lvl[n + 1], memory_order_relaxed) |
-			      atomic_load_explicit(&lvl[n + 2], memory_order_relaxed) |
-			      atomic_load_explicit(&lvl[n + 3], memory_order_relaxed) |
-			      atomic_load_explicit(&lvl[n + 4], memory_order_relaxed) |
-			      atomic_load_explicit(&lvl[n + 5], memory_order_relaxed) |
-			      atomic_load_explicit(&lvl[n + 6], memory_order_relaxed) |
-			      atomic_load_explicit(&lvl[n + 7], memory_order_relaxed)))
+			if (empty8(&lvl[n]))
 				continue;
 			for (uint64_t k = n; k < n + 8; k++) {
 				uint64_t e = atomic_load_explicit(&lvl[k], memory_order_relaxed);
@@ -518,15 +524,7 @@ static void clear_level(struct uiommu_tce_table *tbl, _Atomic uint64_t *lvl, uns
 		 * Most entries of a sparse table are empty: look before
 		 * exchanging, eight at a time where the range allows.
 		 */
-		if (!(n & 7) && n + 7 <= n_last &&
-		    !(atomic_load_explicit(&lvl[n], memory_order_relaxed) |
-		      atomic_load_explicit(&lvl[n + 1], memory_order_relaxed) |
-		      atomic_load_explicit(&lvl[n + 2], memory_order_relaxed) |
-		      atomic_load_explicit(&lvl[n + 3], memory_order_relaxed) |
-		      atomic_load_explicit(&lvl[n + 4], memory_order_relaxed) |
-		      atomic_load_explicit(&lvl[n + 5], memory_order_relaxed) |
-		      atomic_load_explicit(&lvl[n + 6], memory_order_relaxed) |
-		      atomic_load_explicit(&lvl[n + 7], memory_order_relaxed))) {
+		if (!(n & 7) && n + 7 <= n_last && empty8(&lvl[n])) {
 			n += 7;
 			continue;
 		}
