@@ -36,7 +36,7 @@
 
 #include "fuzz.h"
 
-#define FRAME_LIMIT (4ULL << 20)
+#define FRAME_LIMIT (1ULL << 20)
 #define TABLE_LIMIT (1ULL << 30)
 #define MAX_OPS 1024
 #define POOL 16
@@ -273,25 +273,33 @@ static void check_entries(struct uiommu_tce_table *tbl, struct model *m)
 }
 
 /*
- * The end of the run of zeros at @hpa, below @end, in the library's frames:
- * the memfd's holes (never written, or punched out since) read as zeros,
- * and asking where data starts (SEEK_DATA) is much cheaper than reading
- * them, which would fill them in. @hpa itself if it holds data.
+ * The next run of data in [@hpa, @end) of the library's frames, as
+ * [*ret_start, *ret_stop); empty (both @end) if there is none. The memfd's
+ * holes (pages never written, or punched out since) read as zeros, and
+ * asking the memfd where its data is (SEEK_DATA, SEEK_HOLE) is much cheaper
+ * than reading holes, which would fill them in.
  */
-static uint64_t zeros_end(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t end)
+static void data_run(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t end, uint64_t *ret_start,
+		     uint64_t *ret_stop)
 {
 	uint64_t off, len;
-	off_t data;
+	off_t data, hole;
 	int fd;
 
 	FUZZ_CHECK(!uiommu_ram_get_fd(ctx, hpa, &fd, &off, &len), "no fd for 0x%llx",
 		   (unsigned long long)hpa);
+	*ret_start = *ret_stop = end;
 	data = lseek(fd, (off_t)off, SEEK_DATA);
 	if (data < 0) {
 		FUZZ_CHECK(errno == ENXIO, "SEEK_DATA: %s", strerror(errno));
-		return end;
+		return;
 	}
-	return hpa + ((uint64_t)data - off) < end ? hpa + ((uint64_t)data - off) : end;
+	if ((uint64_t)data - off >= end - hpa)
+		return;
+	hole = lseek(fd, data, SEEK_HOLE);
+	FUZZ_CHECK(hole > data, "SEEK_HOLE: %s", strerror(errno));
+	*ret_start = hpa + ((uint64_t)data - off);
+	*ret_stop = (uint64_t)hole - off < end - hpa ? hpa + ((uint64_t)hole - off) : end;
 }
 
 /*
@@ -304,24 +312,25 @@ static uint64_t walk(struct uiommu_ctx *ctx, struct model *m, struct mtree *t, u
 		     unsigned int depth, uint64_t base)
 {
 	unsigned int below = m->g.levels - 1 - depth;
-	uint64_t n = m->g.level_bytes / 8, found = 0, data = 0;
+	uint64_t n = m->g.level_bytes / 8, found = 0, stop = 0;
 	const uint64_t *words;
 
 	FUZZ_CHECK(!uiommu_hpa_to_hva(ctx, hpa, m->g.level_bytes, (void **)&words),
 		   "level page 0x%llx is not RAM", (unsigned long long)hpa);
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t v, idx = base + (i << (below * m->g.bits));
+		uint64_t v, idx;
 
-		/* At each 4 KiB boundary outside known data: skip the holes. */
-		if (i % 512 == 0 && i >= data) {
-			uint64_t z = zeros_end(ctx, hpa + i * 8, hpa + n * 8);
+		/* Only the runs of data: the holes between them are zeros. */
+		if (i >= stop) {
+			uint64_t run_start, run_stop;
 
-			if (z > hpa + i * 8) {
-				i = (z - hpa) / 8 - 1;
-				continue;
-			}
-			data = i + 512;
+			data_run(ctx, hpa + i * 8, hpa + n * 8, &run_start, &run_stop);
+			i = (run_start - hpa) / 8;
+			stop = (run_stop - hpa) / 8;
+			if (i >= n)
+				break;
 		}
+		idx = base + (i << (below * m->g.bits));
 		v = be64toh(words[i]);
 		if (!v)
 			continue;

@@ -161,20 +161,30 @@ static inline bool empty8(_Atomic uint64_t *e)
 		 atomic_load_explicit(&e[7], memory_order_relaxed));
 }
 
-static void level_free(struct uiommu_tce_table *tbl, uint64_t hpa, unsigned int below)
+/*
+ * Free the level page at @hpa and the pages below it. *@left counts the
+ * pages below the first levels not found yet (level_pages says how many
+ * there are): a scan stops when it reaches 0, so that a table with few
+ * lower levels is not read through, which would also fill in the frames'
+ * holes only to punch them out again.
+ */
+static void level_free(struct uiommu_tce_table *tbl, uint64_t hpa, unsigned int below,
+		       uint64_t *left)
 {
 	if (below) {
 		_Atomic uint64_t *lvl = level_hva(tbl, hpa);
 
 		/* Few entries of an upper level point anywhere: look eight at a time. */
-		for (uint64_t n = 0; n < (1ULL << tbl->level_bits); n += 8) {
+		for (uint64_t n = 0; n < (1ULL << tbl->level_bits) && *left; n += 8) {
 			if (empty8(&lvl[n]))
 				continue;
 			for (uint64_t k = n; k < n + 8; k++) {
 				uint64_t e = atomic_load_explicit(&lvl[k], memory_order_relaxed);
 
-				if (e)
-					level_free(tbl, indirect_hpa(e), below - 1);
+				if (e) {
+					(*left)--;
+					level_free(tbl, indirect_hpa(e), below - 1, left);
+				}
 			}
 		}
 	}
@@ -186,11 +196,16 @@ static void level_free(struct uiommu_tce_table *tbl, uint64_t hpa, unsigned int 
 static void table_release(struct uiommu_tce_table *tbl)
 {
 	struct uiommu_ctx *ctx = tbl->ctx;
+	uint64_t left = atomic_load_explicit(&tbl->level_pages, memory_order_relaxed) -
+			!!tbl->base_hpa - !!tbl->ua_base_hpa;
 
 	if (tbl->ua_base_hpa)
-		level_free(tbl, tbl->ua_base_hpa, tbl->levels - 1);
+		level_free(tbl, tbl->ua_base_hpa, tbl->levels - 1, &left);
 	if (tbl->base_hpa)
-		level_free(tbl, tbl->base_hpa, tbl->levels - 1);
+		level_free(tbl, tbl->base_hpa, tbl->levels - 1, &left);
+	if (left)
+		ctx_err(ctx, "TCE table: %llu level pages not found when freeing it",
+			(unsigned long long)left);
 	pthread_mutex_destroy(&tbl->kill_lock);
 	ctx_uncharge(ctx, UIOMMU_RES_TABLE_BYTES, tbl->allocated_size);
 	ctx_uncharge(ctx, UIOMMU_RES_WINDOWS, 1);
