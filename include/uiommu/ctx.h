@@ -147,10 +147,12 @@ int uiommu_ctx_new(const struct uiommu_ctx_config *config, struct uiommu_ctx **r
  * Every object created from @ctx (guests, RAM regions, host frames,
  * hostmem buffers, pins, tables...) must have been freed: otherwise
  * nothing is freed and -EBUSY is returned, so that a leak is reported, not
- * silently cleaned up. Waits for the context's deferred (RCU) frees.
+ * silently cleaned up. Runs the deferred (RCU) frees still pending, after
+ * one grace period (it waits for readers, never for a timer; with nothing
+ * pending it does not wait at all).
  *
  * Context: must not be called inside an RCU read-side critical section or
- * concurrently with any other call on @ctx. May sleep.
+ * concurrently with any other call on @ctx. May sleep (in the grace period).
  *
  * Return: 0, or -EBUSY if objects remain.
  */
