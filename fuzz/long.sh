@@ -14,8 +14,9 @@ src=$(cd "$(dirname "$0")" && pwd)
 runs=${FUZZ_LONG_RUNS:-10000000}
 limit=${FUZZ_LONG_SECONDS:-3600}
 if [ $# -eq 0 ]; then
-	# shellcheck disable=SC2046
-	set -- $(cd "$build/fuzz" && ls fuzz-* 2>/dev/null | sed 's/^fuzz-//')
+	for exe in "$build"/fuzz/fuzz-*; do
+		[ -f "$exe" ] && [ -x "$exe" ] && set -- "$@" "${exe##*/fuzz-}"
+	done
 fi
 [ $# -gt 0 ] || { echo "no libFuzzer targets in $build/fuzz (a -Dfuzz=true build?)" >&2; exit 1; }
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1

@@ -30,8 +30,9 @@ n=$(wc -l <"$tmp/internal")
 	echo '#include <uiommu/uiommu.h>'
 	echo '/* The program'"'"'s own definitions of the library'"'"'s internal names. */'
 	while read -r name; do
-		echo "void $name(void);"
-		echo "void $name(void) { fprintf(stderr, \"the library called the program's $name\\\\n\"); abort(); }"
+		printf 'void %s(void);\n' "$name"
+		printf 'void %s(void) { fprintf(stderr, "the library called the program'"'"'s %s\\n"); abort(); }\n' \
+			"$name" "$name"
 	done <"$tmp/internal"
 	cat <<'PROG'
 #define CHECK(x) do { if (!(x)) { fprintf(stderr, "failed: %s\n", #x); return 1; } } while (0)
@@ -58,7 +59,7 @@ int main(void)
 PROG
 } >"$tmp/prog.c"
 
-# shellcheck disable=SC2068
+# shellcheck disable=SC2068,SC2046
 $@ -std=c17 -I"$inc" -I"$build_inc" "$tmp/prog.c" "$archive" \
 	$(pkg-config --static --libs liburcu-bp) -lpthread -o "$tmp/prog" || {
 	echo "a program defining the $n internal names does not link against $archive"; exit 1;
