@@ -24,11 +24,15 @@ export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
 # CPU seconds (user + system) of this shell's children so far, as an integer.
+# (times must run in this shell, not in a command substitution's subshell.)
+times_file=$(mktemp)
+trap 'rm -f "$times_file" "$times_file.0"' EXIT
 child_cpu() {
-	times | awk 'NR == 2 {
+	times >"$times_file"
+	awk 'NR == 2 {
 		t = 0
 		for (i = 1; i <= 2; i++) { split($i, a, "m"); t += a[1] * 60 + a[2] }
-		printf "%d\n", t + 0.5 }'
+		printf "%d\n", t + 0.5 }' "$times_file"
 }
 
 status=0
@@ -41,13 +45,15 @@ for t in "$@"; do
 	mkdir -p "$corpus"
 	echo "fuzz-$t: up to $runs executions or $limit s (log: $log)" >&2
 	start=$(date +%s)
-	cpu0=$(child_cpu)
+	child_cpu >"$times_file.0"
+	cpu0=$(cat "$times_file.0")
 	"$exe" -runs="$runs" -max_total_time="$limit" -rss_limit_mb=4096 -error_exitcode=1 \
 		-timeout_exitcode=1 -print_final_stats=1 -artifact_prefix="$build/fuzz/" \
 		"$corpus" "$src/corpus/$t" >"$log" 2>&1
 	rc=$?
 	secs=$(($(date +%s) - start))
-	cpu=$(($(child_cpu) - cpu0))
+	child_cpu >"$times_file.0"
+	cpu=$(($(cat "$times_file.0") - cpu0))
 	[ "$secs" -gt 0 ] || secs=1
 	[ "$cpu" -gt 0 ] || cpu=1
 	done_runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
