@@ -143,19 +143,26 @@ static size_t pool_index_locked(struct uiommu_gntshr *gs, uint64_t hpa)
 	return SIZE_MAX;
 }
 
-static void pool_destroy_locked(struct uiommu_gntshr *gs, struct gnt_pool *p)
+/*
+ * Free @p's frames and forget it. If they cannot be freed (pinned, or the
+ * library's mapping could not be put back) it stays registered, freed, and
+ * uiommu_gntshr_free() tries again.
+ */
+static int pool_destroy_locked(struct uiommu_gntshr *gs, struct gnt_pool *p)
 {
 	size_t i = pool_index_locked(gs, p->hpa);
-	int ret;
+	int ret = mem_frames_free_shared(gs->ctx, p->hpa, p->order, p->fd);
 
+	if (ret) {
+		ctx_warn(gs->ctx, "grant: pages at hpa 0x%llx not freed: %s",
+			 (unsigned long long)p->hpa, uiommu_strerror(ret));
+		return ret;
+	}
 	memmove(&gs->pools[i], &gs->pools[i + 1], (gs->npools - i - 1) * sizeof(gs->pools[0]));
 	gs->npools--;
-	ret = mem_frames_free_shared(gs->ctx, p->hpa, p->order, p->fd);
-	if (ret) /* pinned, or the mapping could not be restored: leaked, never reused */
-		ctx_err(gs->ctx, "grant: pages at hpa 0x%llx not freed: %s",
-			(unsigned long long)p->hpa, uiommu_strerror(ret));
 	ctx_free(gs->ctx, p->share_refs);
 	ctx_free(gs->ctx, p);
+	return 0;
 }
 
 static void pool_unref_locked(struct uiommu_gntshr *gs, struct gnt_pool *p)
@@ -432,6 +439,10 @@ UIOMMU_EXPORT int uiommu_gntshr_free(struct uiommu_gntshr *gs)
 		return 0;
 	ctx = gs->ctx;
 	pthread_mutex_lock(&gs->lock);
+	/* Pages freed while pinned (and since unpinned) go now. */
+	for (size_t i = gs->npools; i-- > 0;)
+		if (gs->pools[i]->freed && !gs->pools[i]->nrefs)
+			pool_destroy_locked(gs, gs->pools[i]);
 	if (gs->nfree != gs->nr_entries - UIOMMU_GNTTAB_NR_RESERVED_ENTRIES || gs->npools) {
 		ctx_err(ctx, "grant: table of domain %u freed with %u references in use and "
 			"%zu page allocations", gs->domid,
@@ -491,12 +502,21 @@ UIOMMU_EXPORT int uiommu_gntshr_alloc_pages(struct uiommu_gntshr *gs, uint16_t d
 	return 0;
 }
 
-/* Free @p for its owner: now, or when its last pending reference goes. */
-static void pool_release_locked(struct uiommu_gntshr *gs, struct gnt_pool *p)
+/* Free @p for its owner: now (-EBUSY if pinned), or when its last pending reference goes. */
+static int pool_release_locked(struct uiommu_gntshr *gs, struct gnt_pool *p)
 {
-	p->freed = true;
-	if (!p->nrefs)
-		pool_destroy_locked(gs, p);
+	int ret;
+
+	if (p->nrefs) {
+		p->freed = true;
+		return 0;
+	}
+	ret = pool_destroy_locked(gs, p);
+	if (ret == -EBUSY)
+		return ret;
+	if (ret)
+		p->freed = true; /* could not be unmapped: kept, never reused */
+	return 0;
 }
 
 UIOMMU_EXPORT int uiommu_gntshr_free_pages(struct uiommu_gntshr *gs, void *hva)
@@ -511,7 +531,7 @@ UIOMMU_EXPORT int uiommu_gntshr_free_pages(struct uiommu_gntshr *gs, void *hva)
 	else if (p->nrefs != p->npending) /* a frame is still granted, not pending */
 		ret = -EBUSY;
 	else
-		pool_release_locked(gs, p);
+		ret = pool_release_locked(gs, p);
 	pthread_mutex_unlock(&gs->lock);
 	return ret;
 }
@@ -788,7 +808,7 @@ UIOMMU_EXPORT int uiommu_gntshr_share_pages(struct uiommu_gntshr *gs, uint16_t d
 	p->share_refs = ctx_alloc_array(gs->ctx, count, sizeof(uint32_t));
 	if (!p->share_refs) {
 		ret = -ENOMEM;
-		pool_release_locked(gs, p);
+		pool_destroy_locked(gs, p);
 		goto err_uncharge;
 	}
 	head = refs_take_locked(gs, count, GNT_REF_CLAIMED);

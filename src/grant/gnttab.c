@@ -125,6 +125,14 @@ static void conn_kill_locked(struct uiommu_gnttab *gt, struct gnt_conn *c, const
 		conn_free_locked(gt, c);
 }
 
+/* Has the granting side closed its end (or said something unasked)? */
+static bool conn_hung_up(const struct gnt_conn *c)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN | POLLRDHUP };
+
+	return poll(&pfd, 1, 0) == 1;
+}
+
 static void close_fds(const int *fds, unsigned int n)
 {
 	for (unsigned int i = 0; i < n; i++)
@@ -637,10 +645,15 @@ UIOMMU_EXPORT int uiommu_gnttab_attach(struct uiommu_gnttab *gt, int fd, uint16_
 		ret = -EPROTO;
 		goto err;
 	}
-	if (conn_find_locked(gt, m.hello.granter)) {
+	c = conn_find_locked(gt, m.hello.granter);
+	if (c && conn_hung_up(c)) {
+		conn_kill_locked(gt, c, "the peer hung up");
+	} else if (c) {
+		c = NULL;
 		ret = -EEXIST;
 		goto err;
 	}
+	c = NULL;
 	ret = grow(gt->ctx, (void ***)&gt->conns, gt->nconns, &gt->conns_cap);
 	if (ret)
 		goto err;

@@ -18,6 +18,7 @@
  * eventfd (stop); it handles a request under the table's lock, with
  * non-blocking socket calls only, so a peer cannot stall it or the table.
  */
+#include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -424,6 +425,14 @@ void gnt_server_stop(struct uiommu_gntshr *gs)
 	gs->epoll_fd = gs->wake_fd = -1;
 }
 
+/* Has the peer closed its end? (A hang-up shows at once on a unix socket.) */
+static bool peer_hung_up(const struct gnt_peer *peer)
+{
+	struct pollfd pfd = { .fd = peer->fd, .events = POLLRDHUP };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR));
+}
+
 /* ---- public ---- */
 
 UIOMMU_EXPORT int uiommu_gntshr_connect(struct uiommu_gntshr *gs, uint16_t domid, int *ret_fd)
@@ -442,7 +451,10 @@ UIOMMU_EXPORT int uiommu_gntshr_connect(struct uiommu_gntshr *gs, uint16_t domid
 	if (!ret_fd || domid >= UIOMMU_DOMID_FIRST_RESERVED || domid == gs->domid)
 		return -EINVAL;
 	pthread_mutex_lock(&gs->lock);
-	if (gnt_peer_find_locked(gs, domid)) {
+	peer = gnt_peer_find_locked(gs, domid);
+	if (peer && peer_hung_up(peer)) /* the thread has not seen it yet */
+		gnt_peer_drop_locked(gs, peer);
+	else if (peer) {
 		ret = -EEXIST;
 		goto out;
 	}
