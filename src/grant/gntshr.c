@@ -750,8 +750,12 @@ UIOMMU_EXPORT int uiommu_gntshr_try_end_foreign_access(struct uiommu_gntshr *gs,
 
 static int end_foreign_access_locked(struct uiommu_gntshr *gs, uint32_t ref)
 {
-	if (!ref_is_claimed_locked(gs, ref))
+	if (!ref_is_claimed_locked(gs, ref)) {
+		/* A caller bug worth a word: Linux's pgdir helper ended reference 0 so. */
+		ctx_warn(gs->ctx, "grant: end of access to reference %u, which is %s", ref,
+			 ref < UIOMMU_GNTTAB_NR_RESERVED_ENTRIES ? "reserved" : "not claimed");
 		return -EINVAL;
+	}
 	if (end_access_locked(gs, ref)) {
 		ref_free_locked(gs, ref);
 		return 0;

@@ -132,24 +132,29 @@ UIOMMU_EXPORT int uiommu_shbuf_alloc(struct uiommu_gntshr *gs, uint16_t domid, u
 	for (uint32_t i = 0; i < buf->num_grefs; i++)
 		buf->grefs[i] = UIOMMU_GRANT_INVALID_REF;
 
-	ret = uiommu_gntshr_alloc_pages(gs, domid, buf->ndir, 1, &p, &dir_frame);
+	/*
+	 * References first: a failure after this point (the pages) must give
+	 * the reservation back, which Linux did not do when a claim failed.
+	 */
+	ret = uiommu_gntshr_alloc_grant_references(gs, buf->num_grefs, &head);
 	if (ret)
 		goto err;
+	ret = uiommu_gntshr_alloc_pages(gs, domid, buf->ndir, 1, &p, &dir_frame);
+	if (ret)
+		goto err_head;
 	buf->directory = p;
 	if (!(flags & UIOMMU_SHBUF_BE_ALLOC)) {
 		ret = uiommu_gntshr_alloc_pages(gs, domid, npages, 1, &p, &pages_frame);
 		if (ret)
-			goto err;
+			goto err_head;
 		buf->pages = p;
 	}
 	/* Directory pages first, then the buffer's, as the Linux helper grants them. */
-	ret = uiommu_gntshr_alloc_grant_references(gs, buf->num_grefs, &head);
-	if (ret)
-		goto err;
 	ret = grant_frames(buf, &head, dir_frame, buf->ndir, &j);
 	if (!ret && buf->pages)
 		ret = grant_frames(buf, &head, pages_frame, npages, &j);
-	uiommu_gntshr_free_grant_references(gs, head); /* empty, unless a claim failed */
+err_head:
+	uiommu_gntshr_free_grant_references(gs, head); /* empty, unless something failed */
 	if (ret)
 		goto err;
 	fill_directory(buf);
