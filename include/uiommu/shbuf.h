@@ -68,12 +68,15 @@ extern "C" {
  * struct uiommu_shbuf_page_directory - one 4 KiB directory page.
  * @gref_dir_next_page: the next directory page's reference, or
  *	UIOMMU_SHBUF_GREF_LIST_END (0) on the last page.
- * @gref: references of buffer pages, in order; up to
- *	UIOMMU_SHBUF_GREFS_PER_PAGE of them.
+ * @gref: references of buffer pages, in order; the last page uses only as
+ *	many as the buffer has left.
+ *
+ * displif.h declares gref[1], "variable length"; this is the whole page,
+ * sizeof() == UIOMMU_SHBUF_PAGE_SIZE.
  */
 struct uiommu_shbuf_page_directory {
 	uint32_t gref_dir_next_page;
-	uint32_t gref[];
+	uint32_t gref[UIOMMU_SHBUF_GREFS_PER_PAGE];
 };
 
 struct uiommu_shbuf;

@@ -24,8 +24,7 @@
 #define PAGE UIOMMU_SHBUF_PAGE_SIZE
 #define PER_PAGE UIOMMU_SHBUF_GREFS_PER_PAGE
 
-_Static_assert(PER_PAGE == (PAGE - offsetof(struct uiommu_shbuf_page_directory, gref)) /
-			   sizeof(uint32_t), "1023 references a directory page");
+_Static_assert(sizeof(struct uiommu_shbuf_page_directory) == PAGE, "a directory page is 4 KiB");
 
 struct uiommu_shbuf {
 	struct uiommu_gntshr *gs;

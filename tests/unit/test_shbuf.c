@@ -108,7 +108,7 @@ static void test_dir_sizing(void **state)
 	assert_int_equal(uiommu_shbuf_dir_pages(UINT32_MAX), 4198405);
 	/* The wire layout: a 4-byte next reference, then 1023 references. */
 	assert_int_equal(offsetof(struct uiommu_shbuf_page_directory, gref), 4);
-	assert_int_equal(UIOMMU_SHBUF_PAGE_SIZE, 4096);
+	assert_int_equal(sizeof(struct uiommu_shbuf_page_directory), 4096);
 }
 
 /* Read the frontend's directory through the backend, as raw pages. */
