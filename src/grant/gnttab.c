@@ -51,6 +51,7 @@ struct gnt_mapping {
 	uint32_t server_handle;
 	uint32_t next_free;
 	uint8_t kind;
+	bool unmapping; /* in an unmap call already (a handle given twice) */
 };
 
 /* A uiommu_gnttab_map_grant_refs() mapping. */
@@ -276,7 +277,7 @@ static void mapping_put_locked(struct uiommu_gnttab *gt, uint32_t h)
 
 static bool is_mapping(const struct uiommu_gnttab *gt, uint32_t h)
 {
-	return h < gt->maps_len && gt->maps[h].conn;
+	return h < gt->maps_len && gt->maps[h].conn && !gt->maps[h].unmapping;
 }
 
 /* Take the frame's page out of our address space. */
@@ -737,18 +738,47 @@ UIOMMU_EXPORT int uiommu_gnttab_map_refs(struct uiommu_gnttab *gt,
 	return 0;
 }
 
+/*
+ * Take mappings @handles[0..n) out of our address space, one call for each
+ * run of neighbours at the caller's addresses (a buffer's pages, usually).
+ */
+static void unmap_local_batch(struct uiommu_gnttab *gt, const uint32_t *handles, uint32_t n)
+{
+	for (uint32_t i = 0; i < n;) {
+		const struct gnt_mapping *m = &gt->maps[handles[i]];
+		uint32_t run = 1;
+
+		while (m->kind == KIND_CALLER && i + run < n &&
+		       gt->maps[handles[i + run]].kind == KIND_CALLER &&
+		       gt->maps[handles[i + run]].addr == (char *)m->addr + (size_t)run * PAGE)
+			run++;
+		if (run == 1)
+			unmap_local(m);
+		else
+			mmap(m->addr, (size_t)run * PAGE, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+		i += run;
+	}
+}
+
 UIOMMU_EXPORT int uiommu_gnttab_unmap_refs(struct uiommu_gnttab *gt,
 					   struct uiommu_gnttab_unmap_op *ops, uint32_t count)
 {
+	uint32_t *handles, *idx, n = 0;
+	int16_t *status;
+
 	if (!count)
 		return 0;
 	if (!ops)
 		return -EINVAL;
+	/* Room to do it in batches; one by one without it. */
+	handles = ctx_alloc_array(gt->ctx, count, 2 * sizeof(uint32_t) + sizeof(int16_t));
+	idx = handles ? handles + count : NULL;
+	status = handles ? (int16_t *)(void *)(idx + count) : NULL;
 	pthread_mutex_lock(&gt->lock);
 	for (uint32_t i = 0; i < count; i++) {
 		struct uiommu_gnttab_unmap_op *op = &ops[i];
 		uint32_t h = op->handle;
-		int16_t st;
 
 		if (!is_mapping(gt, h) || gt->maps[h].kind == KIND_RANGE) {
 			op->status = UIOMMU_GNTST_BAD_HANDLE;
@@ -758,11 +788,22 @@ UIOMMU_EXPORT int uiommu_gnttab_unmap_refs(struct uiommu_gnttab *gt,
 			op->status = UIOMMU_GNTST_BAD_VIRT_ADDR;
 			continue;
 		}
-		unmap_local(&gt->maps[h]);
-		mappings_release_locked(gt, &h, 1, &st);
-		op->status = st;
+		if (!handles) {
+			unmap_local(&gt->maps[h]);
+			mappings_release_locked(gt, &h, 1, &op->status);
+			continue;
+		}
+		gt->maps[h].unmapping = true;
+		handles[n] = h;
+		idx[n++] = i;
 	}
+	unmap_local_batch(gt, handles, n);
+	if (n)
+		mappings_release_locked(gt, handles, n, status);
+	for (uint32_t j = 0; j < n; j++)
+		ops[idx[j]].status = status[j];
 	pthread_mutex_unlock(&gt->lock);
+	ctx_free(gt->ctx, handles);
 	return 0;
 }
 
