@@ -317,6 +317,7 @@ static int backend_malicious(struct uiommu_ctx *ctx, int grant_fd, int chan)
 		int status;
 
 		if (!pid) {
+			signal(SIGSEGV, SIG_DFL); /* not a sanitizer's report: the plain fault */
 			addr[0] = 'X';
 			_exit(0);
 		}
@@ -341,8 +342,8 @@ static int backend_malicious(struct uiommu_ctx *ctx, int grant_fd, int chan)
 
 	m = (struct ctl){ .op = be_failures ? CTL_FAIL : CTL_DONE };
 	ctl_send(chan, &m);
-	/* Exit without unmapping: the frontend is told by the hang-up. */
-	return be_failures ? 1 : 0;
+	/* Leave without unmapping or freeing anything, as a dying process does. */
+	_exit(be_failures ? 1 : 0);
 }
 
 static int backend_liar(int grant_fd, int chan)
@@ -357,7 +358,11 @@ static int backend_liar(int grant_fd, int chan)
 	fd = raw_map(grant_fd, m.refs[0], 1u << 1, &rsp);
 	BE_CHECK(fd >= 0);
 	kept = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)rsp.offset);
-	BE_CHECK(kept != MAP_FAILED && !strcmp(kept, "granted"));
+	if (kept == MAP_FAILED || !kept) {
+		fprintf(stderr, "backend: cannot map the page\n");
+		return 1;
+	}
+	BE_CHECK(!strcmp(kept, "granted"));
 	close(fd);
 	/* The lie: "unmapped", while the page stays mapped. */
 	raw_unmap(grant_fd, rsp.handle);
@@ -372,7 +377,7 @@ static int backend_liar(int grant_fd, int chan)
 	m = (struct ctl){ .op = be_failures ? CTL_FAIL : CTL_DONE };
 	ctl_send(chan, &m);
 	m = ctl_recv(chan); /* the frontend checked that our write went nowhere */
-	return be_failures ? 1 : 0;
+	_exit(be_failures ? 1 : 0); /* keeping what it lied about, to the end */
 }
 
 static int backend_crash(struct uiommu_ctx *ctx, int grant_fd, int chan)
@@ -473,6 +478,8 @@ static int backend_main(const char *mode, int grant_fd, int chan)
 		ret = backend_be_alloc(ctx, grant_fd, chan);
 	else
 		ret = 2;
+	if (uiommu_ctx_free(ctx))
+		ret = ret ? ret : 4; /* something left behind */
 	return ret;
 }
 

@@ -7,6 +7,8 @@
  * hostile frontend builds, the Linux helper's failure paths fixed, fault
  * injection.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 
 #include "test_util.h"
@@ -23,18 +25,45 @@ struct doms {
 	struct uiommu_gnttab *fe_gt, *be_gt; /* each attached to the other's table */
 };
 
-static unsigned int nwarnings, bad_ends;
-static char last_log[512];
+static _Atomic unsigned int nwarnings, bad_ends;
+/* The messages since the last log_reset(), oldest dropped first. */
+#define LOG_KEEP 64
+static char logs[LOG_KEEP][512];
+static unsigned int nlogs;
+
+/* Two contexts, and the tables' threads, log here: one at a time. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void count_log(void *opaque, enum uiommu_log_level level, const char *msg)
 {
 	(void)opaque;
-	snprintf(last_log, sizeof(last_log), "%s", msg);
+	pthread_mutex_lock(&log_lock);
+	snprintf(logs[nlogs++ % LOG_KEEP], sizeof(logs[0]), "%s", msg);
 	if (level <= UIOMMU_LOG_WARNING)
 		nwarnings++;
 	/* Ending access to a reserved or unclaimed reference (Linux's ref-0 bug). */
 	if (strstr(msg, "end of access to reference"))
 		bad_ends++;
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* Was @what in a message since the last reset? */
+static bool log_contains(const char *what)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&log_lock);
+	for (unsigned int i = 0; i < LOG_KEEP && i < nlogs; i++)
+		found = found || strstr(logs[i], what);
+	pthread_mutex_unlock(&log_lock);
+	return found;
+}
+
+static void log_reset(void)
+{
+	pthread_mutex_lock(&log_lock);
+	nlogs = 0;
+	pthread_mutex_unlock(&log_lock);
 }
 
 static struct uiommu_ctx *ctx_with(unsigned int host_page_shift)
@@ -325,12 +354,13 @@ static void test_be_alloc_map_fails(void **state)
 		p->gref[1050 - PER_PAGE] = bad_ref;
 		assert_int_equal(uiommu_gnttab_unmap(d->be_gt, addr, 1), 0);
 	}
+	log_reset();
 	assert_int_equal(uiommu_shbuf_map(buf, d->fe_gt), -ENXIO);
 	assert_null(uiommu_shbuf_hva(buf));
 	assert_int_equal(ctx_usage(d->fe_ctx, UIOMMU_RES_GRANT_MAPS), 0);
 	assert_int_equal(ctx_usage(d->be_ctx, UIOMMU_RES_GRANT_MAPS), 0);
 	assert_int_equal(uiommu_gntshr_query_foreign_access(d->be_gs, bad_ref), 0);
-	assert_non_null(strstr(last_log, "page 1050"));
+	assert_true(log_contains("page 1050"));
 	assert_int_equal(uiommu_shbuf_map(buf, NULL), -EINVAL);
 	assert_int_equal(uiommu_shbuf_be_free(be), 0);
 	assert_int_equal(uiommu_shbuf_free(buf), 0);
