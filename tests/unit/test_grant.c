@@ -1276,7 +1276,8 @@ struct racer {
 	uint32_t ref;
 	_Atomic bool stop;
 	_Atomic bool ended;
-	unsigned long maps, maps_after_end;
+	_Atomic unsigned long attempts, maps;
+	unsigned long maps_after_end;
 };
 
 static void *race_mapper(void *arg)
@@ -1289,10 +1290,11 @@ static void *race_mapper(void *arg)
 		bool ended_before = atomic_load(&r->ended);
 
 		assert_int_equal(uiommu_gnttab_map_refs(r->p->gt, &op, 1), 0);
+		atomic_fetch_add(&r->attempts, 1);
 		if (op.status == UIOMMU_GNTST_OKAY) {
 			struct uiommu_gnttab_unmap_op u = { .handle = op.handle };
 
-			r->maps++;
+			atomic_fetch_add(&r->maps, 1);
 			if (ended_before)
 				r->maps_after_end++;
 			assert_int_equal(uiommu_gnttab_unmap_refs(r->p->gt, &u, 1), 0);
@@ -1310,8 +1312,8 @@ static void test_race_end_against_map(void **state)
 
 	for (int round = 0; round < 20; round++) {
 		struct racer r = { .p = p };
+		unsigned long seen;
 		uint64_t frame;
-		unsigned long tries = 0;
 		pthread_t t;
 		void *fe;
 		int ref;
@@ -1320,14 +1322,15 @@ static void test_race_end_against_map(void **state)
 		ref = uiommu_gntshr_grant_foreign_access(p->gs, BE, frame, 0);
 		r.ref = (uint32_t)ref;
 		pthread_create(&t, NULL, race_mapper, &r);
-		/* Let the mapper in at least once before racing it (no sleep: a spin on a counter). */
-		while (!r.maps && tries++ < 100000000)
+		/* Let the mapper in at least once before racing it (waiting for progress, not time). */
+		while (!atomic_load(&r.maps))
 			sched_yield();
 		while (uiommu_gntshr_try_end_foreign_access(p->gs, r.ref) == -EBUSY)
 			;
 		atomic_store(&r.ended, true);
-		/* Exactly one wins each time: once ended, no map can succeed. */
-		for (int i = 0; i < 50; i++)
+		/* Exactly one wins each time: once ended, no map can succeed; let it try a few times. */
+		seen = atomic_load(&r.attempts);
+		while (atomic_load(&r.attempts) < seen + 5)
 			sched_yield();
 		atomic_store(&r.stop, true);
 		pthread_join(t, NULL);
