@@ -92,7 +92,7 @@ int fuzz_grant_wire(const uint8_t *data, size_t size)
 		ret = gnt_peer_handle_locked(gs, peer, req.bytes, len, &ans);
 		if (ret) {
 			FUZZ_CHECK(ret == -EPROTO, "handle %d", ret);
-			FUZZ_CHECK(peer->nmaps == maps, "a refused request changed the mappings");
+			FUZZ_CHECK(peer->mt.nused == maps, "a refused request changed the mappings");
 			continue;
 		}
 		FUZZ_CHECK(ans.msg.hdr.op == hdr.op && ans.msg.hdr.seq == hdr.seq &&
@@ -110,8 +110,8 @@ int fuzz_grant_wire(const uint8_t *data, size_t size)
 				if (rsp.status)
 					continue;
 				maps++;
-				FUZZ_CHECK(rsp.handle < peer->mt_len && peer->mt[rsp.handle].in_use &&
-						   peer->mt[rsp.handle].ref == op.ref,
+				FUZZ_CHECK(rsp.handle < peer->mt.len && gnt_maptrack(peer, rsp.handle)->in_use &&
+						   gnt_maptrack(peer, rsp.handle)->ref == op.ref,
 					   "handle %u", rsp.handle);
 				FUZZ_CHECK(rsp.fd_index < ans.npools, "fd index");
 				/* Only a reference granted to the peer, with its access. */
@@ -135,8 +135,8 @@ int fuzz_grant_wire(const uint8_t *data, size_t size)
 								  ? sizeof(struct gnt_wire_map_rsp)
 								  : sizeof(struct gnt_wire_unmap_rsp)),
 			   "answer length");
-		FUZZ_CHECK(peer->nmaps == maps, "mappings %llu, answered %llu",
-			   (unsigned long long)peer->nmaps, (unsigned long long)maps);
+		FUZZ_CHECK(peer->mt.nused == maps, "mappings %llu, answered %llu",
+			   (unsigned long long)peer->mt.nused, (unsigned long long)maps);
 		for (int i = 0; i < 2; i++)
 			FUZZ_CHECK(!gs->refs[other[i]].pin_ro && !gs->refs[other[i]].pin_rw,
 				   "another domain's reference pinned");

@@ -123,6 +123,75 @@ static void entry_reduce_status(struct uiommu_gntshr *gs, uint32_t ref, const st
 		atomic_fetch_and_explicit(entry_word(gs, ref), ~m.word, memory_order_release);
 }
 
+/* ---- small tables ---- */
+
+int gnt_grow(struct uiommu_ctx *ctx, void *arr, size_t n, size_t *cap)
+{
+	void **old, **new;
+	size_t c = *cap ? 2 * *cap : 4;
+
+	if (n < *cap)
+		return 0;
+	memcpy(&old, arr, sizeof(old));
+	new = ctx_alloc_array(ctx, c, sizeof(void *));
+	if (!new)
+		return -ENOMEM;
+	if (n)
+		memcpy(new, old, n * sizeof(void *));
+	ctx_free(ctx, old);
+	memcpy(arr, &new, sizeof(new));
+	*cap = c;
+	return 0;
+}
+
+void gnt_handles_init(struct gnt_handles *t)
+{
+	*t = (struct gnt_handles){ .free = UIOMMU_GRANT_INVALID_HANDLE };
+}
+
+static uint32_t *slot_next(const struct gnt_handles *t, size_t slot_size, uint32_t h)
+{
+	return (uint32_t *)(void *)((char *)t->slots + (size_t)h * slot_size);
+}
+
+uint32_t gnt_handle_get(struct uiommu_ctx *ctx, struct gnt_handles *t, size_t slot_size)
+{
+	uint32_t h;
+
+	if (ctx_charge(ctx, UIOMMU_RES_GRANT_MAPS, 1))
+		return UIOMMU_GRANT_INVALID_HANDLE;
+	if (t->free == UIOMMU_GRANT_INVALID_HANDLE) {
+		uint32_t len = t->len ? 2 * t->len : 64;
+		void *n;
+
+		if (len <= t->len || !(n = ctx_alloc_array(ctx, len, slot_size))) {
+			ctx_uncharge(ctx, UIOMMU_RES_GRANT_MAPS, 1);
+			return UIOMMU_GRANT_INVALID_HANDLE;
+		}
+		if (t->len)
+			memcpy(n, t->slots, (size_t)t->len * slot_size);
+		ctx_free(ctx, t->slots);
+		t->slots = n;
+		for (uint32_t i = t->len; i < len; i++)
+			*slot_next(t, slot_size, i) = i + 1 < len ? i + 1 : UIOMMU_GRANT_INVALID_HANDLE;
+		t->free = t->len;
+		t->len = len;
+	}
+	h = t->free;
+	t->free = *slot_next(t, slot_size, h);
+	t->nused++;
+	return h;
+}
+
+void gnt_handle_put(struct uiommu_ctx *ctx, struct gnt_handles *t, size_t slot_size, uint32_t h)
+{
+	memset((char *)t->slots + (size_t)h * slot_size, 0, slot_size);
+	*slot_next(t, slot_size, h) = t->free;
+	t->free = h;
+	t->nused--;
+	ctx_uncharge(ctx, UIOMMU_RES_GRANT_MAPS, 1);
+}
+
 /* ---- pools ---- */
 
 static size_t pool_index_locked(struct uiommu_gntshr *gs, uint64_t hpa)
@@ -180,18 +249,8 @@ static int pool_new_locked(struct uiommu_gntshr *gs, uint16_t domid, uint32_t np
 	size_t i;
 	int ret;
 
-	if (gs->npools == gs->pools_cap) {
-		size_t cap = gs->pools_cap ? 2 * gs->pools_cap : 8;
-		struct gnt_pool **n = ctx_alloc_array(gs->ctx, cap, sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		if (gs->npools)
-			memcpy(n, gs->pools, gs->npools * sizeof(*n));
-		ctx_free(gs->ctx, gs->pools);
-		gs->pools = n;
-		gs->pools_cap = cap;
-	}
+	if (gnt_grow(gs->ctx, &gs->pools, gs->npools, &gs->pools_cap))
+		return -ENOMEM;
 	p = ctx_alloc(gs->ctx, sizeof(*p));
 	if (!p)
 		return -ENOMEM;

@@ -44,12 +44,12 @@ enum map_kind {
 	KIND_RANGE,  /* part of a uiommu_gnttab_map_grant_refs() range */
 };
 
-/* One mapping; its index is the handle. */
+/* One mapping; its index is the handle (struct gnt_handles). */
 struct gnt_mapping {
+	uint32_t next_free;
+	uint32_t server_handle;
 	struct gnt_conn *conn; /* NULL: a free slot */
 	void *addr;
-	uint32_t server_handle;
-	uint32_t next_free;
 	uint8_t kind;
 	bool unmapping; /* in an unmap call already (a handle given twice) */
 };
@@ -67,30 +67,10 @@ struct uiommu_gnttab {
 	int timeout_ms;
 	struct gnt_conn **conns;
 	size_t nconns, conns_cap;
-	struct gnt_mapping *maps;
-	uint32_t maps_len, maps_free;
+	struct gnt_handles maps; /* of struct gnt_mapping */
 	struct gnt_range **ranges;
 	size_t nranges, ranges_cap;
 };
-
-/* Grow an array of pointers by doubling. */
-static int grow(struct uiommu_ctx *ctx, void ***arr, size_t n, size_t *cap)
-{
-	size_t c = *cap ? 2 * *cap : 4;
-	void **a;
-
-	if (n < *cap)
-		return 0;
-	a = ctx_alloc_array(ctx, c, sizeof(void *));
-	if (!a)
-		return -ENOMEM;
-	if (n)
-		memcpy(a, *arr, n * sizeof(void *));
-	ctx_free(ctx, *arr);
-	*arr = a;
-	*cap = c;
-	return 0;
-}
 
 /* ---- connections ---- */
 
@@ -235,49 +215,24 @@ static int conn_call_locked(struct uiommu_gnttab *gt, struct gnt_conn *c, uint32
 
 /* ---- mappings ---- */
 
-static uint32_t mapping_get_locked(struct uiommu_gnttab *gt)
+/* The mapping of handle @h. */
+static struct gnt_mapping *mapping(const struct uiommu_gnttab *gt, uint32_t h)
 {
-	uint32_t h;
-
-	if (ctx_charge(gt->ctx, UIOMMU_RES_GRANT_MAPS, 1))
-		return UIOMMU_GRANT_INVALID_HANDLE;
-	if (gt->maps_free == UIOMMU_GRANT_INVALID_HANDLE) {
-		uint32_t len = gt->maps_len ? 2 * gt->maps_len : 64;
-		struct gnt_mapping *n;
-
-		if (len <= gt->maps_len || !(n = ctx_alloc_array(gt->ctx, len, sizeof(*n)))) {
-			ctx_uncharge(gt->ctx, UIOMMU_RES_GRANT_MAPS, 1);
-			return UIOMMU_GRANT_INVALID_HANDLE;
-		}
-		if (gt->maps_len)
-			memcpy(n, gt->maps, gt->maps_len * sizeof(*n));
-		for (uint32_t i = gt->maps_len; i < len; i++)
-			n[i].next_free = i + 1 < len ? i + 1 : UIOMMU_GRANT_INVALID_HANDLE;
-		gt->maps_free = gt->maps_len;
-		ctx_free(gt->ctx, gt->maps);
-		gt->maps = n;
-		gt->maps_len = len;
-	}
-	h = gt->maps_free;
-	gt->maps_free = gt->maps[h].next_free;
-	return h;
+	return &((struct gnt_mapping *)gt->maps.slots)[h];
 }
 
 static void mapping_put_locked(struct uiommu_gnttab *gt, uint32_t h)
 {
-	struct gnt_conn *c = gt->maps[h].conn;
+	struct gnt_conn *c = mapping(gt, h)->conn;
 
-	gt->maps[h].conn = NULL;
-	gt->maps[h].next_free = gt->maps_free;
-	gt->maps_free = h;
-	ctx_uncharge(gt->ctx, UIOMMU_RES_GRANT_MAPS, 1);
+	gnt_handle_put(gt->ctx, &gt->maps, sizeof(struct gnt_mapping), h);
 	if (c && !--c->nmaps && c->fd < 0)
 		conn_free_locked(gt, c);
 }
 
 static bool is_mapping(const struct uiommu_gnttab *gt, uint32_t h)
 {
-	return h < gt->maps_len && gt->maps[h].conn && !gt->maps[h].unmapping;
+	return h < gt->maps.len && mapping(gt, h)->conn && !mapping(gt, h)->unmapping;
 }
 
 /* Take the frame's page out of our address space. */
@@ -300,7 +255,7 @@ static void mappings_release_locked(struct uiommu_gnttab *gt, const uint32_t *ha
 				    uint32_t n, int16_t *status)
 {
 	for (uint32_t i = 0; i < n;) {
-		struct gnt_conn *c = gt->maps[handles[i]].conn;
+		struct gnt_conn *c = mapping(gt, handles[i])->conn;
 		struct gnt_wire_unmap_req req[GNT_WIRE_MAX_OPS];
 		struct gnt_wire_unmap_rsp rsp[GNT_WIRE_MAX_OPS];
 		uint32_t idx[GNT_WIRE_MAX_OPS], k = 0;
@@ -309,9 +264,9 @@ static void mappings_release_locked(struct uiommu_gnttab *gt, const uint32_t *ha
 
 		/* Up to GNT_WIRE_MAX_OPS of the following handles of the same connection. */
 		for (uint32_t j = i; j < n && k < GNT_WIRE_MAX_OPS; j++) {
-			if (gt->maps[handles[j]].conn != c || (j > i && idx[k - 1] + 1 != j))
+			if (mapping(gt, handles[j])->conn != c || (j > i && idx[k - 1] + 1 != j))
 				break;
-			req[k].handle = gt->maps[handles[j]].server_handle;
+			req[k].handle = mapping(gt, handles[j])->server_handle;
 			idx[k++] = j;
 		}
 		if (c->fd >= 0 &&
@@ -417,8 +372,8 @@ static void map_answered(struct uiommu_gnttab *gt, struct uiommu_gnttab_map_op *
 			}
 			o->status = UIOMMU_GNTST_OKAY;
 			o->host_addr = addr + (size_t)r * PAGE;
-			gt->maps[o->handle].addr = o->host_addr;
-			gt->maps[o->handle].server_handle = rsp[j + r].handle;
+			mapping(gt, o->handle)->addr = o->host_addr;
+			mapping(gt, o->handle)->server_handle = rsp[j + r].handle;
 		}
 		j += run;
 	}
@@ -481,13 +436,13 @@ static void map_refs_locked(struct uiommu_gnttab *gt, struct uiommu_gnttab_map_o
 			op->status = UIOMMU_GNTST_BAD_DOMAIN;
 			continue;
 		}
-		op->handle = mapping_get_locked(gt);
+		op->handle = gnt_handle_get(gt->ctx, &gt->maps, sizeof(struct gnt_mapping));
 		if (op->handle == UIOMMU_GRANT_INVALID_HANDLE) {
 			ctx_warn(gt->ctx, "grant: mapping refused by the grant_maps limit");
 			op->status = UIOMMU_GNTST_NO_SPACE;
 			continue;
 		}
-		gt->maps[op->handle] = (struct gnt_mapping){
+		*mapping(gt, op->handle) = (struct gnt_mapping){
 			.conn = c, .kind = op->host_addr ? kind : KIND_CHOSEN };
 		c->nmaps++;
 		op->status = STATUS_QUEUED;
@@ -505,11 +460,11 @@ static void map_refs_locked(struct uiommu_gnttab *gt, struct uiommu_gnttab_map_o
 			first++;
 		if (first == todo)
 			break;
-		c = gt->maps[ops[idx[first]].handle].conn;
+		c = mapping(gt, ops[idx[first]].handle)->conn;
 		for (uint32_t j = first; j < todo && k < GNT_WIRE_MAX_OPS; j++) {
 			struct uiommu_gnttab_map_op *op = &ops[idx[j]];
 
-			if (op->status == STATUS_QUEUED && gt->maps[op->handle].conn == c) {
+			if (op->status == STATUS_QUEUED && mapping(gt, op->handle)->conn == c) {
 				op->status = UIOMMU_GNTST_BAD_DOMAIN; /* unless answered */
 				chunk[k++] = idx[j];
 			}
@@ -546,7 +501,7 @@ UIOMMU_EXPORT int uiommu_gnttab_open(struct uiommu_ctx *ctx, struct uiommu_gntta
 	}
 	gt->ctx = ctx;
 	gt->timeout_ms = DEFAULT_TIMEOUT_MS;
-	gt->maps_free = UIOMMU_GRANT_INVALID_HANDLE;
+	gnt_handles_init(&gt->maps);
 	pthread_mutex_init(&gt->lock, NULL);
 	*ret_gt = gt;
 	return 0;
@@ -573,17 +528,17 @@ UIOMMU_EXPORT int uiommu_gnttab_close(struct uiommu_gnttab *gt)
 	pthread_mutex_lock(&gt->lock);
 	while (gt->nranges)
 		range_free_locked(gt, gt->nranges - 1);
-	for (uint32_t h = 0; h < gt->maps_len; h++) {
-		if (!gt->maps[h].conn)
+	for (uint32_t h = 0; h < gt->maps.len; h++) {
+		if (!mapping(gt, h)->conn)
 			continue;
-		unmap_local(&gt->maps[h]);
+		unmap_local(mapping(gt, h));
 		mappings_release_locked(gt, &h, 1, NULL);
 	}
 	while (gt->nconns)
 		conn_kill_locked(gt, gt->conns[0], "the handle is closed");
 	pthread_mutex_unlock(&gt->lock);
 	pthread_mutex_destroy(&gt->lock);
-	ctx_free(ctx, gt->maps);
+	ctx_free(ctx, gt->maps.slots);
 	ctx_free(ctx, gt->conns);
 	ctx_free(ctx, gt->ranges);
 	ctx_free(ctx, gt);
@@ -655,7 +610,7 @@ UIOMMU_EXPORT int uiommu_gnttab_attach(struct uiommu_gnttab *gt, int fd, uint16_
 		goto err;
 	}
 	c = NULL;
-	ret = grow(gt->ctx, (void ***)&gt->conns, gt->nconns, &gt->conns_cap);
+	ret = gnt_grow(gt->ctx, &gt->conns, gt->nconns, &gt->conns_cap);
 	if (ret)
 		goto err;
 	ret = ctx_charge(gt->ctx, UIOMMU_RES_GRANT_PEERS, 1);
@@ -745,12 +700,12 @@ UIOMMU_EXPORT int uiommu_gnttab_map_refs(struct uiommu_gnttab *gt,
 static void unmap_local_batch(struct uiommu_gnttab *gt, const uint32_t *handles, uint32_t n)
 {
 	for (uint32_t i = 0; i < n;) {
-		const struct gnt_mapping *m = &gt->maps[handles[i]];
+		const struct gnt_mapping *m = mapping(gt, handles[i]);
 		uint32_t run = 1;
 
 		while (m->kind == KIND_CALLER && i + run < n &&
-		       gt->maps[handles[i + run]].kind == KIND_CALLER &&
-		       gt->maps[handles[i + run]].addr == (char *)m->addr + (size_t)run * PAGE)
+		       mapping(gt, handles[i + run])->kind == KIND_CALLER &&
+		       mapping(gt, handles[i + run])->addr == (char *)m->addr + (size_t)run * PAGE)
 			run++;
 		if (run == 1)
 			unmap_local(m);
@@ -780,20 +735,20 @@ UIOMMU_EXPORT int uiommu_gnttab_unmap_refs(struct uiommu_gnttab *gt,
 		struct uiommu_gnttab_unmap_op *op = &ops[i];
 		uint32_t h = op->handle;
 
-		if (!is_mapping(gt, h) || gt->maps[h].kind == KIND_RANGE) {
+		if (!is_mapping(gt, h) || mapping(gt, h)->kind == KIND_RANGE) {
 			op->status = UIOMMU_GNTST_BAD_HANDLE;
 			continue;
 		}
-		if (op->host_addr && op->host_addr != gt->maps[h].addr) {
+		if (op->host_addr && op->host_addr != mapping(gt, h)->addr) {
 			op->status = UIOMMU_GNTST_BAD_VIRT_ADDR;
 			continue;
 		}
 		if (!handles) {
-			unmap_local(&gt->maps[h]);
+			unmap_local(mapping(gt, h));
 			mappings_release_locked(gt, &h, 1, &op->status);
 			continue;
 		}
-		gt->maps[h].unmapping = true;
+		mapping(gt, h)->unmapping = true;
 		handles[n] = h;
 		idx[n++] = i;
 	}
@@ -850,7 +805,7 @@ UIOMMU_EXPORT int uiommu_gnttab_map_grant_refs(struct uiommu_gnttab *gt, uint32_
 			r->handles[nok++] = ops[i].handle;
 	}
 	if (nok == count)
-		ret = grow(gt->ctx, (void ***)&gt->ranges, gt->nranges, &gt->ranges_cap);
+		ret = gnt_grow(gt->ctx, &gt->ranges, gt->nranges, &gt->ranges_cap);
 	else
 		ret = -ENXIO;
 	if (ret) {

@@ -107,10 +107,31 @@ struct gnt_pool {
 	uint32_t *share_refs; /* uiommu_gntshr_share_pages(): its references */
 };
 
-/* One mapping a peer holds (Xen's maptrack entry); the index is the handle. */
+/*
+ * A table of handles (Xen's maptrack; the mapping side's mappings): slots
+ * of one size, each starting with the index of the next free one, reused
+ * through a free list and grown by doubling. A handle is a slot's index;
+ * each one in use is one UIOMMU_RES_GRANT_MAPS.
+ */
+struct gnt_handles {
+	void *slots;
+	uint32_t len;	/* slots allocated */
+	uint32_t free;	/* first free slot, UIOMMU_GRANT_INVALID_HANDLE if none */
+	uint64_t nused;
+};
+
+/* A new handle, or UIOMMU_GRANT_INVALID_HANDLE (the limit, or no memory). */
+uint32_t gnt_handle_get(struct uiommu_ctx *ctx, struct gnt_handles *t, size_t slot_size);
+void gnt_handle_put(struct uiommu_ctx *ctx, struct gnt_handles *t, size_t slot_size, uint32_t h);
+void gnt_handles_init(struct gnt_handles *t);
+
+/* Room for one more pointer in *@arr (@n used of *@cap), doubling. 0 or -ENOMEM. */
+int gnt_grow(struct uiommu_ctx *ctx, void *arr, size_t n, size_t *cap);
+
+/* One mapping a peer holds (Xen's maptrack entry). */
 struct gnt_maptrack {
+	uint32_t next_free; /* first: see struct gnt_handles */
 	uint32_t ref;
-	uint32_t next_free; /* when free */
 	bool in_use;
 	bool rw;
 };
@@ -119,11 +140,13 @@ struct gnt_peer {
 	uint16_t domid;
 	int fd;		  /* our end */
 	uint64_t id;	  /* never reused: the thread's epoll key */
-	struct gnt_maptrack *mt;
-	uint32_t mt_len;  /* slots allocated */
-	uint32_t mt_free; /* free slot list, UIOMMU_GRANT_INVALID_HANDLE ends it */
-	uint64_t nmaps;
+	struct gnt_handles mt; /* of struct gnt_maptrack */
 };
+
+static inline struct gnt_maptrack *gnt_maptrack(const struct gnt_peer *peer, uint32_t h)
+{
+	return &((struct gnt_maptrack *)peer->mt.slots)[h];
+}
 
 struct uiommu_gntshr {
 	struct uiommu_ctx *ctx;

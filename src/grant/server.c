@@ -54,18 +54,8 @@ int gnt_peer_add_locked(struct uiommu_gntshr *gs, uint16_t domid, int fd,
 	struct gnt_peer *peer;
 	int ret;
 
-	if (gs->npeers == gs->peers_cap) {
-		size_t cap = gs->peers_cap ? 2 * gs->peers_cap : 4;
-		struct gnt_peer **n = ctx_alloc_array(gs->ctx, cap, sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		if (gs->npeers)
-			memcpy(n, gs->peers, gs->npeers * sizeof(*n));
-		ctx_free(gs->ctx, gs->peers);
-		gs->peers = n;
-		gs->peers_cap = cap;
-	}
+	if (gnt_grow(gs->ctx, &gs->peers, gs->npeers, &gs->peers_cap))
+		return -ENOMEM;
 	ret = ctx_charge(gs->ctx, UIOMMU_RES_GRANT_PEERS, 1);
 	if (ret) {
 		ctx_warn(gs->ctx, "grant: connection refused by the grant_peers limit");
@@ -79,7 +69,7 @@ int gnt_peer_add_locked(struct uiommu_gntshr *gs, uint16_t domid, int fd,
 	peer->domid = domid;
 	peer->fd = fd;
 	peer->id = ++gs->next_peer_id;
-	peer->mt_free = UIOMMU_GRANT_INVALID_HANDLE;
+	gnt_handles_init(&peer->mt);
 	gs->peers[gs->npeers++] = peer;
 	*ret_peer = peer;
 	return 0;
@@ -89,58 +79,18 @@ void gnt_peer_drop_locked(struct uiommu_gntshr *gs, struct gnt_peer *peer)
 {
 	size_t i;
 
-	for (uint32_t h = 0; h < peer->mt_len; h++)
-		if (peer->mt[h].in_use)
-			gnt_ref_unpin_locked(gs, peer->mt[h].ref, peer->mt[h].rw);
-	ctx_uncharge(gs->ctx, UIOMMU_RES_GRANT_MAPS, peer->nmaps);
+	for (uint32_t h = 0; h < peer->mt.len; h++)
+		if (gnt_maptrack(peer, h)->in_use)
+			gnt_ref_unpin_locked(gs, gnt_maptrack(peer, h)->ref, gnt_maptrack(peer, h)->rw);
+	ctx_uncharge(gs->ctx, UIOMMU_RES_GRANT_MAPS, peer->mt.nused);
 	for (i = 0; gs->peers[i] != peer; i++)
 		;
 	gs->peers[i] = gs->peers[--gs->npeers];
 	if (peer->fd >= 0)
 		close(peer->fd); /* also takes it out of the thread's epoll set */
-	ctx_free(gs->ctx, peer->mt);
+	ctx_free(gs->ctx, peer->mt.slots);
 	ctx_free(gs->ctx, peer);
 	ctx_uncharge(gs->ctx, UIOMMU_RES_GRANT_PEERS, 1);
-}
-
-/* ---- maptrack ---- */
-
-static uint32_t maptrack_get_locked(struct uiommu_gntshr *gs, struct gnt_peer *peer)
-{
-	uint32_t h;
-
-	if (ctx_charge(gs->ctx, UIOMMU_RES_GRANT_MAPS, 1))
-		return UIOMMU_GRANT_INVALID_HANDLE;
-	if (peer->mt_free == UIOMMU_GRANT_INVALID_HANDLE) {
-		uint32_t len = peer->mt_len ? 2 * peer->mt_len : 64;
-		struct gnt_maptrack *n;
-
-		if (len <= peer->mt_len || !(n = ctx_alloc_array(gs->ctx, len, sizeof(*n)))) {
-			ctx_uncharge(gs->ctx, UIOMMU_RES_GRANT_MAPS, 1);
-			return UIOMMU_GRANT_INVALID_HANDLE;
-		}
-		if (peer->mt_len)
-			memcpy(n, peer->mt, peer->mt_len * sizeof(*n));
-		for (uint32_t i = peer->mt_len; i < len; i++)
-			n[i].next_free = i + 1 < len ? i + 1 : UIOMMU_GRANT_INVALID_HANDLE;
-		peer->mt_free = peer->mt_len;
-		ctx_free(gs->ctx, peer->mt);
-		peer->mt = n;
-		peer->mt_len = len;
-	}
-	h = peer->mt_free;
-	peer->mt_free = peer->mt[h].next_free;
-	peer->nmaps++;
-	return h;
-}
-
-static void maptrack_put_locked(struct uiommu_gntshr *gs, struct gnt_peer *peer, uint32_t h)
-{
-	peer->mt[h].in_use = false;
-	peer->mt[h].next_free = peer->mt_free;
-	peer->mt_free = h;
-	peer->nmaps--;
-	ctx_uncharge(gs->ctx, UIOMMU_RES_GRANT_MAPS, 1);
 }
 
 /* ---- requests ---- */
@@ -177,7 +127,7 @@ static struct gnt_wire_map_rsp map_one_locked(struct uiommu_gntshr *gs, struct g
 		rsp.status = UIOMMU_GNTST_GENERAL_ERROR;
 		return rsp;
 	}
-	h = maptrack_get_locked(gs, peer);
+	h = gnt_handle_get(gs->ctx, &peer->mt, sizeof(struct gnt_maptrack));
 	if (h == UIOMMU_GRANT_INVALID_HANDLE) {
 		ctx_guest_error(gs->ctx, "grant: domain %u is out of mapping handles", peer->domid);
 		rsp.status = UIOMMU_GNTST_NO_SPACE;
@@ -185,12 +135,12 @@ static struct gnt_wire_map_rsp map_one_locked(struct uiommu_gntshr *gs, struct g
 	}
 	rsp.status = (int16_t)gnt_ref_pin_locked(gs, peer->domid, op->ref, rw, &pool, &offset);
 	if (rsp.status) {
-		maptrack_put_locked(gs, peer, h);
+		gnt_handle_put(gs->ctx, &peer->mt, sizeof(struct gnt_maptrack), h);
 		ctx_guest_error(gs->ctx, "grant: domain %u may not map reference %u%s", peer->domid,
 				op->ref, rw ? " writable" : "");
 		return rsp;
 	}
-	peer->mt[h] = (struct gnt_maptrack){ .ref = op->ref, .in_use = true, .rw = rw };
+	*gnt_maptrack(peer, h) = (struct gnt_maptrack){ .ref = op->ref, .in_use = true, .rw = rw };
 	rsp.handle = h;
 	rsp.offset = offset;
 	rsp.fd_index = answer_fd_index(ans, pool);
@@ -199,10 +149,10 @@ static struct gnt_wire_map_rsp map_one_locked(struct uiommu_gntshr *gs, struct g
 
 static int16_t unmap_one_locked(struct uiommu_gntshr *gs, struct gnt_peer *peer, uint32_t h)
 {
-	if (h >= peer->mt_len || !peer->mt[h].in_use)
+	if (h >= peer->mt.len || !gnt_maptrack(peer, h)->in_use)
 		return UIOMMU_GNTST_BAD_HANDLE;
-	gnt_ref_unpin_locked(gs, peer->mt[h].ref, peer->mt[h].rw);
-	maptrack_put_locked(gs, peer, h);
+	gnt_ref_unpin_locked(gs, gnt_maptrack(peer, h)->ref, gnt_maptrack(peer, h)->rw);
+	gnt_handle_put(gs->ctx, &peer->mt, sizeof(struct gnt_maptrack), h);
 	return UIOMMU_GNTST_OKAY;
 }
 

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "test_util.h"
+#include "grant_test_util.h"
 
 #define FE 1
 #define BE 2
@@ -25,53 +26,12 @@ struct pair {
 	struct uiommu_gnttab *gt;
 };
 
-/* The messages since the last log_reset(), oldest dropped first. */
-#define LOG_KEEP 64
-static char logs[LOG_KEEP][512];
-static unsigned int nlogs;
-static _Atomic unsigned int nlogs_err;
-
-/* Two contexts, and the table's thread, log here: one at a time. */
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void capture_log(void *opaque, enum uiommu_log_level level, const char *msg)
-{
-	(void)opaque;
-	pthread_mutex_lock(&log_lock);
-	snprintf(logs[nlogs++ % LOG_KEEP], sizeof(logs[0]), "%s", msg);
-	if (level <= UIOMMU_LOG_ERR)
-		nlogs_err++;
-	pthread_mutex_unlock(&log_lock);
-}
-
-/* Was @what in a message since the last reset? */
-static bool log_contains(const char *what)
-{
-	bool found = false;
-
-	pthread_mutex_lock(&log_lock);
-	for (unsigned int i = 0; i < LOG_KEEP && i < nlogs; i++)
-		found = found || strstr(logs[i], what);
-	pthread_mutex_unlock(&log_lock);
-	return found;
-}
-
-static void log_reset(void)
-{
-	pthread_mutex_lock(&log_lock);
-	nlogs = 0;
-	pthread_mutex_unlock(&log_lock);
-}
 
 static struct uiommu_ctx *log_ctx_new(void)
 {
-	struct uiommu_ctx_config cfg = { .size = sizeof(cfg), .log_fn = capture_log,
-					 .log_max_level = UIOMMU_LOG_DEBUG };
-	struct uiommu_ctx *ctx;
+	struct uiommu_ctx *ctx = test_log_ctx_new(0);
 
-	assert_int_equal(uiommu_ctx_new(&cfg, &ctx), 0);
-	/* Guest errors are what these tests provoke: do not rate-limit them away. */
-	assert_int_equal(uiommu_ctx_set_guest_log_ratelimit(ctx, 1000000, 1), 0);
+	assert_non_null(ctx);
 	return ctx;
 }
 
@@ -94,7 +54,7 @@ static int pair_setup(void **state)
 	assert_int_equal(uiommu_gntshr_new(p->fe_ctx, FE, 256, &p->gs), 0);
 	assert_int_equal(uiommu_gnttab_open(p->be_ctx, &p->gt), 0);
 	pair_attach(p);
-	nlogs_err = 0;
+	test_log_errors = 0;
 	*state = p;
 	return 0;
 }
@@ -107,7 +67,7 @@ static int pair_teardown(void **state)
 	assert_int_equal(uiommu_gntshr_free(p->gs), 0);
 	test_ctx_free(p->fe_ctx);
 	test_ctx_free(p->be_ctx);
-	assert_int_equal(nlogs_err, 0);
+	assert_int_equal(test_log_errors, 0);
 	free(p);
 	return 0;
 }
@@ -617,20 +577,13 @@ static void test_table_is_read_only(void **state)
 		uint16_t granter, peer;
 		uint32_t nr;
 	} h;
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	struct iovec iov = { .iov_base = &h, .iov_len = sizeof(h) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
-			      .msg_controllen = sizeof(cbuf.buf) };
 	int fd, table_fd;
 	void *m;
 
 	/* Receive the greeting as a hostile peer would, without the library. */
 	assert_int_equal(uiommu_gntshr_connect(p->gs, 3, &fd), 0);
-	assert_int_equal(recvmsg(fd, &msg, 0), (ssize_t)sizeof(h));
-	memcpy(&table_fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+	assert_int_equal(test_recv_fd(fd, &h, sizeof(h), &table_fd), (ssize_t)sizeof(h));
+	assert_true(table_fd >= 0);
 	assert_int_equal(h.nr, 256);
 	assert_ptr_equal(mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, table_fd, 0),
 			 MAP_FAILED);
@@ -642,8 +595,8 @@ static void test_table_is_read_only(void **state)
 	assert_int_equal(fcntl(table_fd, F_ADD_SEALS, F_SEAL_WRITE), -1);
 	munmap(m, PAGE);
 	close(table_fd);
-	close(fd);
 	assert_int_equal(uiommu_gntshr_disconnect(p->gs, 3), 0);
+	close(fd);
 }
 
 /* ---- mapping: every status ---- */
@@ -838,11 +791,11 @@ static void test_map_limits(void **state)
 	assert_int_equal(uiommu_gntshr_share_pages(p->gs, BE, 3, refs, 1, &fe), 0);
 	/* Here: the mapper's own limit. */
 	assert_int_equal(uiommu_ctx_set_limit(p->be_ctx, UIOMMU_RES_GRANT_MAPS, 2), 0);
-	log_reset();
+	test_log_reset();
 	assert_int_equal(uiommu_gnttab_map_domain_grant_refs(p->gt, 3, FE, refs, PROT_READ, st, &m),
 			 -ENXIO);
 	assert_int_equal(st[2], UIOMMU_GNTST_NO_SPACE);
-	assert_true(log_contains("grant_maps"));
+	assert_true(test_log_contains("grant_maps"));
 	assert_int_equal(uiommu_ctx_set_limit(p->be_ctx, UIOMMU_RES_GRANT_MAPS, 1000), 0);
 	/* There: the granting side's maptrack for this peer. */
 	assert_int_equal(uiommu_ctx_set_limit(p->fe_ctx, UIOMMU_RES_GRANT_MAPS, 1), 0);
@@ -857,9 +810,9 @@ static void test_map_limits(void **state)
 
 	/* References: the grants limit names itself. */
 	assert_int_equal(uiommu_ctx_set_limit(p->fe_ctx, UIOMMU_RES_GRANTS, 2), 0);
-	log_reset();
+	test_log_reset();
 	assert_int_equal(uiommu_gntshr_share_pages(p->gs, BE, 3, refs, 1, &fe), -ENOSPC);
-	assert_true(log_contains("grants limit"));
+	assert_true(test_log_contains("grants limit"));
 	assert_int_equal(uiommu_ctx_set_limit(p->fe_ctx, UIOMMU_RES_GRANTS, 65536), 0);
 }
 
@@ -1018,22 +971,7 @@ static void *fake_granter_main(void *arg)
 			fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);
 			rsp.offset = PAGE;
 		}
-		{
-			union {
-				struct cmsghdr align;
-				char buf[CMSG_SPACE(sizeof(int))];
-			} cbuf;
-			struct iovec iov = { .iov_base = &rsp, .iov_len = sizeof(rsp) };
-			struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
-					      .msg_controllen = sizeof(cbuf.buf) };
-			struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(c), &memfd, sizeof(int));
-			sendmsg(f->fd, &msg, 0);
-		}
+		test_send_fd(f->fd, &rsp, sizeof(rsp), memfd);
 		close(memfd);
 		/* The mapper tells us it could not map it. */
 		recv(f->fd, &req, sizeof(req), 0);
@@ -1060,14 +998,6 @@ static void test_hostile_granter(void **state)
 			uint16_t granter, peer;
 			uint32_t nr;
 		} h = { 1, 0, 1, 1, 5, BE, 64 };
-		union {
-			struct cmsghdr align;
-			char buf[CMSG_SPACE(sizeof(int))];
-		} cbuf;
-		struct iovec iov = { .iov_base = &h, .iov_len = sizeof(h) };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
-				      .msg_controllen = sizeof(cbuf.buf) };
-		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 		int table = memfd_create("table", MFD_ALLOW_SEALING);
 		struct uiommu_gnttab_map_op op = { .flags = UIOMMU_GNTMAP_HOST_MAP, .ref = 9,
 						   .dom = 5 };
@@ -1075,11 +1005,7 @@ static void test_hostile_granter(void **state)
 		assert_int_equal(ftruncate(table, PAGE), 0);
 		assert_int_equal(fcntl(table, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
 		assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &table, sizeof(int));
-		assert_int_equal(sendmsg(sv[1], &msg, 0), (ssize_t)sizeof(h));
+		assert_int_equal(test_send_fd(sv[1], &h, sizeof(h), table), (ssize_t)sizeof(h));
 		close(table);
 		assert_int_equal(uiommu_gnttab_open(p->be_ctx, &gt), 0);
 		assert_int_equal(uiommu_gnttab_set_timeout(gt, 100), 0);
@@ -1097,7 +1023,7 @@ static void test_hostile_granter(void **state)
 		close(sv[1]);
 	}
 	assert_int_equal(ctx_usage(p->be_ctx, UIOMMU_RES_GRANT_PEERS), 1);
-	nlogs_err = 0;
+	test_log_errors = 0;
 }
 
 /* A peer that speaks garbage is disconnected, its mappings dropped. */
@@ -1128,25 +1054,20 @@ static void test_hostile_peer_requests(void **state)
 		{
 			/* A valid map first, so that there is something to drop. */
 			uint32_t req[6] = { 2, 1, 1, 1, refs[0], UIOMMU_GNTMAP_HOST_MAP };
-			union {
-				struct cmsghdr align;
-				char buf[CMSG_SPACE(sizeof(int) * 4)];
-			} cbuf;
-			struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-			struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
-					      .msg_controllen = sizeof(cbuf.buf) };
+			int memfd;
 
 			assert_int_equal(send(fd, req, sizeof(req), 0), (ssize_t)sizeof(req));
-			assert_int_equal(recvmsg(fd, &msg, 0), 32);
-			close(*(int *)(void *)CMSG_DATA(CMSG_FIRSTHDR(&msg)));
+			assert_int_equal(test_recv_fd(fd, buf, sizeof(buf), &memfd), 32);
+			assert_true(memfd >= 0);
+			close(memfd);
 			assert_int_equal(uiommu_gntshr_query_foreign_access(p->gs, refs[0]),
 					 UIOMMU_GTF_READING | UIOMMU_GTF_WRITING);
 		}
-		log_reset();
+		test_log_reset();
 		assert_int_equal(send(fd, bad[i].words, bad[i].len, 0), (ssize_t)bad[i].len);
 		/* The answer is the hang-up. */
 		assert_int_equal(recv(fd, buf, sizeof(buf), 0), 0);
-		assert_true(log_contains("disconnected"));
+		assert_true(test_log_contains("disconnected"));
 		assert_int_equal(uiommu_gntshr_query_foreign_access(p->gs, refs[0]), 0);
 		assert_int_equal(uiommu_gntshr_unshare(p->gs, fe, 1), 0);
 		close(fd);
@@ -1155,24 +1076,12 @@ static void test_hostile_peer_requests(void **state)
 	/* Descriptors are never accepted from a peer. */
 	{
 		uint32_t req[4] = { 3, 1, 0, 1 };
-		union {
-			struct cmsghdr align;
-			char buf[CMSG_SPACE(sizeof(int))];
-		} cbuf;
-		struct iovec iov = { .iov_base = req, .iov_len = sizeof(req) };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
-				      .msg_controllen = sizeof(cbuf.buf) };
-		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 		char buf[64];
 		int fd, mine = dup(1);
 
 		assert_int_equal(uiommu_gntshr_connect(p->gs, 3, &fd), 0);
 		assert_true(recv(fd, buf, sizeof(buf), 0) > 0);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &mine, sizeof(int));
-		assert_int_equal(sendmsg(fd, &msg, 0), (ssize_t)sizeof(req));
+		assert_int_equal(test_send_fd(fd, req, sizeof(req), mine), (ssize_t)sizeof(req));
 		assert_int_equal(recv(fd, buf, sizeof(buf), 0), 0);
 		close(fd);
 		close(mine);
@@ -1223,7 +1132,7 @@ static void test_fault_loop(void **state)
 			pair_attach(p);
 		}
 	}
-	nlogs_err = 0;
+	test_log_errors = 0;
 }
 
 /* Tables, connections and attaching under fault injection. */

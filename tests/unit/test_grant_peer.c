@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 
 #include "test_util.h"
+#include "grant_test_util.h"
 
 #define FE 1
 #define BE 2
@@ -59,38 +60,16 @@ static struct ctl ctl_recv(int fd)
 /* A control message with a descriptor. */
 static void ctl_send_fd(int chan, const struct ctl *m, int fd)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof(*m) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
-			      .msg_controllen = sizeof(cbuf.buf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	if (sendmsg(chan, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(*m))
+	if (test_send_fd(chan, m, sizeof(*m), fd) != (ssize_t)sizeof(*m))
 		exit(3);
 }
 
 static struct ctl ctl_recv_fd(int chan, int *fd)
 {
 	struct ctl m = { 0 };
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
-			      .msg_controllen = sizeof(cbuf.buf) };
 
-	*fd = -1;
-	if (recvmsg(chan, &msg, MSG_CMSG_CLOEXEC) != (ssize_t)sizeof(m) || !CMSG_FIRSTHDR(&msg))
+	if (test_recv_fd(chan, &m, sizeof(m), fd) != (ssize_t)sizeof(m) || *fd < 0)
 		return (struct ctl){ 0 };
-	memcpy(fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
 	return m;
 }
 
@@ -138,22 +117,11 @@ struct raw_map_rsp {
 static int raw_map(int sock, uint32_t ref, uint32_t flags, struct raw_map_rsp *rsp)
 {
 	uint32_t req[6] = { 2, 77, 1, 1, ref, flags };
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-	} cbuf;
-	struct iovec iov = { .iov_base = rsp, .iov_len = sizeof(*rsp) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
-			      .msg_controllen = sizeof(cbuf.buf) };
-	struct cmsghdr *c;
-	int fd = -1;
+	int fd;
 
 	if (send(sock, req, sizeof(req), 0) != (ssize_t)sizeof(req) ||
-	    recvmsg(sock, &msg, 0) != (ssize_t)sizeof(*rsp))
+	    test_recv_fd(sock, rsp, sizeof(*rsp), &fd) != (ssize_t)sizeof(*rsp))
 		return -2;
-	c = CMSG_FIRSTHDR(&msg);
-	if (c)
-		memcpy(&fd, CMSG_DATA(c), sizeof(int));
 	return fd;
 }
 
@@ -170,19 +138,9 @@ static void raw_unmap(int sock, uint32_t handle)
 static int raw_hello(int sock)
 {
 	char buf[64];
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
-			      .msg_controllen = sizeof(cbuf.buf) };
-	int fd = -1;
+	int fd;
 
-	if (recvmsg(sock, &msg, 0) <= 0 || !CMSG_FIRSTHDR(&msg))
-		return -1;
-	memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
-	return fd;
+	return test_recv_fd(sock, buf, sizeof(buf), &fd) > 0 ? fd : -1;
 }
 
 /*
@@ -419,20 +377,8 @@ static int backend_be_alloc(struct uiommu_ctx *ctx, int grant_fd, int chan)
 	BE_CHECK(!uiommu_gntshr_connect(gs, FE, &back_fd));
 	{
 		struct ctl r = { .op = CTL_GO };
-		union {
-			struct cmsghdr align;
-			char buf[CMSG_SPACE(sizeof(int))];
-		} cbuf;
-		struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
-				      .msg_controllen = sizeof(cbuf.buf) };
-		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &back_fd, sizeof(int));
-		BE_CHECK(sendmsg(chan, &msg, 0) == (ssize_t)sizeof(r));
+		ctl_send_fd(chan, &r, back_fd);
 		close(back_fd);
 	}
 	/* Allocate the buffer and fill the frontend's directory with our references. */

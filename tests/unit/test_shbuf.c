@@ -7,11 +7,10 @@
  * hostile frontend builds, the Linux helper's failure paths fixed, fault
  * injection.
  */
-#include <pthread.h>
-#include <stdatomic.h>
 #include <sys/resource.h>
 
 #include "test_util.h"
+#include "grant_test_util.h"
 
 #define FE 1
 #define BE 2
@@ -25,55 +24,15 @@ struct doms {
 	struct uiommu_gnttab *fe_gt, *be_gt; /* each attached to the other's table */
 };
 
-static _Atomic unsigned int nwarnings, bad_ends;
-/* The messages since the last log_reset(), oldest dropped first. */
-#define LOG_KEEP 64
-static char logs[LOG_KEEP][512];
-static unsigned int nlogs;
-
-/* Two contexts, and the tables' threads, log here: one at a time. */
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void count_log(void *opaque, enum uiommu_log_level level, const char *msg)
-{
-	(void)opaque;
-	pthread_mutex_lock(&log_lock);
-	snprintf(logs[nlogs++ % LOG_KEEP], sizeof(logs[0]), "%s", msg);
-	if (level <= UIOMMU_LOG_WARNING)
-		nwarnings++;
-	/* Ending access to a reserved or unclaimed reference (Linux's ref-0 bug). */
-	if (strstr(msg, "end of access to reference"))
-		bad_ends++;
-	pthread_mutex_unlock(&log_lock);
-}
-
-/* Was @what in a message since the last reset? */
-static bool log_contains(const char *what)
-{
-	bool found = false;
-
-	pthread_mutex_lock(&log_lock);
-	for (unsigned int i = 0; i < LOG_KEEP && i < nlogs; i++)
-		found = found || strstr(logs[i], what);
-	pthread_mutex_unlock(&log_lock);
-	return found;
-}
-
-static void log_reset(void)
-{
-	pthread_mutex_lock(&log_lock);
-	nlogs = 0;
-	pthread_mutex_unlock(&log_lock);
-}
+/* Ending access to a reserved or unclaimed reference (the Linux helper's reference-0 bug). */
+#define bad_ends test_log_watched
 
 static struct uiommu_ctx *ctx_with(unsigned int host_page_shift)
 {
-	struct uiommu_ctx_config cfg = { .size = sizeof(cfg), .host_page_shift = host_page_shift,
-					 .log_fn = count_log, .log_max_level = UIOMMU_LOG_INFO };
-	struct uiommu_ctx *ctx;
+	struct uiommu_ctx *ctx = test_log_ctx_new(host_page_shift);
 
-	assert_int_equal(uiommu_ctx_new(&cfg, &ctx), 0);
-	uiommu_ctx_set_guest_log_ratelimit(ctx, 1000000, 1);
+	assert_non_null(ctx);
+	test_log_watch = "end of access to reference";
 	return ctx;
 }
 
@@ -114,7 +73,7 @@ static void doms_free(struct doms *d)
 static int setup(void **state)
 {
 	*state = doms_new(0, 8192);
-	nwarnings = 0;
+	test_log_warnings = 0;
 	return 0;
 }
 
@@ -354,18 +313,18 @@ static void test_be_alloc_map_fails(void **state)
 		p->gref[1050 - PER_PAGE] = bad_ref;
 		assert_int_equal(uiommu_gnttab_unmap(d->be_gt, addr, 1), 0);
 	}
-	log_reset();
+	test_log_reset();
 	assert_int_equal(uiommu_shbuf_map(buf, d->fe_gt), -ENXIO);
 	assert_null(uiommu_shbuf_hva(buf));
 	assert_int_equal(ctx_usage(d->fe_ctx, UIOMMU_RES_GRANT_MAPS), 0);
 	assert_int_equal(ctx_usage(d->be_ctx, UIOMMU_RES_GRANT_MAPS), 0);
 	assert_int_equal(uiommu_gntshr_query_foreign_access(d->be_gs, bad_ref), 0);
-	assert_true(log_contains("page 1050"));
+	assert_true(test_log_contains("page 1050"));
 	assert_int_equal(uiommu_shbuf_map(buf, NULL), -EINVAL);
 	assert_int_equal(uiommu_shbuf_be_free(be), 0);
 	assert_int_equal(uiommu_shbuf_free(buf), 0);
 	assert_int_equal(uiommu_gntshr_unshare(d->be_gs, page, 1), 0);
-	nwarnings = 0;
+	test_log_warnings = 0;
 }
 
 /* ---- errors ---- */
@@ -449,7 +408,7 @@ static void test_be_map_errors(void **state)
 	assert_int_equal(uiommu_shbuf_be_alloc(d->be_gt, d->be_gs, FE, dir, 5, &be), -ENOSPC);
 	assert_int_equal(uiommu_ctx_set_limit(d->be_ctx, UIOMMU_RES_GRANTS, 65536), 0);
 	assert_int_equal(uiommu_shbuf_free(buf), 0);
-	nwarnings = 0;
+	test_log_warnings = 0;
 }
 
 /*
@@ -515,7 +474,7 @@ static void test_hostile_chains(void **state)
 	assert_int_equal(ctx_usage(d->fe_ctx, UIOMMU_RES_GRANT_MAPS), 0);
 	assert_int_equal(uiommu_gntshr_unshare(d->fe_gs, dir, 4), 0);
 	assert_int_equal(uiommu_gntshr_unshare(d->fe_gs, data, 4), 0);
-	nwarnings = 0;
+	test_log_warnings = 0;
 }
 
 /* ---- fault injection: the failure paths leave nothing ---- */
@@ -574,7 +533,7 @@ static void test_fault_loops(void **state)
 {
 	fault_loop(*state, 0);
 	fault_loop(*state, 1);
-	nwarnings = 0;
+	test_log_warnings = 0;
 }
 
 int main(void)
