@@ -570,7 +570,7 @@ UIOMMU_EXPORT int uiommu_gnttab_attach(struct uiommu_gnttab *gt, int fd, uint16_
 	struct gnt_conn *c = NULL;
 	struct memfd_info fi;
 	unsigned int nfds = 0;
-	int table_fd = -1, type, ret;
+	int table_fd = -1, type, timeout_ms, ret;
 	socklen_t tl = sizeof(type);
 	size_t table_len;
 	void *table;
@@ -581,8 +581,12 @@ UIOMMU_EXPORT int uiommu_gnttab_attach(struct uiommu_gnttab *gt, int fd, uint16_
 			close(fd);
 		return -EBADF;
 	}
+	/* The greeting is waited for without the handle's lock: others may go on. */
 	pthread_mutex_lock(&gt->lock);
-	n = recv_msg(fd, gt->timeout_ms, &m, sizeof(m), &table_fd, 1, &nfds);
+	timeout_ms = gt->timeout_ms;
+	pthread_mutex_unlock(&gt->lock);
+	n = recv_msg(fd, timeout_ms, &m, sizeof(m), &table_fd, 1, &nfds);
+	pthread_mutex_lock(&gt->lock);
 	if (n < 0) {
 		ret = n == -ETIMEDOUT ? -ETIMEDOUT : -EPROTO;
 		goto err;

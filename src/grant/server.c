@@ -332,6 +332,7 @@ static void *server_main(void *arg)
 int gnt_server_start_locked(struct uiommu_gntshr *gs)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
+	int err = 0;
 
 	if (gs->thread_running)
 		return 0;
@@ -340,10 +341,12 @@ int gnt_server_start_locked(struct uiommu_gntshr *gs)
 	gs->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	gs->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (gs->epoll_fd < 0 || gs->wake_fd < 0 ||
-	    epoll_ctl(gs->epoll_fd, EPOLL_CTL_ADD, gs->wake_fd, &ev))
+	    epoll_ctl(gs->epoll_fd, EPOLL_CTL_ADD, gs->wake_fd, &ev)) {
+		err = errno;
 		goto err;
+	}
 	if (ctx_fault(gs->ctx, UIOMMU_FAULT_MAP) ||
-	    pthread_create(&gs->thread, NULL, server_main, gs))
+	    (err = pthread_create(&gs->thread, NULL, server_main, gs)))
 		goto err;
 	gs->thread_running = true;
 	return 0;
@@ -354,7 +357,7 @@ err:
 	if (gs->wake_fd >= 0)
 		close(gs->wake_fd);
 	gs->epoll_fd = gs->wake_fd = -1;
-	return errno == EMFILE || errno == ENFILE ? -EMFILE : -ENOMEM;
+	return err == EMFILE || err == ENFILE ? -EMFILE : -ENOMEM;
 }
 
 void gnt_server_stop(struct uiommu_gntshr *gs)

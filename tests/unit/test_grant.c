@@ -218,6 +218,15 @@ static void test_batches(void **state)
 	/* 256 entries, 8 reserved, 3 in use. */
 	assert_int_equal(uiommu_gntshr_alloc_grant_references(p->gs, 246, &head), -ENOSPC);
 	assert_int_equal(uiommu_gntshr_alloc_grant_references(p->gs, 245, &head), 0);
+	{
+		/* No free reference left for a one-shot grant either. */
+		uint64_t frame;
+		void *hva;
+
+		assert_int_equal(uiommu_gntshr_alloc_pages(p->gs, BE, 1, 1, &hva, &frame), 0);
+		assert_int_equal(uiommu_gntshr_grant_foreign_access(p->gs, BE, frame, 0), -ENOSPC);
+		assert_int_equal(uiommu_gntshr_free_pages(p->gs, hva), 0);
+	}
 	assert_int_equal(uiommu_gntshr_free_grant_references(p->gs, head), 0);
 
 	assert_int_equal(uiommu_gntshr_free_grant_reference(p->gs, (uint32_t)a), 0);
