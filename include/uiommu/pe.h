@@ -170,9 +170,11 @@ enum uiommu_tce_cache_mode {
  * @type: UIOMMU_EEH_ERR_TYPE_32 or UIOMMU_EEH_ERR_TYPE_64.
  * @func: UIOMMU_EEH_ERR_FUNC_MIN..UIOMMU_EEH_ERR_FUNC_MAX. A DMA function
  *	(12..19) arms the PE: the next DMA of that direction whose bus
- *	address matches (@addr & @mask) fails and freezes the PE, as OPAL's
- *	PHB error injection does. Any other function (a load or store, which
- *	uiommu does not model by address) freezes the PE at once.
+ *	address matches (@addr & @mask) fails (UIOMMU_DMA_FAULT_INJECTED), as
+ *	OPAL's PHB error injection makes it; a new injection replaces an
+ *	armed one. Any other function (a load or store, which uiommu does not
+ *	model by address) is an error at once. Like every error, it freezes
+ *	the PE when EEH is enabled on it.
  * @addr: bus address to match (DMA functions).
  * @mask: bits of @addr that must match; 0 matches every DMA.
  */
@@ -305,8 +307,9 @@ int uiommu_table_group_init(struct uiommu_table_group *grp, struct uiommu_ctx *c
  *
  * Context: any thread.
  *
- * Return: bytes, or 0 for an invalid geometry, a NULL @grp or a group
- * without the op.
+ * Return: bytes, or 0 for an invalid geometry (for the library's groups,
+ * also a page size not in pgsizes or more levels than max_levels), a NULL
+ * @grp or a group without the op.
  */
 uint64_t uiommu_table_group_get_table_size(struct uiommu_table_group *grp,
 					   unsigned int page_shift, uint64_t window_size,
@@ -333,13 +336,13 @@ uint64_t uiommu_table_group_get_table_size(struct uiommu_table_group *grp,
  *
  * Return: 0, or a negative errno:
  * * -EINVAL NULL @grp or @ret_tbl, @num out of range, @page_shift not in
- *   pgsizes, @levels above max_levels, a geometry uiommu_tce_table_new()
- *   refuses, or a window that would not fit its TVE (window 0 must end at
- *   or below UIOMMU_PE_BUS_OFFSET_64, window 1 at or below 2^60);
+ *   pgsizes, @levels above max_levels, or a geometry uiommu_tce_table_new()
+ *   refuses (a valid one reaches fewer than 55 bits of bus address, so it
+ *   always fits its TVE);
  * * -EPERM the group has no create_table op;
  * * -ENODEV a compound group with no member (Linux: -EFAULT);
  * * -EBUSY a PE that is a compound member (use the compound group);
- * * -ENOSPC, -ENOMEM, -EOVERFLOW as uiommu_tce_table_new().
+ * * -ENOSPC, -ENOMEM as uiommu_tce_table_new().
  */
 int uiommu_table_group_create_table(struct uiommu_table_group *grp, int num,
 				    unsigned int page_shift, uint64_t window_size,
@@ -388,9 +391,10 @@ int uiommu_table_group_set_window(struct uiommu_table_group *grp, int num,
  * clears the TVE, flushes its TCE cache, unlinks its kill, waits until no
  * DMA of its devices can still use the table, and drops its reference;
  * tables[@num] = NULL. A compound group unsets every member whose window
- * @num is set (a single-TVE member may have dropped it); if one fails, the
- * members already unset get the table back and the first error is
- * returned; on success the compound drops its reference.
+ * @num is set (a single-TVE member may have dropped it) and drops its own
+ * reference; a member's unset of a set window cannot fail, so there is
+ * nothing to roll back (Linux's can fail in OPAL and re-sets the members
+ * already unset).
  *
  * Context: may sleep (waits for an RCU grace period).
  *
@@ -398,9 +402,8 @@ int uiommu_table_group_set_window(struct uiommu_table_group *grp, int num,
  * * -EINVAL NULL @grp, @num out of range;
  * * -EPERM the group has no unset_window op;
  * * -ENOENT window @num is not set;
- * * -EBUSY the group is owned by the host, or the PE is a compound member.
- * A compound rollback that fails itself is logged (UIOMMU_LOG_ERR); the
- * first error is still the one returned.
+ * * -EBUSY the group is owned by the host, or the PE is a compound member;
+ * * -ENODEV a compound group with no member.
  */
 int uiommu_table_group_unset_window(struct uiommu_table_group *grp, int num);
 
@@ -705,7 +708,7 @@ struct uiommu_pe_info {
  * @ret_info: on success, the description; its @size must be set by the
  *	caller.
  *
- * Context: any thread; lock-free (the counters are read one by one).
+ * Context: takes the PE's lock; the counters are read one by one.
  *
  * Return: 0, or -EINVAL for a NULL @ret_info or a @ret_info->size below the
  * first version's.
