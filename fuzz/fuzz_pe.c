@@ -1151,6 +1151,20 @@ static void op_dma(struct run *r, int i, unsigned int where, unsigned int lensel
 				   (unsigned long long)f.done, (unsigned long long)moved);
 			page_cache_update(p, &pm, ok);
 			fuzz_pe_stats.dma_faults[f.reason & 7]++;
+			/*
+			 * A bad hpa is found while copying, after the PE translated a run
+			 * of pages (as a PHB prefetches TCEs): the pages after it may have
+			 * been looked up, so the cache may now hold their entries too.
+			 */
+			if (f.reason == UIOMMU_DMA_FAULT_BAD_HPA) {
+				uint64_t at = ioba + moved;
+
+				/* Every later page of the transfer: what it held stays possible. */
+				while (pm.c[0].len && (at += pm.c[0].len) < ioba + len) {
+					page_candidates(r, i, at, dir, &pm);
+					page_cache_update(p, &pm, (1u << pm.n) - 1);
+				}
+			}
 			if (f.reason != UIOMMU_DMA_FAULT_FROZEN && p->eeh_on)
 				p->mmio_stop = p->dma_stop = true;
 			return;
