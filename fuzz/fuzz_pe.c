@@ -492,16 +492,13 @@ static void op_comp_attach(struct run *r, int c, int i)
 
 /* ---- ownership ---- */
 
-static int pe_take(struct model *m, int i)
+static void pe_take(struct model *m, int i)
 {
 	struct mpe *p = &m->pe[i];
 
-	if (p->user)
-		return -EBUSY;
 	p->user = true;
 	p->host = false;
 	pe_flush(p);
-	return 0;
 }
 
 static int pe_release_check(struct model *m, int i)
@@ -1217,6 +1214,12 @@ static struct env *fuzz_env(void)
 	for (int k = 0; k < HOST_PAGES; k++)
 		FUZZ_CHECK(!uiommu_hva_to_hpa(env.ctx, env.host + (uint64_t)k * HOST_PAGE, &env.hpa[k]),
 			   "hpa");
+	/*
+	 * Bytes that differ from place to place, so that a DMA's bytes say
+	 * where they went (every DMA write leaves a pattern of its own).
+	 */
+	for (uint64_t q = 0; q < HOST_PAGES * HOST_PAGE / 8; q++)
+		((uint64_t *)(void *)env.host)[q] = (q + 1) * 0x9e3779b97f4a7c15ULL;
 	env.host_table_size = uiommu_tce_table_size(16, 16, UIOMMU_PHB_DEFAULT_TCE32_SIZE,
 						    UIOMMU_PE_DEFAULT_TABLE_LEVELS);
 	return &env;
@@ -1286,9 +1289,6 @@ int fuzz_pe(const uint8_t *data, size_t size)
 
 	memset(&model, 0, sizeof(model));
 	model.mode = (unsigned int)fuzz_take(&r.in, 1) % 3;
-	/* Bytes that differ from place to place, so that a DMA's bytes say where they went. */
-	for (uint64_t q = 0; q < HOST_PAGES * HOST_PAGE / 8; q++)
-		((uint64_t *)(void *)e->host)[q] = (q + 1) * 0x9e3779b97f4a7c15ULL;
 	while (!fuzz_done(&r.in) && nops++ < MAX_OPS) {
 		unsigned int op = (unsigned int)fuzz_take(&r.in, 1) % 24;
 		unsigned int a = (unsigned int)fuzz_take(&r.in, 1), b = (unsigned int)fuzz_take(&r.in, 1);
