@@ -18,5 +18,7 @@
 #include <uiommu/guest.h>
 #include <uiommu/tce.h>
 #include <uiommu/papr.h>
+#include <uiommu/pe.h>
+#include <uiommu/device.h>
 
 #endif /* UIOMMU_UIOMMU_H */

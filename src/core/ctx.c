@@ -22,6 +22,9 @@ static const char *const resource_names[UIOMMU_RES_NR] = {
 	[UIOMMU_RES_LIOBNS] = "liobns",
 	[UIOMMU_RES_GRANTS] = "grants",
 	[UIOMMU_RES_NOTIFIERS] = "notifiers",
+	[UIOMMU_RES_PHBS] = "phbs",
+	[UIOMMU_RES_TABLE_GROUPS] = "table_groups",
+	[UIOMMU_RES_DEVICES] = "devices",
 };
 
 static const uint64_t resource_defaults[UIOMMU_RES_NR] = {
@@ -37,6 +40,9 @@ static const uint64_t resource_defaults[UIOMMU_RES_NR] = {
 	[UIOMMU_RES_LIOBNS] = 1024,
 	[UIOMMU_RES_GRANTS] = 65536,
 	[UIOMMU_RES_NOTIFIERS] = 65536,
+	[UIOMMU_RES_PHBS] = 64,
+	[UIOMMU_RES_TABLE_GROUPS] = 4096,
+	[UIOMMU_RES_DEVICES] = 4096,
 };
 
 /* Byte resources refuse with -ENOMEM (as account_locked_vm()), counts with -ENOSPC. */
