@@ -20,5 +20,7 @@
 #include <uiommu/papr.h>
 #include <uiommu/pe.h>
 #include <uiommu/device.h>
+#include <uiommu/grant.h>
+#include <uiommu/shbuf.h>
 
 #endif /* UIOMMU_UIOMMU_H */
