@@ -189,8 +189,8 @@ int mem_frames_alloc_at(struct uiommu_ctx *ctx, unsigned int order, uint64_t *re
 int mem_frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order);
 
 /*
- * mem_frames_alloc_shared() - A run of 2^@order frames, as mem_frames_alloc(),
- * whose first @npages (1..2^@order) frames are backed by a memfd of their
+ * mem_frames_alloc_shared() - A run of 2^@order frames, as mem_frames_alloc()
+ * (each call site a fault point of its own), whose first @npages (1..2^@order) frames are backed by a memfd of their
  * own, *@ret_fd (@npages * 4 KiB bytes, sealed against shrinking and
  * growing; the caller may add seals), mapped writable at *@ret_hva in the
  * library region's mapping so that hpa and host-pointer lookups stay right. Handing the fd to another
@@ -204,8 +204,11 @@ int mem_frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order);
  * -EINVAL not a run, -EBUSY a frame is pinned, -ENOMEM the library's
  * mapping could not be put back (the run is leaked, never reused).
  */
-int mem_frames_alloc_shared(struct uiommu_ctx *ctx, unsigned int order, uint64_t npages,
-			    uint64_t *ret_hpa, void **ret_hva, int *ret_fd);
+#define mem_frames_alloc_shared(ctx, order, npages, ret_hpa, ret_hva, ret_fd)                 \
+	mem_frames_alloc_shared_at(ctx, order, npages, ret_hpa, ret_hva, ret_fd,                \
+				   FAULT_POINT(UIOMMU_FAULT_FRAME))
+int mem_frames_alloc_shared_at(struct uiommu_ctx *ctx, unsigned int order, uint64_t npages,
+			       uint64_t *ret_hpa, void **ret_hva, int *ret_fd, struct fault_point *fp);
 int mem_frames_free_shared(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, int fd);
 
 /* ---- grant/ ---- */

@@ -4,7 +4,8 @@
  * they failed each one.
  *
  * Each use of ctx_fault(), ctx_alloc(), ctx_alloc_aligned(),
- * ctx_alloc_array() and mem_frames_alloc() (internal.h) is a fault point:
+ * ctx_alloc_array(), mem_frames_alloc() and mem_frames_alloc_shared()
+ * (internal.h) is a fault point:
  * the macro places a static descriptor of its call site (file, line, fault
  * class) in the linker section "uiommu_fault_points" and passes it down.
  * When uiommu_ctx_inject_fault() makes that call site fail, the descriptor

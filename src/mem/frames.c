@@ -347,8 +347,8 @@ static int map_lib_over(struct ram_region *lib, uint64_t hpa, uint64_t bytes)
 	return p == MAP_FAILED ? -ENOMEM : 0;
 }
 
-int mem_frames_alloc_shared(struct uiommu_ctx *ctx, unsigned int order, uint64_t npages,
-			    uint64_t *ret_hpa, void **ret_hva, int *ret_fd)
+int mem_frames_alloc_shared_at(struct uiommu_ctx *ctx, unsigned int order, uint64_t npages,
+			       uint64_t *ret_hpa, void **ret_hva, int *ret_fd, struct fault_point *fp)
 {
 	uint64_t len = npages << UIOMMU_FRAME_SHIFT, hpa;
 	struct ram_region *lib;
@@ -357,7 +357,7 @@ int mem_frames_alloc_shared(struct uiommu_ctx *ctx, unsigned int order, uint64_t
 
 	if (!npages || npages > (1ULL << order))
 		return -EINVAL;
-	ret = frames_alloc(ctx, order, false, &hpa);
+	ret = frames_alloc(ctx, order, false, &hpa, fp);
 	if (ret)
 		return ret;
 	lib = atomic_load_explicit(&mem_peek(ctx)->lib, memory_order_acquire);

@@ -7,7 +7,8 @@
  * clean: every resource at zero, no heap block left (a counting allocator
  * proves it after uiommu_ctx_free()), and no locked memory left in the
  * process. At the end the test prints how many of the library's fault
- * points some scenario failed, and fails unless it failed them all.
+ * points some scenario (or a unit test's own fault loop) failed, and fails
+ * unless they failed them all.
  *
  * A module adds its scenarios in a file of its own (fault_<module>.c,
  * listed in tests/meson.build): FAULT_SCENARIO() places them where
@@ -54,12 +55,19 @@ struct fault_scenario {
 		}                                                                          \
 	} while (0)
 
-/* Run a step of a scenario: return its error (or -ENOMEM for a PAPR "out of memory"). */
+/*
+ * Run a step of a scenario: return its error (map a module's documented
+ * out-of-memory answer to -ENOMEM first). Any other error is printed.
+ */
 #define FAULT_STEP(call)                                                                   \
 	do {                                                                               \
 		int step_ret_ = (call);                                                    \
-		if (step_ret_)                                                             \
+		if (step_ret_) {                                                           \
+			if (step_ret_ != -ENOMEM)                                          \
+				print_message("%s:%d: %s = %d\n", __FILE__, __LINE__, #call,   \
+					      step_ret_);                                  \
 			return step_ret_;                                                  \
+		}                                                                          \
 	} while (0)
 
 #endif /* UIOMMU_FAULT_TEST_H */

@@ -3,12 +3,23 @@
  * Fault injection: every scenario of fault_*.c (fault.h) through its
  * fail-at-N loops, then the coverage of the library's fault points: each
  * call site of a fallible step (core/fault.h) must have been failed by some
- * scenario. This binary links the whole library, so every fault point of
- * src/ is present, a new module's included.
+ * scenario, or by the fail-at-N loop of a unit test (the unit tests that
+ * inject faults are named on the command line and run again here, to
+ * count theirs). This binary links the whole library, so every fault point
+ * of src/ is present, a new module's included.
+ *   test_fault [UNIT_TEST...]
  */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+
 #include "fault.h"
 
 #include "internal.h"
+
+/* Unit tests to run for their own fault loops (argv). */
+static int test_argc;
+static char **test_argv;
 
 struct counting_alloc {
 	long live;
@@ -165,47 +176,118 @@ static int row_cmp(const void *a, const void *b)
 	return c ? c : (x->line > y->line) - (x->line < y->line);
 }
 
+/* The rows so far, growing; a call site expanded in several objects is one point. */
+struct coverage {
+	struct point_row *row;
+	size_t n, cap;
+};
+
+static void coverage_add(struct coverage *c, const char *file, unsigned int line,
+			 unsigned int fault_class, bool failed)
+{
+	struct point_row r = { .line = line, .fault_class = fault_class, .failed = failed };
+
+	point_name(file, r.name, sizeof(r.name));
+	if (strncmp(r.name, "src/", 4))
+		return; /* a test's own use of the internals is not the library's */
+	for (size_t j = 0; j < c->n; j++) {
+		if (c->row[j].line == r.line && !strcmp(c->row[j].name, r.name)) {
+			c->row[j].failed |= r.failed;
+			return;
+		}
+	}
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 256;
+		c->row = realloc(c->row, c->cap * sizeof(*c->row));
+		assert_non_null(c->row);
+	}
+	c->row[c->n++] = r;
+}
+
+/*
+ * The unit tests named on the command line, each run with
+ * UIOMMU_FAULT_POINTS_DIR set (tests/fault/points_log.c): what their own
+ * fail-at-N loops failed counts too.
+ */
+static void coverage_from_tests(struct coverage *c)
+{
+	char dir[] = "/tmp/uiommu-fault-points-XXXXXX";
+	struct dirent *e;
+	DIR *d;
+
+	if (!test_argc)
+		return;
+	assert_non_null(mkdtemp(dir));
+	for (int i = 0; i < test_argc; i++) {
+		int status = 0;
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			int null = open("/dev/null", O_WRONLY);
+
+			setenv("UIOMMU_FAULT_POINTS_DIR", dir, 1);
+			dup2(null, 1);
+			dup2(null, 2);
+			execl(test_argv[i], test_argv[i], (char *)NULL);
+			_exit(127);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (!WIFEXITED(status) || (WEXITSTATUS(status) && WEXITSTATUS(status) != TEST_SKIP_EXIT))
+			print_message("%s failed (its own test says why); its points still count\n",
+				      test_argv[i]);
+	}
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		char path[4096], file[4096];
+		unsigned int line, fault_class;
+		int failed;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		f = fopen(path, "r");
+		assert_non_null(f);
+		while (fscanf(f, "%d %u %u %4095s", &failed, &line, &fault_class, file) == 4)
+			coverage_add(c, file, line, fault_class, failed);
+		fclose(f);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
 static void test_coverage(void **state)
 {
+	struct coverage c = { 0 };
 	struct fault_point *fp;
-	size_t n = fault_points(&fp), rows = 0, failed = 0;
-	struct point_row *row = calloc(n ? n : 1, sizeof(*row));
+	size_t n = fault_points(&fp), failed = 0;
 
 	(void)state;
-	assert_non_null(row);
 	assert_true(n > 0);
-	for (size_t i = 0; i < n; i++) {
-		struct point_row r = { .line = fp[i].line, .fault_class = fp[i].fault_class };
-		size_t j;
-
-		point_name(fp[i].file, r.name, sizeof(r.name));
-		r.failed = atomic_load(&fp[i].failed);
-		/* A call site expanded in several objects is one point, failed if any copy was. */
-		for (j = 0; j < rows; j++)
-			if (row[j].line == r.line && !strcmp(row[j].name, r.name))
-				break;
-		if (j < rows)
-			row[j].failed |= r.failed;
-		else
-			row[rows++] = r;
+	for (size_t i = 0; i < n; i++)
+		coverage_add(&c, fp[i].file, fp[i].line, fp[i].fault_class,
+			     atomic_load(&fp[i].failed));
+	coverage_from_tests(&c);
+	qsort(c.row, c.n, sizeof(*c.row), row_cmp);
+	for (size_t i = 0; i < c.n; i++) {
+		failed += c.row[i].failed;
+		if (!c.row[i].failed)
+			print_message("never failed: %s:%u (%s)\n", c.row[i].name, c.row[i].line,
+				      class_name(c.row[i].fault_class));
 	}
-	qsort(row, rows, sizeof(*row), row_cmp);
-	for (size_t i = 0; i < rows; i++) {
-		failed += row[i].failed;
-		if (!row[i].failed)
-			print_message("never failed: %s:%u (%s)\n", row[i].name, row[i].line,
-				      class_name(row[i].fault_class));
-	}
-	print_message("fault points: %zu failed / %zu present\n", failed, rows);
-	free(row);
-	assert_int_equal(failed, rows);
+	print_message("fault points: %zu failed / %zu present\n", failed, c.n);
+	free(c.row);
+	assert_int_equal(failed, c.n);
 }
 
 /* The scenarios, from every fault_*.c linked in. */
 extern const struct fault_scenario __start_uiommu_fault_scenarios[];
 extern const struct fault_scenario __stop_uiommu_fault_scenarios[];
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct fault_scenario *s = __start_uiommu_fault_scenarios;
 	size_t n = (size_t)(__stop_uiommu_fault_scenarios - s), k = 0;
@@ -213,6 +295,8 @@ int main(void)
 	char (*names)[128] = calloc(2 * n, sizeof(*names));
 	int ret;
 
+	test_argc = argc - 1;
+	test_argv = argv + 1;
 	test_require_memfd();
 	if (!tests || !names)
 		return 1;
