@@ -18,5 +18,6 @@
 #include <uiommu/guest.h>
 #include <uiommu/tce.h>
 #include <uiommu/papr.h>
+#include <uiommu/mirror.h>
 
 #endif /* UIOMMU_UIOMMU_H */

@@ -22,6 +22,8 @@ static const char *const resource_names[UIOMMU_RES_NR] = {
 	[UIOMMU_RES_LIOBNS] = "liobns",
 	[UIOMMU_RES_GRANTS] = "grants",
 	[UIOMMU_RES_NOTIFIERS] = "notifiers",
+	[UIOMMU_RES_ADDRESS_SPACES] = "address_spaces",
+	[UIOMMU_RES_MIRROR_BUSY_MS] = "mirror_busy_ms",
 };
 
 static const uint64_t resource_defaults[UIOMMU_RES_NR] = {
@@ -37,6 +39,8 @@ static const uint64_t resource_defaults[UIOMMU_RES_NR] = {
 	[UIOMMU_RES_LIOBNS] = 1024,
 	[UIOMMU_RES_GRANTS] = 65536,
 	[UIOMMU_RES_NOTIFIERS] = 65536,
+	[UIOMMU_RES_ADDRESS_SPACES] = 64,
+	[UIOMMU_RES_MIRROR_BUSY_MS] = 1000,
 };
 
 /* Byte resources refuse with -ENOMEM (as account_locked_vm()), counts with -ENOSPC. */
