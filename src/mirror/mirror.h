@@ -85,6 +85,13 @@ struct uiommu_mm {
 	/* Mirrors of this address space, for migration (under mirrors_lock). */
 	pthread_mutex_t mirrors_lock;
 	LIST_HEAD(, uiommu_mirror) mirrors;
+	/*
+	 * Test hook (Xe's CONFIG_DRM_XE_USERPTR_INVAL_INJECT): called by a
+	 * population after faulting and resolving, before it commits, so that a
+	 * test can invalidate exactly there. Set before use; never in production.
+	 */
+	void (*test_populate_hook)(void *opaque, struct uiommu_mirror *m);
+	void *test_populate_opaque;
 	/* The running migration's invalidations (one at a time: mem's migrate lock). */
 	struct uiommu_mmu_range mig_ranges[16];
 	size_t mig_n;

@@ -365,11 +365,13 @@ retry:
 		ret = mirror_resolve(m->ctx, m->ua, m->npages, m->pages);
 		if (ret)
 			goto fault_error;
+		if (unlikely(m->mm->test_populate_hook))
+			m->mm->test_populate_hook(m->mm->test_populate_opaque, m);
 		if (!uiommu_interval_check_retry(sub, seq))
 			break;
 	busy:
 		atomic_fetch_add_explicit(&m->st_retries, 1, memory_order_relaxed);
-		if (now_ms() > deadline)
+		if (now_ms() >= deadline)
 			goto timeout;
 		seq = uiommu_interval_read_begin(sub);
 	}
@@ -396,7 +398,7 @@ retry:
 		driver_write_unlock(m);
 		ctx_free(m->ctx, addrs);
 		atomic_fetch_add_explicit(&m->st_retries, 1, memory_order_relaxed);
-		if (now_ms() > deadline)
+		if (now_ms() >= deadline)
 			goto timeout;
 		goto retry;
 	}
