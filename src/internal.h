@@ -152,8 +152,10 @@ bool mem_file_to_hpa_rcu(struct uiommu_ctx *ctx, uint64_t dev, uint64_t ino, uin
  * true after the old hpa is poisoned and the new one published. Called in
  * the migrating thread, under the memory model's migration lock but no
  * other: a hook may call lookups but not uiommu_ram_migrate() nor the hook
- * registration. mem_migrate_gen() changes at every publication, so that a
- * lookup begun before it can be detected.
+ * registration. mem_migrate_gen() is a sequence count: odd from before the
+ * first hook call until the new hpa is published, so that a lookup that
+ * overlapped a migration (it read an odd value, or the value changed) can
+ * be detected and redone.
  */
 typedef void mem_migrate_hook_fn(void *opaque, uint64_t old_hpa, uint64_t len, bool end);
 int mem_migrate_hook_add(struct uiommu_ctx *ctx, mem_migrate_hook_fn *fn, void *opaque);

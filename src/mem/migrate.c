@@ -99,7 +99,7 @@ void mem_migrate_hook_remove(struct uiommu_ctx *ctx, mem_migrate_hook_fn *fn, vo
 
 uint64_t mem_migrate_gen(struct uiommu_ctx *ctx)
 {
-	return atomic_load_explicit(&ctx->mem->migrate_gen, memory_order_acquire);
+	return atomic_load_explicit(&ctx->mem->migrate_gen, memory_order_seq_cst);
 }
 
 static void call_hooks(struct mem_state *mem, uint64_t old_hpa, bool end)
@@ -183,7 +183,12 @@ UIOMMU_EXPORT int uiommu_ram_migrate(struct uiommu_ctx *ctx, uint64_t hpa, uint6
 	mem->moved_next += SYS_PAGE_SIZE;
 	pthread_mutex_unlock(&mem->lock);
 
-	/* MMU_NOTIFY_MIGRATE start: every device use of the old hpa stops. */
+	/*
+	 * The generation is odd from here until the publication (a seqcount): a
+	 * lookup that overlaps this window sees it odd or changed, and retries.
+	 * Then MMU_NOTIFY_MIGRATE start: every device use of the old hpa stops.
+	 */
+	atomic_fetch_add_explicit(&mem->migrate_gen, 1, memory_order_seq_cst);
 	call_hooks(mem, hpa, false);
 
 	pthread_mutex_lock(&mem->lock);
@@ -193,6 +198,7 @@ UIOMMU_EXPORT int uiommu_ram_migrate(struct uiommu_ctx *ctx, uint64_t hpa, uint6
 		pthread_mutex_unlock(&mem->lock);
 		rcu_array_discard(new_migrated);
 		rcu_array_discard(new_moved);
+		atomic_fetch_add_explicit(&mem->migrate_gen, 1, memory_order_seq_cst);
 		call_hooks(mem, hpa, true);
 		pthread_mutex_unlock(&mem->migrate_lock);
 		ctx_err(ctx, "mem: migrate: hpa 0x%llx was pinned during the migration",
@@ -201,7 +207,7 @@ UIOMMU_EXPORT int uiommu_ram_migrate(struct uiommu_ctx *ctx, uint64_t hpa, uint6
 	}
 	rcu_array_publish(&r->migrated, new_migrated);
 	rcu_array_publish(&mem->moved, new_moved);
-	atomic_fetch_add_explicit(&mem->migrate_gen, 1, memory_order_release);
+	atomic_fetch_add_explicit(&mem->migrate_gen, 1, memory_order_seq_cst);
 	pthread_mutex_unlock(&mem->lock);
 
 	call_hooks(mem, hpa, true);

@@ -84,6 +84,7 @@ struct uiommu_mm {
 
 	/* Mirrors of this address space, for migration (under mirrors_lock). */
 	pthread_mutex_t mirrors_lock;
+	pthread_cond_t mirrors_cond; /* a mirror's last fault-handling user is gone */
 	LIST_HEAD(, uiommu_mirror) mirrors;
 	/*
 	 * Test hook (Xe's CONFIG_DRM_XE_USERPTR_INVAL_INJECT): called by a

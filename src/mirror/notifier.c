@@ -133,6 +133,7 @@ static void mm_destroy(struct uiommu_mm *mm)
 	pthread_mutex_destroy(&mm->gate_lock);
 	pthread_cond_destroy(&mm->gate_cond);
 	pthread_mutex_destroy(&mm->mirrors_lock);
+	pthread_cond_destroy(&mm->mirrors_cond);
 	pthread_mutex_destroy(&mm->quiesce_lock);
 	ctx_free(ctx, mm);
 	ctx_uncharge(ctx, UIOMMU_RES_ADDRESS_SPACES, 1);
@@ -170,6 +171,7 @@ UIOMMU_EXPORT int uiommu_mm_new(struct uiommu_ctx *ctx, unsigned int flags,
 	pthread_mutex_init(&mm->gate_lock, NULL);
 	pthread_cond_init(&mm->gate_cond, NULL);
 	pthread_mutex_init(&mm->mirrors_lock, NULL);
+	pthread_cond_init(&mm->mirrors_cond, NULL);
 	pthread_mutex_init(&mm->quiesce_lock, NULL);
 	RB_INIT(&mm->itree);
 	SLIST_INIT(&mm->deferred);

@@ -5,6 +5,7 @@
  * used by Xe's userptr (drivers/gpu/drm/xe/xe_userptr.c), and its binding
  * to a bus address range of a DMA window. See uiommu/mirror.h.
  */
+#include <sched.h>
 #include <string.h>
 #include <time.h>
 
@@ -17,6 +18,7 @@ struct uiommu_mirror {
 	unsigned int flags;
 	struct uiommu_interval_notifier *notifier;
 	LIST_ENTRY(uiommu_mirror) mm_link; /* under mm->mirrors_lock */
+	unsigned int fault_users;	   /* fault handlers using it; under mirrors_lock */
 
 	pthread_mutex_t populate_lock; /* one population at a time */
 	struct mirror_page *pages;     /* the resolved pages; under populate_lock */
@@ -232,15 +234,25 @@ UIOMMU_EXPORT int uiommu_mirror_free(struct uiommu_mirror *mirror)
 		/* The same refusals as the notifier's removal, before anything changes. */
 		return uiommu_interval_notifier_remove(mirror->notifier);
 	}
-	/* drm_gpusvm_free_pages(): unmap under the lock, then the notifier. */
+	/*
+	 * First make it unreachable to fault handlers and wait for those using
+	 * it, then let a running population finish: only then can no commit
+	 * come after our clear. drm_gpusvm_free_pages(): unmap under the lock,
+	 * then the notifier.
+	 */
+	pthread_mutex_lock(&mm->mirrors_lock);
+	LIST_REMOVE(mirror, mm_link);
+	while (mirror->fault_users)
+		pthread_cond_wait(&mm->mirrors_cond, &mm->mirrors_lock);
+	pthread_mutex_unlock(&mm->mirrors_lock);
+	pthread_mutex_lock(&mirror->populate_lock);
 	driver_write_lock(mirror);
 	if (atomic_load_explicit(&mirror->has_dma_mapping, memory_order_relaxed))
 		tces_clear_locked(mirror);
 	atomic_store(&mirror->has_dma_mapping, false);
+	mirror->unmapped = true; /* a populate that still comes commits nothing */
 	driver_write_unlock(mirror);
-	pthread_mutex_lock(&mm->mirrors_lock);
-	LIST_REMOVE(mirror, mm_link);
-	pthread_mutex_unlock(&mm->mirrors_lock);
+	pthread_mutex_unlock(&mirror->populate_lock);
 	ret = uiommu_interval_notifier_remove(mirror->notifier);
 	if (ret) /* cannot happen: checked above */
 		return ret;
@@ -362,6 +374,11 @@ retry:
 		if (ret)
 			goto fault_error;
 		gen = mem_migrate_gen(m->ctx);
+		if (gen & 1) {
+			/* A migration is between its invalidation and its new hpa: wait it out. */
+			sched_yield();
+			goto busy;
+		}
 		ret = mirror_resolve(m->ctx, m->ua, m->npages, m->pages);
 		if (ret)
 			goto fault_error;
@@ -578,7 +595,11 @@ UIOMMU_EXPORT int uiommu_mm_handle_fault(struct uiommu_mm *mm, struct uiommu_tce
 		return -EINVAL;
 	if (*mirror_tls_driver_locks() || mirror_tls_invalidating() == mm)
 		return -EDEADLK;
-	/* Populate under mirrors_lock: free() unlinks under it first, so @found stays. */
+	/*
+	 * Find it under mirrors_lock and count ourselves as a user, so that
+	 * free() waits for us; populate without the lock (a migration's hook
+	 * takes it, and the population may wait for that migration).
+	 */
 	pthread_mutex_lock(&mm->mirrors_lock);
 	LIST_FOREACH(m, &mm->mirrors, mm_link) {
 		pthread_rwlock_rdlock(&m->lock);
@@ -593,7 +614,12 @@ UIOMMU_EXPORT int uiommu_mm_handle_fault(struct uiommu_mm *mm, struct uiommu_tce
 		pthread_mutex_unlock(&mm->mirrors_lock);
 		return -EFAULT; /* not a recoverable fault: a bad DMA as any other */
 	}
+	found->fault_users++;
+	pthread_mutex_unlock(&mm->mirrors_lock);
 	ret = uiommu_mirror_populate(found);
+	pthread_mutex_lock(&mm->mirrors_lock);
+	if (!--found->fault_users)
+		pthread_cond_broadcast(&mm->mirrors_cond);
 	pthread_mutex_unlock(&mm->mirrors_lock);
 	return ret;
 }

@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mirror.h"
@@ -25,6 +26,30 @@
 
 /* Events read at once; the kernel hands out as many as are queued. */
 #define UFFD_BATCH 32
+/* Threads blocked in madvise(2) that we remember at once, and REMOVEs kept open. */
+#define UFFD_CALLERS 32
+#define UFFD_PENDING 32
+/* The longest a REMOVE stays open waiting for its madvise to return, in ms. */
+#define UFFD_PENDING_MAX_MS 1000
+
+/* A thread seen blocked in madvise(start, len), and its user time then. */
+struct madvise_caller {
+	pid_t tid;
+	uint64_t start, len;
+	unsigned long long utime;
+};
+
+/* Threads that may be a REMOVE's caller, when it was not seen blocked. */
+#define UFFD_CANDIDATES 8
+
+/* A REMOVE whose invalidation stays open until the kernel is done with it. */
+struct pending_remove {
+	struct uiommu_mmu_range range;
+	struct madvise_caller cand[UFFD_CANDIDATES];
+	size_t ncand;
+	bool unfollowed; /* too many candidates: wait for the bound */
+	uint64_t since_ms;
+};
 
 struct mirror_uffd {
 	int fd;
@@ -32,6 +57,11 @@ struct mirror_uffd {
 	pthread_t thread;
 	pthread_mutex_t reg_lock; /* UFFDIO_(UN)REGISTER and the coverage they follow */
 	uint64_t features;
+	/* The monitor's own (no lock): */
+	struct madvise_caller callers[UFFD_CALLERS];
+	size_t ncallers;
+	struct pending_remove pending[UFFD_PENDING];
+	size_t npending;
 };
 
 static uint64_t page_down(uint64_t a)
@@ -43,6 +73,268 @@ static uint64_t page_down(uint64_t a)
 static uint64_t page_last(uint64_t a)
 {
 	return a | (MIRROR_PAGE_SIZE - 1);
+}
+
+/* ---- when is the kernel done with a REMOVE? ---- */
+
+/*
+ * UFFD_EVENT_REMOVE comes before the kernel zaps the pages, and the kernel
+ * goes on as soon as the event is read: a repopulation right after our
+ * invalidation could fault in a page that the kernel then takes away (for
+ * MADV_REMOVE, punches out of the file while a device copies it). So the
+ * invalidation of a REMOVE stays open, as between Linux's
+ * invalidate_range_start() and _end(), until the madvise(2) call that
+ * caused it has returned. While the event is unread its thread is blocked
+ * in madvise, which /proc/self/task/TID/syscall shows (we look before each
+ * read); afterwards the thread has returned once it shows another syscall,
+ * has exited, or has run user code (its utime grew). An event queued after
+ * our look has no known caller: then every thread that is running (or
+ * blocked in an overlapping madvise) when we read it is a candidate, and
+ * the invalidation ends once each of them has returned. UFFD_PENDING_MAX_MS
+ * bounds the wait.
+ */
+/*
+ * Between poll() and read() the monitor must not allocate: a thread in
+ * fork(2) holds glibc's malloc locks while it waits for us to read its
+ * UFFD_EVENT_FORK. So /proc is read with raw syscalls, stack buffers and
+ * a parser of our own.
+ */
+static ssize_t read_proc(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n >= 0)
+		buf[n] = 0;
+	return n;
+}
+
+/* "/proc/self/task/" + decimal @tid + @leaf, into @buf. */
+static void task_path(char *buf, pid_t tid, const char *leaf)
+{
+	static const char prefix[] = "/proc/self/task/";
+	char digits[16];
+	size_t n = 0, len = sizeof(prefix) - 1;
+
+	memcpy(buf, prefix, len);
+	do
+		digits[n++] = (char)('0' + tid % 10);
+	while ((tid /= 10) && n < sizeof(digits));
+	while (n)
+		buf[len++] = digits[--n];
+	strcpy(buf + len, leaf);
+}
+
+/* Parse a number at *@p (decimal, or hex after "0x"), then skip one space. */
+static uint64_t parse_num(const char **p)
+{
+	const char *s = *p;
+	unsigned int base = 10;
+	uint64_t v = 0;
+
+	if (s[0] == '0' && s[1] == 'x') {
+		base = 16;
+		s += 2;
+	}
+	for (;; s++) {
+		unsigned int d;
+
+		if (*s >= '0' && *s <= '9')
+			d = (unsigned int)(*s - '0');
+		else if (base == 16 && *s >= 'a' && *s <= 'f')
+			d = (unsigned int)(*s - 'a' + 10);
+		else
+			break;
+		v = v * base + d;
+	}
+	if (*s == ' ')
+		s++;
+	*p = s;
+	return v;
+}
+
+static bool task_syscall(pid_t tid, long *nr, uint64_t *a0, uint64_t *a1, bool *running)
+{
+	char path[64], buf[256];
+	const char *p = buf;
+
+	task_path(path, tid, "/syscall");
+	if (read_proc(path, buf, sizeof(buf)) <= 0)
+		return false;
+	*running = !strncmp(buf, "running", 7);
+	if (*running)
+		return true;
+	if (buf[0] < '0' || buf[0] > '9') {
+		*nr = -1; /* "-1 ...": blocked outside a syscall */
+		*a0 = *a1 = 0;
+		return true;
+	}
+	*nr = (long)parse_num(&p);
+	*a0 = parse_num(&p);
+	*a1 = parse_num(&p);
+	return true;
+}
+
+static unsigned long long task_utime(pid_t tid)
+{
+	char path[64], buf[1024];
+	const char *p;
+
+	task_path(path, tid, "/stat");
+	if (read_proc(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	/* After "pid (comm) ", utime is the 12th field from the state. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	p += 2;
+	for (int field = 0; field < 11 && *p; p++)
+		if (*p == ' ')
+			field++;
+	return parse_num(&p);
+}
+
+/* Call @fn for each thread of this process (raw getdents64, no allocation). */
+static void for_each_task(void (*fn)(void *opaque, pid_t tid), void *opaque)
+{
+	char buf[4096] __attribute__((aligned(8)));
+	long n;
+	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < n;) {
+			unsigned short reclen;
+			const char *name = buf + off + 19; /* d_ino 8, d_off 8, d_reclen 2, d_type 1 */
+
+			memcpy(&reclen, buf + off + 16, sizeof(reclen));
+			if (name[0] >= '1' && name[0] <= '9')
+				fn(opaque, (pid_t)parse_num(&name));
+			off += reclen;
+		}
+	}
+	close(fd);
+}
+
+static void snapshot_one(void *opaque, pid_t tid)
+{
+	struct mirror_uffd *u = opaque;
+	uint64_t a0, a1;
+	bool running;
+	long nr;
+
+	if (u->ncallers == UFFD_CALLERS || !task_syscall(tid, &nr, &a0, &a1, &running) ||
+	    running || nr != SYS_madvise)
+		return;
+	u->callers[u->ncallers++] = (struct madvise_caller){
+		.tid = tid, .start = a0, .len = a1, .utime = task_utime(tid) };
+}
+
+/* Before reading: remember the threads blocked in madvise (the REMOVEs' callers). */
+static void snapshot_callers(struct mirror_uffd *u)
+{
+	u->ncallers = 0;
+	for_each_task(snapshot_one, u);
+}
+
+struct cand_scan {
+	uint64_t start, last;
+	pid_t self;
+	struct madvise_caller *cand;
+	size_t n;
+};
+
+static void cand_one(void *opaque, pid_t tid)
+{
+	struct cand_scan *c = opaque;
+	uint64_t a0 = 0, a1 = 0;
+	bool running;
+	long nr;
+
+	if (c->n == SIZE_MAX || tid == c->self || !task_syscall(tid, &nr, &a0, &a1, &running))
+		return;
+	if (!running && (nr != SYS_madvise || !a1 ||
+			 !range_overlaps(c->start, c->last, a0, a0 + a1 - 1)))
+		return;
+	if (c->n == UFFD_CANDIDATES) {
+		c->n = SIZE_MAX; /* too many to follow: the bound decides */
+		return;
+	}
+	c->cand[c->n++] = (struct madvise_caller){ .tid = tid, .start = running ? 0 : a0,
+						   .len = running ? 0 : a1,
+						   .utime = task_utime(tid) };
+}
+
+/* After the read: the threads that may still be in the madvise of [start, last]. */
+static size_t candidates_now(uint64_t start, uint64_t last, struct madvise_caller *cand)
+{
+	struct cand_scan c = { .start = start, .last = last,
+			       .self = (pid_t)syscall(SYS_gettid), .cand = cand };
+
+	for_each_task(cand_one, &c);
+	return c.n;
+}
+
+static bool caller_returned(const struct madvise_caller *c)
+{
+	uint64_t a0, a1;
+	bool running;
+	long nr;
+
+	if (!task_syscall(c->tid, &nr, &a0, &a1, &running))
+		return true; /* gone */
+	if (!running) {
+		if (!c->len) /* args unknown: any madvise may still be it */
+			return nr != SYS_madvise;
+		return nr != SYS_madvise || a0 != c->start || a1 != c->len;
+	}
+	return task_utime(c->tid) > c->utime;
+}
+
+static bool pending_done(const struct pending_remove *p)
+{
+	if (p->unfollowed)
+		return false;
+	for (size_t i = 0; i < p->ncand; i++)
+		if (!caller_returned(&p->cand[i]))
+			return false;
+	return true;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* End the REMOVEs whose madvise has returned (all of them with @all). */
+static void end_pending(struct uiommu_mm *mm, bool all)
+{
+	struct mirror_uffd *u = mm->uffd;
+	uint64_t now = mono_ms();
+
+	for (size_t i = 0; i < u->npending;) {
+		struct pending_remove *p = &u->pending[i];
+
+		if (!all && !pending_done(p) && now - p->since_ms < UFFD_PENDING_MAX_MS) {
+			i++;
+			continue;
+		}
+		if (!all && now - p->since_ms >= UFFD_PENDING_MAX_MS)
+			ctx_warn(mm->ctx, "mirror: madvise of [0x%llx, 0x%llx] not seen to return after "
+					  "%u ms: ending its invalidation",
+				 (unsigned long long)p->range.start, (unsigned long long)p->range.last,
+				 UFFD_PENDING_MAX_MS);
+		uiommu_mm_invalidate_range_end(mm, &p->range);
+		*p = u->pending[--u->npending];
+	}
 }
 
 /* ---- events ---- */
@@ -78,12 +370,39 @@ static void handle_event(struct uiommu_mm *mm, const struct uffd_msg *msg)
 			invalidate(mm, msg->arg.remove.start, msg->arg.remove.end - 1,
 				   UIOMMU_MMU_NOTIFY_UNMAP);
 		break;
-	case UFFD_EVENT_REMOVE:
+	case UFFD_EVENT_REMOVE: {
+		const struct uiommu_mmu_range range = {
+			.start = msg->arg.remove.start, .last = msg->arg.remove.end - 1,
+			.event = UIOMMU_MMU_NOTIFY_CLEAR, .flags = UIOMMU_MMU_RANGE_BLOCKABLE };
+		const struct madvise_caller *caller = NULL;
+		struct pending_remove *pend;
+
 		atomic_fetch_add_explicit(&mm->st_events[1], 1, memory_order_relaxed);
-		if (msg->arg.remove.end > msg->arg.remove.start)
-			invalidate(mm, msg->arg.remove.start, msg->arg.remove.end - 1,
-				   UIOMMU_MMU_NOTIFY_CLEAR);
+		if (msg->arg.remove.end <= msg->arg.remove.start)
+			break;
+		for (size_t i = 0; i < u->ncallers && !caller; i++)
+			if (u->callers[i].len &&
+			    range_overlaps(range.start, range.last, u->callers[i].start,
+					   u->callers[i].start + u->callers[i].len - 1))
+				caller = &u->callers[i];
+		if (uiommu_mm_invalidate_range_start(mm, &range))
+			break;
+		if (u->npending == UFFD_PENDING)
+			end_pending(mm, true);
+		pend = &u->pending[u->npending++];
+		*pend = (struct pending_remove){ .range = range, .since_ms = mono_ms() };
+		if (caller) {
+			pend->cand[0] = *caller;
+			pend->ncand = 1;
+		} else {
+			pend->ncand = candidates_now(range.start, range.last, pend->cand);
+			if (pend->ncand == SIZE_MAX) {
+				pend->ncand = 0;
+				pend->unfollowed = true;
+			}
+		}
 		break;
+	}
 	case UFFD_EVENT_REMAP:
 		/* The old range no longer maps what was mirrored (Linux move_page_tables: UNMAP). */
 		atomic_fetch_add_explicit(&mm->st_events[2], 1, memory_order_relaxed);
@@ -116,24 +435,20 @@ static void handle_event(struct uiommu_mm *mm, const struct uffd_msg *msg)
 	}
 }
 
-/* Read and handle what is queued; false when nothing was. */
+/* Read one batch of queued events and handle it; false when nothing was queued. */
 static bool drain_events(struct uiommu_mm *mm)
 {
 	struct uffd_msg msgs[UFFD_BATCH];
-	bool any = false;
 	ssize_t n;
 
-	for (;;) {
+	do
 		n = read(mm->uffd->fd, msgs, sizeof(msgs));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return any;
-		}
-		any = true;
-		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++)
-			handle_event(mm, &msgs[i]);
-	}
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return false;
+	for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++)
+		handle_event(mm, &msgs[i]);
+	return true;
 }
 
 static void *monitor_thread(void *arg)
@@ -145,13 +460,14 @@ static void *monitor_thread(void *arg)
 		struct pollfd p[2] = { { .fd = u->fd, .events = POLLIN },
 				       { .fd = u->stop_fd, .events = POLLIN } };
 
-		if (poll(p, 2, -1) < 0)
+		if (poll(p, 2, u->npending ? 1 : -1) < 0)
 			continue; /* EINTR */
 		if (p[1].revents)
 			break;
 		if (!(p[0].revents & POLLIN)) {
 			if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL))
 				break;
+			end_pending(mm, false);
 			continue;
 		}
 		/*
@@ -161,10 +477,13 @@ static void *monitor_thread(void *arg)
 		 * goes on to take away once read() has let it go.
 		 */
 		mm_dma_hold(mm);
-		while (drain_events(mm))
-			;
+		do
+			snapshot_callers(u); /* allocates nothing: see read_proc() */
+		while (drain_events(mm));
 		mm_dma_release(mm);
+		end_pending(mm, false);
 	}
+	end_pending(mm, true);
 	return NULL;
 }
 
