@@ -265,23 +265,24 @@ int uiommu_mm_invalidate(struct uiommu_mm *mm, uint64_t ua, uint64_t length,
  * access still uses the old pages. Cheap: two atomic operations when
  * nothing is held.
  *
- * Context: may sleep; nests; must not be held across a call that waits
- * for an invalidation (a populate, a remove, a munmap of mirrored memory),
- * nor with a mirror's driver lock.
- *
- * Return: a token for uiommu_mm_dma_end().
+ * Context: may sleep; nests (per thread); must not be held across a call
+ * that waits for an invalidation (a populate, a remove, a munmap of
+ * mirrored memory), nor with a mirror's driver lock, except
+ * uiommu_mm_handle_fault(), which steps out of this thread's accesses
+ * while it populates. Must not allocate memory inside (a fork(2) holds
+ * malloc's locks until the monitor has read its event, and the monitor
+ * waits for accesses in flight).
  */
-unsigned int uiommu_mm_dma_begin(struct uiommu_mm *mm);
+void uiommu_mm_dma_begin(struct uiommu_mm *mm);
 
 /**
- * uiommu_mm_dma_end() - End a device access started by uiommu_mm_dma_begin().
- * @mm: address space.
- * @token: what uiommu_mm_dma_begin() returned.
+ * uiommu_mm_dma_end() - End this thread's innermost device access.
+ * @mm: address space, as given to the matching uiommu_mm_dma_begin().
  *
- * Context: does not sleep unless an invalidation waits for this access
- * (then it takes a mutex to wake it).
+ * Context: the thread that began it; does not sleep unless an invalidation
+ * waits for this access (then it takes a mutex to wake it).
  */
-void uiommu_mm_dma_end(struct uiommu_mm *mm, unsigned int token);
+void uiommu_mm_dma_end(struct uiommu_mm *mm);
 
 /**
  * struct uiommu_mm_stats - what an address space has seen.
@@ -674,9 +675,13 @@ int uiommu_mirror_unbind(struct uiommu_mirror *mirror);
  * @tbl: the table whose translation faulted.
  * @ioba: the bus address that faulted.
  *
- * A device model calls this when a DMA through @tbl finds no TCE, outside
- * uiommu_mm_dma_begin(). If a mirror of @mm bound in fault mode covers
- * @ioba, it is populated (writing its TCEs) and the device retries the DMA.
+ * A device model calls this when a DMA through @tbl finds no TCE (from a
+ * device's fault handler, inside or outside uiommu_mm_dma_begin()). If a
+ * mirror of @mm bound in fault mode covers @ioba, it is populated (writing
+ * its TCEs) and the device retries the DMA. While it populates, the
+ * thread's device accesses of @mm are stepped out of, so that an
+ * invalidation waiting for them can finish; the retried translation sees
+ * whatever happened meanwhile.
  *
  * Context: may sleep (populates).
  *

@@ -108,6 +108,12 @@ struct uiommu_mm {
 void mm_put(struct uiommu_mm *mm);
 /* Wait until every device access that began before this call has ended. May sleep. */
 void mm_dma_quiesce(struct uiommu_mm *mm);
+/*
+ * Step out of this thread's device accesses of @mm (returns how many) and
+ * back into them: for a fault handler called inside one, which populates.
+ */
+unsigned int mm_dma_step_out(struct uiommu_mm *mm);
+void mm_dma_step_in(struct uiommu_mm *mm, unsigned int n);
 /* Hold new device accesses and quiesce; release. The monitor's. */
 void mm_dma_hold(struct uiommu_mm *mm);
 void mm_dma_release(struct uiommu_mm *mm);

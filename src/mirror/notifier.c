@@ -344,7 +344,19 @@ static void dma_put(struct uiommu_mm *mm, unsigned int idx)
 	}
 }
 
-UIOMMU_EXPORT unsigned int uiommu_mm_dma_begin(struct uiommu_mm *mm)
+/*
+ * This thread's open device accesses, innermost last: which address space
+ * and which epoch bucket each counts in, so that uiommu_mm_handle_fault()
+ * can step out of them while it populates, and back in.
+ */
+#define DMA_NEST_MAX 16
+static _Thread_local struct {
+	struct uiommu_mm *mm[DMA_NEST_MAX];
+	unsigned char idx[DMA_NEST_MAX];
+	unsigned int depth;
+} tls_dma;
+
+static unsigned int dma_get(struct uiommu_mm *mm)
 {
 	for (;;) {
 		unsigned int idx = atomic_load_explicit(&mm->dma_epoch, memory_order_seq_cst) & 1;
@@ -361,9 +373,50 @@ UIOMMU_EXPORT unsigned int uiommu_mm_dma_begin(struct uiommu_mm *mm)
 	}
 }
 
-UIOMMU_EXPORT void uiommu_mm_dma_end(struct uiommu_mm *mm, unsigned int token)
+UIOMMU_EXPORT void uiommu_mm_dma_begin(struct uiommu_mm *mm)
 {
-	dma_put(mm, token & 1);
+	unsigned int idx = dma_get(mm);
+
+	if (likely(tls_dma.depth < DMA_NEST_MAX)) {
+		tls_dma.mm[tls_dma.depth] = mm;
+		tls_dma.idx[tls_dma.depth] = (unsigned char)idx;
+	} else {
+		dma_put(mm, idx); /* too deep to track: count it in the outermost's bucket */
+		idx = tls_dma.idx[0];
+		atomic_fetch_add_explicit(&mm->dma_count[idx], 1, memory_order_seq_cst);
+	}
+	tls_dma.depth++;
+}
+
+UIOMMU_EXPORT void uiommu_mm_dma_end(struct uiommu_mm *mm)
+{
+	unsigned int d = --tls_dma.depth;
+
+	dma_put(mm, d < DMA_NEST_MAX ? tls_dma.idx[d] : tls_dma.idx[0]);
+}
+
+/* Leave this thread's accesses of @mm (to wait for an invalidation), and come back. */
+unsigned int mm_dma_step_out(struct uiommu_mm *mm)
+{
+	unsigned int n = 0;
+
+	for (unsigned int d = 0; d < MIN(tls_dma.depth, DMA_NEST_MAX); d++) {
+		if (tls_dma.mm[d] == mm) {
+			dma_put(mm, tls_dma.idx[d]);
+			n++;
+		}
+	}
+	return n;
+}
+
+void mm_dma_step_in(struct uiommu_mm *mm, unsigned int n)
+{
+	for (unsigned int d = 0; n && d < MIN(tls_dma.depth, DMA_NEST_MAX); d++) {
+		if (tls_dma.mm[d] == mm) {
+			tls_dma.idx[d] = (unsigned char)dma_get(mm);
+			n--;
+		}
+	}
 }
 
 void mm_dma_quiesce(struct uiommu_mm *mm)

@@ -589,6 +589,7 @@ UIOMMU_EXPORT int uiommu_mm_handle_fault(struct uiommu_mm *mm, struct uiommu_tce
 					 uint64_t ioba)
 {
 	struct uiommu_mirror *m, *found = NULL;
+	unsigned int steps;
 	int ret;
 
 	if (!mm || !tbl)
@@ -616,7 +617,10 @@ UIOMMU_EXPORT int uiommu_mm_handle_fault(struct uiommu_mm *mm, struct uiommu_tce
 	}
 	found->fault_users++;
 	pthread_mutex_unlock(&mm->mirrors_lock);
+	/* Called inside the faulting DMA: an invalidation may be waiting for it. */
+	steps = mm_dma_step_out(mm);
 	ret = uiommu_mirror_populate(found);
+	mm_dma_step_in(mm, steps);
 	pthread_mutex_lock(&mm->mirrors_lock);
 	if (!--found->fault_users)
 		pthread_cond_broadcast(&mm->mirrors_cond);

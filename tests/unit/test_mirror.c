@@ -733,7 +733,8 @@ static void test_mirror_release(void **state)
 static int dev_read(struct uiommu_ctx *ctx, struct uiommu_mm *mm, struct uiommu_tce_table *tbl,
 		    uint64_t ioba, void *buf, size_t len)
 {
-	unsigned int tok = uiommu_mm_dma_begin(mm), prot;
+	unsigned int prot;
+	uiommu_mm_dma_begin(mm);
 	uint64_t hpa;
 	void *p;
 	int ret = uiommu_tce_table_translate(tbl, ioba, &hpa, &prot);
@@ -742,7 +743,7 @@ static int dev_read(struct uiommu_ctx *ctx, struct uiommu_mm *mm, struct uiommu_
 		ret = uiommu_hpa_to_hva(ctx, hpa, len, &p);
 	if (!ret)
 		memcpy(buf, p, len);
-	uiommu_mm_dma_end(mm, tok);
+	uiommu_mm_dma_end(mm);
 	return ret;
 }
 
@@ -802,6 +803,33 @@ static void test_mirror_bind(void **state)
 	assert_int_equal(dev_read(ctx, mm, tbl, ioba + 3 * PAGE, buf, 9), 0);
 	assert_string_equal(buf, "mirrored");
 	assert_int_equal(uiommu_mm_handle_fault(mm, tbl, ioba + 64 * KiB), -EFAULT);
+
+	/*
+	 * A fault handler runs inside the faulting DMA. Its population may race
+	 * an invalidation whose callback waits for the DMAs in flight: the
+	 * handler steps out of this thread's access, or it would wait for itself.
+	 */
+	{
+		struct inject in = { .mm = mm, .ua = (uintptr_t)hva + 256 * KiB, .times = 1 };
+		struct uiommu_mirror *m2;
+
+		/* m2: bound and valid, so that its invalidation waits for DMAs in flight. */
+		assert_int_equal(uiommu_mirror_new(mm, hva + 256 * KiB, 16 * KiB, 0, &m2), 0);
+		assert_int_equal(uiommu_mirror_bind(m2, tbl, 0x300000, 0), 0);
+		assert_int_equal(uiommu_mirror_populate(m2), 0);
+		assert_int_equal(uiommu_mm_invalidate(mm, (uintptr_t)hva, PAGE,
+						      UIOMMU_MMU_NOTIFY_CLEAR), 0);
+		mm->test_populate_opaque = &in;
+		mm->test_populate_hook = inject_hook;
+		uiommu_mm_dma_begin(mm);
+		assert_int_equal(uiommu_mm_handle_fault(mm, tbl, ioba + 3 * PAGE), 0);
+		uiommu_mm_dma_end(mm);
+		mm->test_populate_hook = NULL;
+		assert_int_equal(in.done, 1);
+		assert_false(uiommu_mirror_valid(m2));
+		assert_int_equal(dev_read(ctx, mm, tbl, ioba + 3 * PAGE, buf, 9), 0);
+		assert_int_equal(uiommu_mirror_free(m2), 0);
+	}
 
 	/* 64 KiB IOMMU pages over 4 KiB region pages: refused at populate. */
 	ro_off = 128 * KiB + ((64 * KiB - ((uintptr_t)hva & (64 * KiB - 1))) & (64 * KiB - 1));

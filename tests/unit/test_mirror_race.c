@@ -87,7 +87,8 @@ static int bind_group(struct race *r, int g)
 /* One DMA of a whole page: 0, -EFAULT (no translation), -ENXIO (a poisoned hpa). */
 static int dma_page(struct race *r, uint64_t page, uint64_t *buf, bool write)
 {
-	unsigned int tok = uiommu_mm_dma_begin(r->mm), prot;
+	unsigned int prot;
+	uiommu_mm_dma_begin(r->mm);
 	uint64_t hpa;
 	void *p;
 	int ret = uiommu_tce_table_translate(r->tbl, ioba_of(page), &hpa, &prot);
@@ -100,7 +101,7 @@ static int dma_page(struct race *r, uint64_t page, uint64_t *buf, bool write)
 		else
 			memcpy(buf, p, PAGE);
 	}
-	uiommu_mm_dma_end(r->mm, tok);
+	uiommu_mm_dma_end(r->mm);
 	return ret;
 }
 
@@ -215,12 +216,13 @@ static void *remap_thread(void *arg)
 		atomic_fetch_add(&r->munmaps, 1);
 		/* munmap has returned: the TCE must be gone for the next access. */
 		{
-			unsigned int tok = uiommu_mm_dma_begin(r->mm), prot;
+			unsigned int prot;
+	uiommu_mm_dma_begin(r->mm);
 			uint64_t hpa;
 
 			if (!uiommu_tce_table_translate(r->tbl, ioba_of(page), &hpa, &prot))
 				atomic_fetch_add(&r->tce_after_munmap, 1);
-			uiommu_mm_dma_end(r->mm, tok);
+			uiommu_mm_dma_end(r->mm);
 		}
 		assert_true(mmap(p, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, r->fd,
 				 (off_t)(page * PAGE)) == p);

@@ -43,7 +43,8 @@ static struct uiommu_mm_stats stats(struct uiommu_mm *mm)
 /* Wait until everything the monitor has read is invalidated: a hold cycle is done. */
 static void monitor_sync(struct uiommu_mm *mm)
 {
-	uiommu_mm_dma_end(mm, uiommu_mm_dma_begin(mm));
+	uiommu_mm_dma_begin(mm);
+	uiommu_mm_dma_end(mm);
 }
 
 /* ---- the kernel's side, on a raw userfaultfd ---- */
@@ -212,11 +213,12 @@ static void shm_free(struct uiommu_ctx *ctx, struct shm *s)
 
 static int dev_translate(struct uiommu_mm *mm, struct uiommu_tce_table *tbl, uint64_t ioba)
 {
-	unsigned int tok = uiommu_mm_dma_begin(mm), prot;
+	unsigned int prot;
+	uiommu_mm_dma_begin(mm);
 	uint64_t hpa;
 	int ret = uiommu_tce_table_translate(tbl, ioba, &hpa, &prot);
 
-	uiommu_mm_dma_end(mm, tok);
+	uiommu_mm_dma_end(mm);
 	return ret;
 }
 
@@ -289,7 +291,6 @@ static void test_uffd_hold(void **state)
 	struct madv a = { 0 };
 	struct shm s;
 	pthread_t t;
-	unsigned int tok;
 	uint64_t holds;
 	char *anon;
 
@@ -303,7 +304,7 @@ static void test_uffd_hold(void **state)
 
 	/* MADV_REMOVE (a hole in the file) while a device access is in flight. */
 	holds = stats(mm).dma_holds;
-	tok = uiommu_mm_dma_begin(mm);
+	uiommu_mm_dma_begin(mm);
 	a = (struct madv){ .p = s.ua + PAGE, .len = PAGE, .advice = MADV_REMOVE };
 	assert_int_equal(pthread_create(&t, NULL, madv_thread, &a), 0);
 	/* The monitor saw the event pending and waits for our access to end... */
@@ -316,7 +317,7 @@ static void test_uffd_hold(void **state)
 	assert_false(atomic_load(&a.done));
 	assert_int_equal(s.ua[PAGE], 9);
 	assert_true(uiommu_mirror_valid(m));
-	uiommu_mm_dma_end(mm, tok);
+	uiommu_mm_dma_end(mm);
 	pthread_join(t, NULL);
 	/* The next access starts only once the TCEs are gone. */
 	assert_int_equal(dev_translate(mm, tbl, PAGE), -EFAULT);
