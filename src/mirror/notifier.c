@@ -421,6 +421,14 @@ void mm_dma_step_in(struct uiommu_mm *mm, unsigned int n)
 
 void mm_dma_quiesce(struct uiommu_mm *mm)
 {
+	/*
+	 * Nothing in flight: an access that begins after these loads comes
+	 * after the caller's TCE clear (all seq_cst), so it cannot use the old
+	 * TCEs, and there is nothing to wait for.
+	 */
+	if (!atomic_load_explicit(&mm->dma_count[0], memory_order_seq_cst) &&
+	    !atomic_load_explicit(&mm->dma_count[1], memory_order_seq_cst))
+		return;
 	pthread_mutex_lock(&mm->quiesce_lock);
 	atomic_fetch_add_explicit(&mm->dma_waiters, 1, memory_order_seq_cst);
 	/* Two flips: each bucket is seen empty once after this call began. */

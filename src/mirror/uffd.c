@@ -26,13 +26,12 @@
 
 /* Events read at once; the kernel hands out as many as are queued. */
 #define UFFD_BATCH 32
-/* Threads blocked in madvise(2) that we remember at once, and REMOVEs kept open. */
-#define UFFD_CALLERS 32
+/* REMOVEs kept open at once. */
 #define UFFD_PENDING 32
 /* The longest a REMOVE stays open waiting for its madvise to return, in ms. */
 #define UFFD_PENDING_MAX_MS 1000
 
-/* A thread seen blocked in madvise(start, len), and its user time then. */
+/* A thread that may be in madvise(start, len) (len 0: unknown), and its user time then. */
 struct madvise_caller {
 	pid_t tid;
 	uint64_t start, len;
@@ -58,8 +57,6 @@ struct mirror_uffd {
 	pthread_mutex_t reg_lock; /* UFFDIO_(UN)REGISTER and the coverage they follow */
 	uint64_t features;
 	/* The monitor's own (no lock): */
-	struct madvise_caller callers[UFFD_CALLERS];
-	size_t ncallers;
 	struct pending_remove pending[UFFD_PENDING];
 	size_t npending;
 };
@@ -84,14 +81,13 @@ static uint64_t page_last(uint64_t a)
  * MADV_REMOVE, punches out of the file while a device copies it). So the
  * invalidation of a REMOVE stays open, as between Linux's
  * invalidate_range_start() and _end(), until the madvise(2) call that
- * caused it has returned. While the event is unread its thread is blocked
- * in madvise, which /proc/self/task/TID/syscall shows (we look before each
- * read); afterwards the thread has returned once it shows another syscall,
- * has exited, or has run user code (its utime grew). An event queued after
- * our look has no known caller: then every thread that is running (or
- * blocked in an overlapping madvise) when we read it is a candidate, and
- * the invalidation ends once each of them has returned. UFFD_PENDING_MAX_MS
- * bounds the wait.
+ * caused it has returned. Right after the read that thread is either
+ * runnable or running ("running" in /proc/self/task/TID/syscall), blocked
+ * in that madvise (a lock on the way), or already back: so every thread
+ * that is running or blocked in an overlapping madvise is a candidate, and
+ * the invalidation ends once each has left: shows another syscall, has
+ * exited, or has run user code (its utime grew). UFFD_PENDING_MAX_MS bounds
+ * the wait.
  */
 /*
  * Between poll() and read() the monitor must not allocate: a thread in
@@ -219,27 +215,6 @@ static void for_each_task(void (*fn)(void *opaque, pid_t tid), void *opaque)
 		}
 	}
 	close(fd);
-}
-
-static void snapshot_one(void *opaque, pid_t tid)
-{
-	struct mirror_uffd *u = opaque;
-	uint64_t a0, a1;
-	bool running;
-	long nr;
-
-	if (u->ncallers == UFFD_CALLERS || !task_syscall(tid, &nr, &a0, &a1, &running) ||
-	    running || nr != SYS_madvise)
-		return;
-	u->callers[u->ncallers++] = (struct madvise_caller){
-		.tid = tid, .start = a0, .len = a1, .utime = task_utime(tid) };
-}
-
-/* Before reading: remember the threads blocked in madvise (the REMOVEs' callers). */
-static void snapshot_callers(struct mirror_uffd *u)
-{
-	u->ncallers = 0;
-	for_each_task(snapshot_one, u);
 }
 
 struct cand_scan {
@@ -374,32 +349,21 @@ static void handle_event(struct uiommu_mm *mm, const struct uffd_msg *msg)
 		const struct uiommu_mmu_range range = {
 			.start = msg->arg.remove.start, .last = msg->arg.remove.end - 1,
 			.event = UIOMMU_MMU_NOTIFY_CLEAR, .flags = UIOMMU_MMU_RANGE_BLOCKABLE };
-		const struct madvise_caller *caller = NULL;
 		struct pending_remove *pend;
 
 		atomic_fetch_add_explicit(&mm->st_events[1], 1, memory_order_relaxed);
 		if (msg->arg.remove.end <= msg->arg.remove.start)
 			break;
-		for (size_t i = 0; i < u->ncallers && !caller; i++)
-			if (u->callers[i].len &&
-			    range_overlaps(range.start, range.last, u->callers[i].start,
-					   u->callers[i].start + u->callers[i].len - 1))
-				caller = &u->callers[i];
 		if (uiommu_mm_invalidate_range_start(mm, &range))
 			break;
 		if (u->npending == UFFD_PENDING)
 			end_pending(mm, true);
 		pend = &u->pending[u->npending++];
 		*pend = (struct pending_remove){ .range = range, .since_ms = mono_ms() };
-		if (caller) {
-			pend->cand[0] = *caller;
-			pend->ncand = 1;
-		} else {
-			pend->ncand = candidates_now(range.start, range.last, pend->cand);
-			if (pend->ncand == SIZE_MAX) {
-				pend->ncand = 0;
-				pend->unfollowed = true;
-			}
+		pend->ncand = candidates_now(range.start, range.last, pend->cand);
+		if (pend->ncand == SIZE_MAX) {
+			pend->ncand = 0;
+			pend->unfollowed = true;
 		}
 		break;
 	}
@@ -477,9 +441,8 @@ static void *monitor_thread(void *arg)
 		 * goes on to take away once read() has let it go.
 		 */
 		mm_dma_hold(mm);
-		do
-			snapshot_callers(u); /* allocates nothing: see read_proc() */
-		while (drain_events(mm));
+		while (drain_events(mm))
+			;
 		mm_dma_release(mm);
 		end_pending(mm, false);
 	}
