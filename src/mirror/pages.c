@@ -235,24 +235,25 @@ UIOMMU_EXPORT int uiommu_mirror_free(struct uiommu_mirror *mirror)
 		return uiommu_interval_notifier_remove(mirror->notifier);
 	}
 	/*
-	 * First make it unreachable to fault handlers and wait for those using
-	 * it, then let a running population finish: only then can no commit
-	 * come after our clear. drm_gpusvm_free_pages(): unmap under the lock,
-	 * then the notifier.
+	 * drm_gpusvm_free_pages(): unmap under the lock, then the notifier.
+	 * Marked unmapped in the same critical section, so that no population
+	 * (a fault handler's, say) commits after this clear; it stays on the
+	 * list meanwhile, where a migration looks for the hpas it may hold.
+	 * Then unlink it and wait for the fault handlers still using it.
 	 */
-	pthread_mutex_lock(&mm->mirrors_lock);
-	LIST_REMOVE(mirror, mm_link);
-	while (mirror->fault_users)
-		pthread_cond_wait(&mm->mirrors_cond, &mm->mirrors_lock);
-	pthread_mutex_unlock(&mm->mirrors_lock);
 	pthread_mutex_lock(&mirror->populate_lock);
 	driver_write_lock(mirror);
 	if (atomic_load_explicit(&mirror->has_dma_mapping, memory_order_relaxed))
 		tces_clear_locked(mirror);
 	atomic_store(&mirror->has_dma_mapping, false);
-	mirror->unmapped = true; /* a populate that still comes commits nothing */
+	mirror->unmapped = true;
 	driver_write_unlock(mirror);
 	pthread_mutex_unlock(&mirror->populate_lock);
+	pthread_mutex_lock(&mm->mirrors_lock);
+	LIST_REMOVE(mirror, mm_link);
+	while (mirror->fault_users)
+		pthread_cond_wait(&mm->mirrors_cond, &mm->mirrors_lock);
+	pthread_mutex_unlock(&mm->mirrors_lock);
 	ret = uiommu_interval_notifier_remove(mirror->notifier);
 	if (ret) /* cannot happen: checked above */
 		return ret;
