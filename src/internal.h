@@ -22,8 +22,17 @@
 #include "core/range.h"
 #include "core/rcu.h"
 #include "core/rcu_array.h"
+#include "core/ext.h"
 
-struct mem_state;
+/*
+ * Extension slots of a context (core/ext.h): per-context state of the
+ * modules above core, created on first use and finalised by
+ * uiommu_ctx_free() after its leak check, last slot first.
+ */
+enum ctx_ext {
+	CTX_EXT_MEM, /* struct mem_state, src/mem/ */
+	CTX_EXT_NR
+};
 
 /*
  * The library context. Every field is set once by uiommu_ctx_new() or is
@@ -53,8 +62,8 @@ struct uiommu_ctx {
 	unsigned int rl_in_window;
 	uint64_t rl_suppressed;
 
-	/* Host memory model (src/mem/). */
-	struct mem_state *mem;
+	/* Upper modules' state (enum ctx_ext). */
+	struct ext_slot ext[CTX_EXT_NR];
 };
 
 /* ---- core/ctx.c: heap, charges, fault points ---- */
@@ -106,10 +115,6 @@ void ctx_log(struct uiommu_ctx *ctx, enum uiommu_log_level level, const char *fm
 void log_init(struct uiommu_ctx *ctx);
 
 /* ---- mem/: host memory model ---- */
-
-int mem_init(struct uiommu_ctx *ctx);
-/* Release the memory model; the caller has checked that nothing is left. */
-void mem_fini(struct uiommu_ctx *ctx);
 
 /*
  * mem_hpa_to_hva_rcu() - Host pointer for [hpa, hpa + len - 1], or NULL if
@@ -164,19 +169,23 @@ uint64_t mem_migrate_gen(struct uiommu_ctx *ctx);
 
 /* ---- guest/ ---- */
 
-struct papr_guest;
-
 /*
- * A guest. guest.c owns every field but @papr, which src/papr/ sets once
- * (NULL until the guest first uses PAPR) and tears down from
- * uiommu_guest_free() through papr_guest_fini().
+ * Extension slots of a guest (core/ext.h): state of the modules above
+ * guest/, created on first use and finalised by uiommu_guest_free(), last
+ * slot first, before the memslots go.
  */
+enum guest_ext {
+	GUEST_EXT_PAPR, /* struct papr_guest, src/papr/ */
+	GUEST_EXT_NR
+};
+
+/* A guest. guest.c owns every field but the extension slots. */
 struct uiommu_guest {
 	struct uiommu_ctx *ctx;
 	pthread_mutex_t lock; /* serializes memslot changes */
 	struct rcu_array *_Atomic slots; /* memslots, see guest.c */
 	_Atomic uint32_t hint; /* index of the slot used last; only a guess */
-	struct papr_guest *_Atomic papr;
+	struct ext_slot ext[GUEST_EXT_NR];
 };
 
 /*
@@ -196,9 +205,6 @@ bool guest_memslot_rcu(struct uiommu_guest *guest, uint64_t gpa, uint64_t *ret_f
 		       uint64_t *ret_last);
 
 /* ---- papr/ ---- */
-
-/* Free the guest's LIOBNs and PHBs; from uiommu_guest_free(). */
-void papr_guest_fini(struct uiommu_guest *guest);
 
 /*
  * The seam for hardware TCE tables (a later issue: VFIO-style containers).

@@ -148,12 +148,6 @@ UIOMMU_EXPORT int uiommu_ctx_new(const struct uiommu_ctx_config *config,
 	if (config && config->log_fn)
 		uiommu_ctx_set_log(ctx, config->log_fn, config->log_opaque, config->log_max_level);
 
-	ret = mem_init(ctx);
-	if (ret) {
-		pthread_mutex_destroy(&ctx->log_lock);
-		allocator->free(allocator->opaque, ctx, sizeof(*ctx));
-		return ret;
-	}
 	*ret_ctx = ctx;
 	return 0;
 }
@@ -175,7 +169,9 @@ UIOMMU_EXPORT int uiommu_ctx_free(struct uiommu_ctx *ctx)
 			return -EBUSY;
 		}
 	}
-	mem_fini(ctx);
+	/* Upper modules' state, last slot first (it may still use a lower one). */
+	for (int i = CTX_EXT_NR - 1; i >= 0; i--)
+		ext_fini(&ctx->ext[i], ctx);
 	pthread_mutex_destroy(&ctx->log_lock);
 	allocator = ctx->allocator;
 	allocator.free(allocator.opaque, ctx, sizeof(*ctx));

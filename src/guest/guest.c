@@ -14,7 +14,7 @@
  * range is the slot's gpa range, its ptr the host address of its first
  * byte, its tag the slot id.
  */
-/* struct uiommu_guest is in internal.h: src/papr/ hangs its state off it. */
+/* struct uiommu_guest is in internal.h: upper modules hang their state off it. */
 
 UIOMMU_EXPORT int uiommu_guest_new(struct uiommu_ctx *ctx, struct uiommu_guest **ret_guest)
 {
@@ -45,7 +45,9 @@ UIOMMU_EXPORT struct uiommu_guest *uiommu_guest_free(struct uiommu_guest *guest)
 	if (!guest)
 		return NULL;
 	ctx = guest->ctx;
-	papr_guest_fini(guest);
+	/* Upper modules' state first: it may still read the memslots. */
+	for (int i = GUEST_EXT_NR - 1; i >= 0; i--)
+		ext_fini(&guest->ext[i], guest);
 	ms = atomic_load(&guest->slots);
 	if (ms)
 		ctx_uncharge(ctx, UIOMMU_RES_MEMSLOTS, ms->n);

@@ -148,7 +148,7 @@ static void chunk_release(struct buddy_chunk *c, unsigned int order, uint64_t b)
 /* Create the library's region; under frame_lock. */
 static int lib_region_create_locked(struct uiommu_ctx *ctx)
 {
-	struct mem_state *mem = ctx->mem;
+	struct mem_state *mem = mem_peek(ctx);
 	struct ram_region *r = NULL;
 	void *map = MAP_FAILED;
 	uint64_t size = 0;
@@ -200,12 +200,12 @@ err:
 
 int frames_alloc(struct uiommu_ctx *ctx, unsigned int order, bool user, uint64_t *ret_hpa)
 {
-	struct mem_state *mem = ctx->mem;
+	struct mem_state *mem = mem_get(ctx);
 	uint64_t bytes = UIOMMU_FRAME_SIZE << order, block, frame;
 	unsigned int c;
 	int ret;
 
-	if (ctx_fault(ctx, UIOMMU_FAULT_FRAME))
+	if (!mem || ctx_fault(ctx, UIOMMU_FAULT_FRAME))
 		return -ENOMEM;
 	ret = ctx_charge(ctx, UIOMMU_RES_FRAME_BYTES, bytes);
 	if (ret)
@@ -247,8 +247,8 @@ err_unlock:
 
 int frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, bool user)
 {
-	struct mem_state *mem = ctx->mem;
-	struct ram_region *lib = atomic_load(&mem->lib);
+	struct mem_state *mem = mem_peek(ctx);
+	struct ram_region *lib = mem ? atomic_load(&mem->lib) : NULL;
 	uint64_t bytes = UIOMMU_FRAME_SIZE << order, frame, block, cf;
 	struct buddy_chunk *c;
 	int ret = -EINVAL;
@@ -295,11 +295,11 @@ out_unlock:
 	return ret;
 }
 
-void frames_fini(struct uiommu_ctx *ctx)
+void frames_fini(struct uiommu_ctx *ctx, struct mem_state *mem)
 {
 	for (unsigned int c = 0; c < BUDDY_NCHUNKS; c++) {
-		chunk_free(ctx, ctx->mem->chunks[c]);
-		ctx->mem->chunks[c] = NULL;
+		chunk_free(ctx, mem->chunks[c]);
+		mem->chunks[c] = NULL;
 	}
 }
 
@@ -312,7 +312,7 @@ int mem_frames_alloc(struct uiommu_ctx *ctx, unsigned int order, uint64_t *ret_h
 	if (ret)
 		return ret;
 	if (ret_hva) {
-		struct ram_region *lib = atomic_load_explicit(&ctx->mem->lib, memory_order_acquire);
+		struct ram_region *lib = atomic_load_explicit(&mem_peek(ctx)->lib, memory_order_acquire);
 
 		*ret_hva = lib->hva + (hpa - lib->hpa);
 	}

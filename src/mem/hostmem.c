@@ -59,7 +59,7 @@ UIOMMU_EXPORT int uiommu_hostmem_alloc(struct uiommu_ctx *ctx, uint64_t size,
 				       unsigned int page_shift, unsigned int flags,
 				       void **ret_hva)
 {
-	struct mem_state *mem = ctx->mem;
+	struct mem_state *mem;
 	struct ram_region *lib;
 	struct vrange *vr = NULL;
 	uint64_t psize, npages, reserve_len;
@@ -79,6 +79,9 @@ UIOMMU_EXPORT int uiommu_hostmem_alloc(struct uiommu_ctx *ctx, uint64_t size,
 	npages = size >> page_shift;
 	order = page_shift - UIOMMU_FRAME_SHIFT;
 	reserve_len = size + psize;
+	mem = mem_get(ctx);
+	if (!mem)
+		return -ENOMEM;
 
 	ret = ctx_charge(ctx, UIOMMU_RES_HOSTMEM, 1);
 	if (ret)
@@ -157,12 +160,15 @@ err_uncharge:
 
 UIOMMU_EXPORT int uiommu_hostmem_free(struct uiommu_ctx *ctx, void *hva)
 {
-	struct mem_state *mem = ctx->mem;
-	struct ram_region *lib = atomic_load(&mem->lib);
+	struct mem_state *mem = mem_peek(ctx);
+	struct ram_region *lib;
 	struct vrange *vr;
 	uint64_t psize;
 	int ret;
 
+	if (!mem)
+		return -ENOENT; /* nothing was ever allocated */
+	lib = atomic_load(&mem->lib);
 	pthread_mutex_lock(&mem->lock);
 	vr = vrange_lookup_rcu(mem, (uintptr_t)hva); /* writer: the lock keeps it */
 	if (!vr || vr->kind != VRANGE_HOSTMEM || vr->start != (uintptr_t)hva) {

@@ -107,6 +107,18 @@ struct mem_state {
 	unsigned int lib_nchunks; /* chunks the region's mapping holds; under frame_lock */
 };
 
+/*
+ * The memory model's state hangs off the context's CTX_EXT_MEM slot,
+ * created by the first call that needs it: mem_peek() reads it (NULL until
+ * then: nothing is registered, every lookup misses), mem_get() creates it
+ * (NULL when out of memory).
+ */
+static inline struct mem_state *mem_peek(const struct uiommu_ctx *ctx)
+{
+	return ext_get(&ctx->ext[CTX_EXT_MEM]);
+}
+struct mem_state *mem_get(struct uiommu_ctx *ctx);
+
 /* region.c */
 /*
  * region_new() - A RAM region of @size bytes mapped at @hva, backed by @fd
@@ -138,10 +150,10 @@ bool region_poisoned_rcu(const struct ram_region *r, uint64_t hpa, uint64_t len)
 void *moved_hpa_to_hva_rcu(struct mem_state *mem, uint64_t hpa, uint64_t len);
 /* Drop @r's migrated pages; under migrate_lock and mem->lock. -ENOMEM: nothing changed. */
 int migrate_forget_region_locked(struct uiommu_ctx *ctx, struct ram_region *r);
-void migrate_fini(struct uiommu_ctx *ctx);
+void migrate_fini(struct uiommu_ctx *ctx, struct mem_state *mem);
 
 /* frames.c */
-void frames_fini(struct uiommu_ctx *ctx);
+void frames_fini(struct uiommu_ctx *ctx, struct mem_state *mem);
 int frames_alloc(struct uiommu_ctx *ctx, unsigned int order, bool user, uint64_t *ret_hpa);
 int frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, bool user);
 

@@ -56,7 +56,7 @@ bool region_poisoned_rcu(const struct ram_region *r, uint64_t hpa, uint64_t len)
 
 void *moved_hpa_to_hva_rcu(struct mem_state *mem, uint64_t hpa, uint64_t len)
 {
-	const struct rcu_array *a = rcu_deref(mem->moved);
+	const struct rcu_array *a = mem ? rcu_deref(mem->moved) : NULL;
 	const struct ram_region *r;
 	size_t i = rcu_array_find(a, hpa);
 
@@ -68,38 +68,47 @@ void *moved_hpa_to_hva_rcu(struct mem_state *mem, uint64_t hpa, uint64_t len)
 
 int mem_migrate_hook_add(struct uiommu_ctx *ctx, mem_migrate_hook_fn *fn, void *opaque)
 {
-	struct mem_hook *h = ctx_alloc(ctx, sizeof(*h));
+	struct mem_state *mem = mem_get(ctx);
+	struct mem_hook *h;
 
+	if (!mem)
+		return -ENOMEM;
+	h = ctx_alloc(ctx, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	h->fn = fn;
 	h->opaque = opaque;
-	pthread_mutex_lock(&ctx->mem->migrate_lock);
-	h->next = ctx->mem->hooks;
-	ctx->mem->hooks = h;
-	pthread_mutex_unlock(&ctx->mem->migrate_lock);
+	pthread_mutex_lock(&mem->migrate_lock);
+	h->next = mem->hooks;
+	mem->hooks = h;
+	pthread_mutex_unlock(&mem->migrate_lock);
 	return 0;
 }
 
 void mem_migrate_hook_remove(struct uiommu_ctx *ctx, mem_migrate_hook_fn *fn, void *opaque)
 {
+	struct mem_state *mem = mem_peek(ctx);
 	struct mem_hook **p, *h = NULL;
 
-	pthread_mutex_lock(&ctx->mem->migrate_lock);
-	for (p = &ctx->mem->hooks; *p; p = &(*p)->next) {
+	if (!mem)
+		return;
+	pthread_mutex_lock(&mem->migrate_lock);
+	for (p = &mem->hooks; *p; p = &(*p)->next) {
 		if ((*p)->fn == fn && (*p)->opaque == opaque) {
 			h = *p;
 			*p = h->next;
 			break;
 		}
 	}
-	pthread_mutex_unlock(&ctx->mem->migrate_lock);
+	pthread_mutex_unlock(&mem->migrate_lock);
 	ctx_free(ctx, h);
 }
 
 uint64_t mem_migrate_gen(struct uiommu_ctx *ctx)
 {
-	return atomic_load_explicit(&ctx->mem->migrate_gen, memory_order_seq_cst);
+	struct mem_state *mem = mem_peek(ctx);
+
+	return mem ? atomic_load_explicit(&mem->migrate_gen, memory_order_seq_cst) : 0;
 }
 
 static void call_hooks(struct mem_state *mem, uint64_t old_hpa, bool end)
@@ -110,7 +119,7 @@ static void call_hooks(struct mem_state *mem, uint64_t old_hpa, bool end)
 
 UIOMMU_EXPORT int uiommu_ram_migrate(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t *ret_new_hpa)
 {
-	struct mem_state *mem = ctx->mem;
+	struct mem_state *mem = mem_peek(ctx);
 	struct rcu_array *new_migrated = NULL, *new_moved = NULL;
 	const struct rcu_array *migrated, *moved;
 	struct rcu_array_entry me, ve;
@@ -121,6 +130,8 @@ UIOMMU_EXPORT int uiommu_ram_migrate(struct uiommu_ctx *ctx, uint64_t hpa, uint6
 
 	if (!ret_new_hpa || !is_aligned_u64(hpa, SYS_PAGE_SIZE))
 		return -EINVAL;
+	if (!mem)
+		return -EFAULT; /* no region was ever added */
 	pthread_mutex_lock(&mem->migrate_lock);
 	pthread_mutex_lock(&mem->lock);
 	moved = atomic_load_explicit(&mem->moved, memory_order_relaxed);
@@ -223,7 +234,7 @@ out_unlock:
 
 int migrate_forget_region_locked(struct uiommu_ctx *ctx, struct ram_region *r)
 {
-	struct mem_state *mem = ctx->mem;
+	struct mem_state *mem = mem_peek(ctx);
 	const struct rcu_array *moved = atomic_load_explicit(&mem->moved, memory_order_relaxed);
 	const struct rcu_array *src = moved;
 	struct rcu_array *cur = NULL;
@@ -252,9 +263,9 @@ int migrate_forget_region_locked(struct uiommu_ctx *ctx, struct ram_region *r)
 	return 0;
 }
 
-void migrate_fini(struct uiommu_ctx *ctx)
+void migrate_fini(struct uiommu_ctx *ctx, struct mem_state *mem)
 {
-	struct mem_hook *h = ctx->mem->hooks;
+	struct mem_hook *h = mem->hooks;
 
 	while (h) {
 		struct mem_hook *next = h->next;
@@ -262,6 +273,6 @@ void migrate_fini(struct uiommu_ctx *ctx)
 		ctx_free(ctx, h);
 		h = next;
 	}
-	ctx->mem->hooks = NULL;
-	rcu_array_discard(atomic_load(&ctx->mem->moved));
+	mem->hooks = NULL;
+	rcu_array_discard(atomic_load(&mem->moved));
 }

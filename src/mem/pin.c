@@ -154,7 +154,7 @@ static int pin_range(struct uiommu_ctx *ctx, void *hva, uint64_t size, struct vr
 	ret = range_from_len(start, size, &last);
 	if (ret)
 		return ret;
-	vr = vrange_lookup_rcu(ctx->mem, start);
+	vr = vrange_lookup_rcu(mem_peek(ctx), start);
 	if (!vr || last > vr->last)
 		return -EFAULT;
 	*ret_vr = vr;
@@ -166,11 +166,13 @@ static int pin_range(struct uiommu_ctx *ctx, void *hva, uint64_t size, struct vr
 UIOMMU_EXPORT int uiommu_pin(struct uiommu_ctx *ctx, void *hva, uint64_t size,
 			     uint64_t *ret_hpas)
 {
-	struct mem_state *mem = ctx->mem;
+	struct mem_state *mem = mem_peek(ctx);
 	uint64_t first, end, done, newly = 0;
 	struct vrange *vr;
 	int ret;
 
+	if (!mem) /* nothing is registered yet: the same errors, and never success */
+		return pin_range(ctx, hva, size, &vr, &first, &end);
 	pthread_mutex_lock(&mem->lock);
 	ret = pin_range(ctx, hva, size, &vr, &first, &end);
 	if (ret)
@@ -223,11 +225,13 @@ out_unlock:
 
 UIOMMU_EXPORT int uiommu_unpin(struct uiommu_ctx *ctx, void *hva, uint64_t size)
 {
-	struct mem_state *mem = ctx->mem;
+	struct mem_state *mem = mem_peek(ctx);
 	uint64_t first, end, done, gone = 0;
 	struct vrange *vr;
 	int ret;
 
+	if (!mem) /* nothing is registered yet: the same errors, and never success */
+		return pin_range(ctx, hva, size, &vr, &first, &end);
 	pthread_mutex_lock(&mem->lock);
 	ret = pin_range(ctx, hva, size, &vr, &first, &end);
 	if (ret)

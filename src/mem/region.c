@@ -18,9 +18,13 @@
 
 static struct ram_region *region_lookup_rcu(struct mem_state *mem, uint64_t hpa)
 {
-	struct ram_region *lib = rcu_deref(mem->lib);
+	struct ram_region *lib;
 	const struct rcu_array *a;
 	size_t i;
+
+	if (unlikely(!mem))
+		return NULL;
+	lib = rcu_deref(mem->lib);
 
 	/* Most lookups are for library pages (TCE levels, guest views). */
 	if (lib && hpa >= lib->hpa && hpa <= lib->last_hpa)
@@ -32,10 +36,10 @@ static struct ram_region *region_lookup_rcu(struct mem_state *mem, uint64_t hpa)
 
 void *mem_hpa_to_hva_rcu(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t len)
 {
-	struct ram_region *r = region_lookup_rcu(ctx->mem, hpa);
+	struct ram_region *r = region_lookup_rcu(mem_peek(ctx), hpa);
 
 	if (unlikely(!r))
-		return moved_hpa_to_hva_rcu(ctx->mem, hpa, len);
+		return moved_hpa_to_hva_rcu(mem_peek(ctx), hpa, len);
 	if (len - 1 > r->last_hpa - hpa || unlikely(region_poisoned_rcu(r, hpa, len)))
 		return NULL;
 	return r->hva + (hpa - r->hpa);
@@ -43,8 +47,13 @@ void *mem_hpa_to_hva_rcu(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t len)
 
 struct vrange *vrange_lookup_rcu(struct mem_state *mem, uintptr_t addr)
 {
-	const struct rcu_array *a = rcu_deref(mem->vranges);
-	size_t i = rcu_array_find(a, addr);
+	const struct rcu_array *a;
+	size_t i;
+
+	if (unlikely(!mem))
+		return NULL;
+	a = rcu_deref(mem->vranges);
+	i = rcu_array_find(a, addr);
 
 	return i == SIZE_MAX ? NULL : a->e[i].ptr;
 }
@@ -100,25 +109,25 @@ int vrange_insert_locked(struct uiommu_ctx *ctx, struct vrange *vr)
 	struct rcu_array *new;
 	int ret;
 
-	if (vrange_overlaps_locked(ctx->mem, vr->start, vr->last))
+	if (vrange_overlaps_locked(mem_peek(ctx), vr->start, vr->last))
 		return -EEXIST;
-	ret = rcu_array_edit(ctx, atomic_load_explicit(&ctx->mem->vranges, memory_order_relaxed),
+	ret = rcu_array_edit(ctx, atomic_load_explicit(&mem_peek(ctx)->vranges, memory_order_relaxed),
 			     SIZE_MAX, &e, &new);
 	if (!ret)
-		rcu_array_publish(&ctx->mem->vranges, new);
+		rcu_array_publish(&mem_peek(ctx)->vranges, new);
 	return ret;
 }
 
 int vrange_remove_locked(struct uiommu_ctx *ctx, struct vrange *vr)
 {
-	const struct rcu_array *old = atomic_load_explicit(&ctx->mem->vranges,
+	const struct rcu_array *old = atomic_load_explicit(&mem_peek(ctx)->vranges,
 							   memory_order_relaxed);
 	struct rcu_array *new;
 	int ret;
 
 	ret = rcu_array_edit(ctx, old, entry_index(old, vr), NULL, &new);
 	if (!ret)
-		rcu_array_publish(&ctx->mem->vranges, new);
+		rcu_array_publish(&mem_peek(ctx)->vranges, new);
 	return ret;
 }
 
@@ -200,39 +209,50 @@ void region_discard(struct ram_region *r)
 
 /* ---- init / fini ---- */
 
-int mem_init(struct uiommu_ctx *ctx)
+static void mem_state_free(struct uiommu_ctx *ctx, struct mem_state *mem)
 {
-	struct mem_state *mem = ctx_alloc(ctx, sizeof(*mem));
-
-	if (!mem)
-		return -ENOMEM;
-	pthread_mutex_init(&mem->lock, NULL);
-	pthread_mutex_init(&mem->frame_lock, NULL);
-	pthread_mutex_init(&mem->migrate_lock, NULL);
-	mem->next_hpa = USER_HPA_BASE;
-	ctx->mem = mem;
-	return 0;
+	pthread_mutex_destroy(&mem->lock);
+	pthread_mutex_destroy(&mem->frame_lock);
+	pthread_mutex_destroy(&mem->migrate_lock);
+	ctx_free(ctx, mem);
 }
 
-void mem_fini(struct uiommu_ctx *ctx)
+/* The CTX_EXT_MEM finaliser: uiommu_ctx_free() checked that nothing is left. */
+static void mem_fini(void *owner, void *state)
 {
-	struct mem_state *mem = ctx->mem;
+	struct uiommu_ctx *ctx = owner;
+	struct mem_state *mem = state;
 	struct ram_region *lib = atomic_load(&mem->lib);
 
 	/* Only the library's region can be left: uiommu_ctx_free() checked the rest. */
-	frames_fini(ctx);
-	migrate_fini(ctx);
+	frames_fini(ctx, mem);
+	migrate_fini(ctx, mem);
 	if (lib) {
 		ctx_free(ctx, lib->vr);
 		region_release(lib);
 	}
 	rcu_array_discard(atomic_load(&mem->regions));
 	rcu_array_discard(atomic_load(&mem->vranges));
-	pthread_mutex_destroy(&mem->lock);
-	pthread_mutex_destroy(&mem->frame_lock);
-	pthread_mutex_destroy(&mem->migrate_lock);
-	ctx_free(ctx, mem);
-	ctx->mem = NULL;
+	mem_state_free(ctx, mem);
+}
+
+struct mem_state *mem_get(struct uiommu_ctx *ctx)
+{
+	struct mem_state *mem = mem_peek(ctx), *won;
+
+	if (likely(mem))
+		return mem;
+	mem = ctx_alloc(ctx, sizeof(*mem));
+	if (!mem)
+		return NULL;
+	pthread_mutex_init(&mem->lock, NULL);
+	pthread_mutex_init(&mem->frame_lock, NULL);
+	pthread_mutex_init(&mem->migrate_lock, NULL);
+	mem->next_hpa = USER_HPA_BASE;
+	won = ext_install(&ctx->ext[CTX_EXT_MEM], mem, mem_fini);
+	if (won != mem)
+		mem_state_free(ctx, mem);
+	return won;
 }
 
 /* ---- public: RAM regions ---- */
@@ -288,7 +308,7 @@ static int map_errno(int err)
 UIOMMU_EXPORT int uiommu_ram_add(struct uiommu_ctx *ctx, int fd, uint64_t fd_offset,
 				 uint64_t size, void *hva, uint64_t *ret_hpa)
 {
-	struct mem_state *mem = ctx->mem;
+	struct mem_state *mem;
 	struct rcu_array *new_regions = NULL, *new_vranges = NULL;
 	struct rcu_array_entry re, ve;
 	struct ram_region *r = NULL;
@@ -304,6 +324,9 @@ UIOMMU_EXPORT int uiommu_ram_add(struct uiommu_ctx *ctx, int fd, uint64_t fd_off
 		return -EOVERFLOW;
 	if (hva && range_from_len((uintptr_t)hva, size, &va_last))
 		return -EOVERFLOW;
+	mem = mem_get(ctx);
+	if (!mem)
+		return -ENOMEM;
 
 	ret = ctx_charge(ctx, UIOMMU_RES_RAM_REGIONS, 1);
 	if (ret)
@@ -415,13 +438,15 @@ UIOMMU_EXPORT int uiommu_ram_create(struct uiommu_ctx *ctx, uint64_t size, uint6
 
 UIOMMU_EXPORT int uiommu_ram_remove(struct uiommu_ctx *ctx, uint64_t hpa)
 {
-	struct mem_state *mem = ctx->mem;
+	struct mem_state *mem = mem_peek(ctx);
 	struct rcu_array *new_regions = NULL, *new_vranges = NULL;
 	const struct rcu_array *regions, *vranges;
 	struct ram_region *r = NULL;
 	size_t i;
 	int ret;
 
+	if (!mem)
+		return -ENOENT; /* no region was ever added */
 	pthread_mutex_lock(&mem->migrate_lock);
 	pthread_mutex_lock(&mem->lock);
 	regions = atomic_load_explicit(&mem->regions, memory_order_relaxed);
@@ -474,7 +499,7 @@ UIOMMU_EXPORT int uiommu_ram_get_fd(struct uiommu_ctx *ctx, uint64_t hpa, int *r
 	if (!ret_fd || !ret_fd_offset)
 		return -EINVAL;
 	rcu_read_enter();
-	r = region_lookup_rcu(ctx->mem, hpa);
+	r = region_lookup_rcu(mem_peek(ctx), hpa);
 	if (r && region_poisoned_rcu(r, hpa, 1))
 		r = NULL;
 	if (r) {
@@ -517,7 +542,7 @@ UIOMMU_EXPORT int uiommu_hva_to_hpa(struct uiommu_ctx *ctx, const void *hva, uin
 	if (!ret_hpa)
 		return -EINVAL;
 	rcu_read_enter();
-	vr = vrange_lookup_rcu(ctx->mem, (uintptr_t)hva);
+	vr = vrange_lookup_rcu(mem_peek(ctx), (uintptr_t)hva);
 	if (vr) {
 		*ret_hpa = vrange_hpa(vr, (uintptr_t)hva);
 		ret = 0;
@@ -535,7 +560,7 @@ UIOMMU_EXPORT int uiommu_hostmem_page_shift(struct uiommu_ctx *ctx, const void *
 	if (!ret_page_shift)
 		return -EINVAL;
 	rcu_read_enter();
-	vr = vrange_lookup_rcu(ctx->mem, (uintptr_t)hva);
+	vr = vrange_lookup_rcu(mem_peek(ctx), (uintptr_t)hva);
 	if (vr) {
 		*ret_page_shift = vr->page_shift;
 		ret = 0;
@@ -547,7 +572,7 @@ UIOMMU_EXPORT int uiommu_hostmem_page_shift(struct uiommu_ctx *ctx, const void *
 bool mem_hva_to_hpa_rcu(struct uiommu_ctx *ctx, uintptr_t hva, uint64_t *ret_hpa,
 			unsigned int *ret_page_shift)
 {
-	struct vrange *vr = vrange_lookup_rcu(ctx->mem, hva);
+	struct vrange *vr = vrange_lookup_rcu(mem_peek(ctx), hva);
 
 	if (!vr)
 		return false;
@@ -559,7 +584,8 @@ bool mem_hva_to_hpa_rcu(struct uiommu_ctx *ctx, uintptr_t hva, uint64_t *ret_hpa
 bool mem_file_to_hpa_rcu(struct uiommu_ctx *ctx, uint64_t dev, uint64_t ino, uint64_t offset,
 			 uint64_t *ret_hpa, unsigned int *ret_page_shift)
 {
-	const struct rcu_array *a = rcu_deref(ctx->mem->regions);
+	struct mem_state *mem = mem_peek(ctx);
+	const struct rcu_array *a = mem ? rcu_deref(mem->regions) : NULL;
 
 	for (size_t i = 0; a && i < a->n; i++) {
 		const struct ram_region *r = a->e[i].ptr;

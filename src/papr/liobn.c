@@ -13,9 +13,12 @@
 
 /* ---- the guest's PAPR state ---- */
 
+static void papr_guest_fini(void *owner, void *state);
+
+/* The guest's PAPR state, hung off its GUEST_EXT_PAPR slot on first use. */
 struct papr_guest *papr_guest_get(struct uiommu_guest *guest)
 {
-	struct papr_guest *pg = papr_guest_peek(guest), *expected = NULL;
+	struct papr_guest *pg = papr_guest_peek(guest), *won;
 
 	if (pg)
 		return pg;
@@ -26,13 +29,12 @@ struct papr_guest *papr_guest_get(struct uiommu_guest *guest)
 	pg->guest = guest;
 	atomic_init(&pg->profile, UIOMMU_PAPR_PROFILE_QEMU);
 	pthread_mutex_init(&pg->lock, NULL);
-	if (!atomic_compare_exchange_strong_explicit(&guest->papr, &expected, pg,
-						     memory_order_acq_rel, memory_order_acquire)) {
+	won = ext_install(&guest->ext[GUEST_EXT_PAPR], pg, papr_guest_fini);
+	if (won != pg) {
 		pthread_mutex_destroy(&pg->lock);
 		ctx_free(guest->ctx, pg);
-		return expected;
 	}
-	return pg;
+	return won;
 }
 
 UIOMMU_EXPORT int uiommu_papr_set_profile(struct uiommu_guest *guest,
@@ -296,13 +298,13 @@ UIOMMU_EXPORT uint64_t uiommu_papr_vio_liobn(uint32_t reg)
 	return reg;
 }
 
-void papr_guest_fini(struct uiommu_guest *guest)
+/* The GUEST_EXT_PAPR finaliser: free the guest's LIOBNs and PHBs. */
+static void papr_guest_fini(void *owner, void *state)
 {
-	struct papr_guest *pg = papr_guest_peek(guest);
+	struct papr_guest *pg = state;
 	struct rcu_array *a;
 
-	if (!pg)
-		return;
+	(void)owner;
 	for (unsigned int i = 0; i < pg->nphbs; i++)
 		ctx_free(pg->ctx, pg->phbs[i]);
 	/* No hcall runs any more (uiommu_guest_free()'s contract): drop everything at once. */
@@ -323,7 +325,6 @@ void papr_guest_fini(struct uiommu_guest *guest)
 	}
 	rcu_array_publish(&pg->liobns, NULL); /* the array goes after a grace period */
 	pthread_mutex_destroy(&pg->lock);
-	atomic_store(&guest->papr, NULL);
 	ctx_free(pg->ctx, pg);
 }
 

@@ -60,7 +60,6 @@ struct papr_phb {
 	struct uiommu_papr_phb_config cfg;
 	uint64_t liobn[UIOMMU_PAPR_MAX_WINDOWS];
 	bool active[UIOMMU_PAPR_MAX_WINDOWS];
-	bool def_win[UIOMMU_PAPR_MAX_WINDOWS]; /* enabled by a reset: the default window */
 };
 
 struct papr_guest {
@@ -78,7 +77,7 @@ struct papr_guest *papr_guest_get(struct uiommu_guest *guest);
 
 static inline struct papr_guest *papr_guest_peek(struct uiommu_guest *guest)
 {
-	return atomic_load_explicit(&guest->papr, memory_order_acquire);
+	return ext_get(&guest->ext[GUEST_EXT_PAPR]);
 }
 
 /* The table of @liobn, or NULL. Inside an RCU read-side section. */

@@ -135,9 +135,10 @@ static void test_ctx_allocator_hook(void **state)
 
 	(void)state;
 	assert_int_equal(uiommu_ctx_new(&cfg, &ctx), 0);
-	assert_true(a.live >= 2); /* the context and its memory model */
+	assert_true(a.live == 1); /* the context: modules' state comes at their first use */
 	assert_int_equal(uiommu_guest_new(ctx, &g), 0);
-	assert_true(ctx_counter(ctx, UIOMMU_COUNTER_HEAP_ALLOCS) >= 2);
+	assert_true(a.live >= 2); /* and the guest, through the hook */
+	assert_true(ctx_counter(ctx, UIOMMU_COUNTER_HEAP_ALLOCS) >= 1);
 	uiommu_guest_free(g);
 	test_ctx_free(ctx);
 	assert_int_equal(a.live, 0);
@@ -168,6 +169,34 @@ static void test_ctx_free_busy(void **state)
 	assert_int_equal(uiommu_guest_new(ctx, &g), 0);
 	assert_int_equal(uiommu_ctx_free(ctx), -EBUSY);
 	uiommu_guest_free(g);
+	test_ctx_free(ctx);
+}
+
+/*
+ * A context whose memory model was never used (its state is created at the
+ * first call that needs it): every lookup and release misses with its
+ * documented error, and the context frees cleanly.
+ */
+static void test_ctx_fresh_memory(void **state)
+{
+	struct uiommu_ctx *ctx = test_ctx_new();
+	char buf[8192] __attribute__((aligned(4096)));
+	unsigned int shift;
+	uint64_t hpa;
+	void *hva;
+	int fd;
+
+	(void)state;
+	assert_int_equal(uiommu_ram_remove(ctx, 1ULL << 40), -ENOENT);
+	assert_int_equal(uiommu_hostmem_free(ctx, buf), -ENOENT);
+	assert_int_equal(uiommu_frames_free(ctx, UIOMMU_HPA_LIBRARY_BASE, 0), -EINVAL);
+	assert_int_equal(uiommu_pin(ctx, buf, 4096, NULL), -EFAULT);
+	assert_int_equal(uiommu_pin(ctx, buf + 1, 4096, NULL), -EINVAL);
+	assert_int_equal(uiommu_unpin(ctx, buf, 4096), -EFAULT);
+	assert_int_equal(uiommu_hva_to_hpa(ctx, buf, &hpa), -EFAULT);
+	assert_int_equal(uiommu_hpa_to_hva(ctx, UIOMMU_HPA_LIBRARY_BASE, 8, &hva), -EFAULT);
+	assert_int_equal(uiommu_hostmem_page_shift(ctx, buf, &shift), -EFAULT);
+	assert_int_equal(uiommu_ram_get_fd(ctx, UIOMMU_HPA_LIBRARY_BASE, &fd, &hpa, NULL), -EFAULT);
 	test_ctx_free(ctx);
 }
 
@@ -442,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_ctx_new_errors),
 		cmocka_unit_test(test_ctx_allocator_hook),
 		cmocka_unit_test(test_ctx_free_busy),
+		cmocka_unit_test(test_ctx_fresh_memory),
 		cmocka_unit_test(test_ctx_independent),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_heap_limit),

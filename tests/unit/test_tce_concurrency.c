@@ -243,7 +243,7 @@ static void test_install_race(void **state)
 	(void)state;
 	assert_int_equal(uiommu_tce_table_new(ctx, 0, 12, 1ULL << 30, 2, &tbl), 0);
 	assert_int_equal(uiommu_ctx_inject_fault(ctx, UINT64_MAX, UIOMMU_FAULT_FRAME), 0);
-	pthread_mutex_lock(&ctx->mem->frame_lock);
+	pthread_mutex_lock(&mem_peek(ctx)->frame_lock);
 	for (int i = 0; i < 2; i++) {
 		ir[i] = (struct install_race){ tbl, 1000 + (uint64_t)i }; /* the same leaf */
 		assert_int_equal(pthread_create(&t[i], NULL, install_one, &ir[i]), 0);
@@ -251,7 +251,7 @@ static void test_install_race(void **state)
 	while (attempts < 2)
 		assert_int_equal(uiommu_ctx_get_counter(ctx, UIOMMU_COUNTER_FAULT_POINTS, &attempts),
 				 0);
-	pthread_mutex_unlock(&ctx->mem->frame_lock);
+	pthread_mutex_unlock(&mem_peek(ctx)->frame_lock);
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
 	assert_int_equal(uiommu_ctx_get_counter(ctx, UIOMMU_COUNTER_FAULT_POINTS, &attempts), 0);
