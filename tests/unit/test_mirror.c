@@ -278,6 +278,16 @@ static void *waiter_thread(void *arg)
 	return NULL;
 }
 
+static bool deferred(struct uiommu_mm *mm, struct uiommu_interval_notifier *sub)
+{
+	bool d;
+
+	pthread_mutex_lock(&mm->lock);
+	d = sub->on_deferred;
+	pthread_mutex_unlock(&mm->lock);
+	return d;
+}
+
 static void test_notifier_waits(void **state)
 {
 	struct uiommu_ctx *ctx = test_ctx_new();
@@ -303,9 +313,9 @@ static void test_notifier_waits(void **state)
 	/* read_begin of an interval the invalidation hit waits too. */
 	wb.sub = b;
 	assert_int_equal(pthread_create(&tb, NULL, waiter_thread, &wb), 0);
-	for (int i = 0; i < 100000 && !a->on_deferred; i++)
+	for (int i = 0; i < 100000 && !deferred(mm, a); i++)
 		sched_yield();
-	assert_true(a->on_deferred);
+	assert_true(deferred(mm, a));
 	for (int i = 0; i < 1000; i++)
 		sched_yield();
 	assert_false(atomic_load(&wr.done));
