@@ -146,6 +146,14 @@ struct mem_hook {
 uint64_t region_page_hpa_rcu(const struct ram_region *r, uint64_t page);
 /* Does [hpa, hpa + len - 1] of @r hold a migrated (poisoned) page? Inside RCU. */
 bool region_poisoned_rcu(const struct ram_region *r, uint64_t hpa, uint64_t len);
+/*
+ * For mem_hpa_region_rcu(): narrow [*first, *last] (the region's range) to
+ * the run of pages around @hpa that did not migrate; false if @hpa's page
+ * did (poisoned). And the one-page range of a migrated page's new hpa, with
+ * the host pointer of its first byte, or NULL. Inside RCU.
+ */
+bool region_run_rcu(const struct ram_region *r, uint64_t hpa, uint64_t *first, uint64_t *last);
+void *moved_hpa_region_rcu(struct mem_state *mem, uint64_t hpa, uint64_t *first, uint64_t *last);
 /* The host pointer of a migrated page's new hpa, or NULL. Inside RCU. */
 void *moved_hpa_to_hva_rcu(struct mem_state *mem, uint64_t hpa, uint64_t len);
 /* Drop @r's migrated pages; under migrate_lock and mem->lock. -ENOMEM: nothing changed. */

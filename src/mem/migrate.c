@@ -66,6 +66,38 @@ void *moved_hpa_to_hva_rcu(struct mem_state *mem, uint64_t hpa, uint64_t len)
 	return r->hva + (a->e[i].tag << SYS_PAGE_SHIFT) + (hpa - a->e[i].start);
 }
 
+bool region_run_rcu(const struct ram_region *r, uint64_t hpa, uint64_t *first, uint64_t *last)
+{
+	const struct rcu_array *m = rcu_deref(r->migrated);
+	uint64_t page = (hpa - r->hpa) >> SYS_PAGE_SHIFT;
+	size_t i;
+
+	if (!m)
+		return true;
+	i = lower_bound(m, page);
+	if (i < m->n && m->e[i].start == page)
+		return false; /* poisoned */
+	if (i < m->n)
+		*last = r->hpa + (m->e[i].start << SYS_PAGE_SHIFT) - 1;
+	if (i > 0)
+		*first = r->hpa + ((m->e[i - 1].start + 1) << SYS_PAGE_SHIFT);
+	return true;
+}
+
+void *moved_hpa_region_rcu(struct mem_state *mem, uint64_t hpa, uint64_t *first, uint64_t *last)
+{
+	const struct rcu_array *a = mem ? rcu_deref(mem->moved) : NULL;
+	const struct ram_region *r;
+	size_t i = rcu_array_find(a, hpa);
+
+	if (i == SIZE_MAX)
+		return NULL;
+	r = a->e[i].ptr;
+	*first = a->e[i].start;
+	*last = a->e[i].last;
+	return r->hva + (a->e[i].tag << SYS_PAGE_SHIFT);
+}
+
 int mem_migrate_hook_add(struct uiommu_ctx *ctx, mem_migrate_hook_fn *fn, void *opaque)
 {
 	struct mem_state *mem = mem_get(ctx);

@@ -50,11 +50,15 @@ void *mem_hpa_region_rcu(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t *ret_fir
 {
 	struct ram_region *r = region_lookup_rcu(mem_peek(ctx), hpa);
 
-	if (!r)
-		return NULL;
+	if (unlikely(!r))
+		return moved_hpa_region_rcu(mem_peek(ctx), hpa, ret_first, ret_last);
 	*ret_first = r->hpa;
 	*ret_last = r->last_hpa;
-	return r->hva;
+	/* Migrated pages are holes in the region: the run around @hpa only. */
+	if (unlikely(atomic_load_explicit(&r->migrated, memory_order_relaxed)) &&
+	    !region_run_rcu(r, hpa, ret_first, ret_last))
+		return NULL;
+	return r->hva + (*ret_first - r->hpa);
 }
 
 struct vrange *vrange_lookup_rcu(struct mem_state *mem, uintptr_t addr)
