@@ -654,6 +654,83 @@ static void test_mirror_anonymous_readonly(void **state)
 	test_ctx_free(ctx);
 }
 
+/*
+ * Huge pages: a transparent huge page of anonymous memory is one 2 MiB
+ * chunk of the kernel's frames; a hugetlbfs RAM region is one 2 MiB chunk
+ * of hpas. Each part skips where the machine gives no huge page.
+ */
+static void test_mirror_huge_pages(void **state)
+{
+	struct uiommu_ctx *ctx = test_ctx_new();
+	const struct uiommu_mirror_addr *addrs;
+	struct uiommu_mirror *m;
+	struct uiommu_mm *mm;
+	bool thp = false, hugetlb = false;
+	size_t n;
+	char *raw, *p;
+	int fd;
+
+	(void)state;
+	assert_int_equal(uiommu_mm_new(ctx, 0, &mm), 0);
+
+	raw = mmap(NULL, 4 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(raw != MAP_FAILED);
+	p = (char *)(((uintptr_t)raw + 2 * MiB - 1) & ~(uintptr_t)(2 * MiB - 1));
+	madvise(p, 2 * MiB, MADV_HUGEPAGE);
+	assert_int_equal(uiommu_mirror_new(mm, p, 2 * MiB, 0, &m), 0);
+	assert_int_equal(uiommu_mirror_populate(m), 0);
+	uiommu_mirror_read_lock(m);
+	assert_int_equal(uiommu_mirror_addrs(m, &addrs, &n), 0);
+	{
+		uint64_t off = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			assert_true(addrs[i].addr == pagemap_phys(p + off));
+			off += PAGE << addrs[i].order;
+		}
+		assert_true(off == 2 * MiB);
+		thp = n == 1 && addrs[0].order == 9;
+	}
+	uiommu_mirror_read_unlock(m);
+	assert_int_equal(uiommu_mirror_free(m), 0);
+	munmap(raw, 4 * MiB);
+
+	fd = memfd_create("mirror-huge", MFD_CLOEXEC | MFD_HUGETLB);
+	if (fd >= 0 && !ftruncate(fd, 2 * MiB)) {
+		uint64_t hpa;
+		void *ua = mmap(NULL, 2 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+
+		if (ua != MAP_FAILED && !uiommu_ram_add(ctx, fd, 0, 2 * MiB, NULL, &hpa)) {
+			unsigned int shift;
+			void *lib;
+
+			assert_int_equal(uiommu_hpa_to_hva(ctx, hpa, 2 * MiB, &lib), 0);
+			assert_int_equal(uiommu_hostmem_page_shift(ctx, lib, &shift), 0);
+			assert_int_equal(shift, 21);
+			assert_int_equal(uiommu_mirror_new(mm, ua, 2 * MiB, 0, &m), 0);
+			assert_int_equal(uiommu_mirror_populate(m), 0);
+			uiommu_mirror_read_lock(m);
+			assert_int_equal(uiommu_mirror_addrs(m, &addrs, &n), 0);
+			assert_int_equal(n, 1);
+			assert_true(addrs[0].addr == hpa && addrs[0].order == 9);
+			uiommu_mirror_read_unlock(m);
+			assert_int_equal(uiommu_mirror_free(m), 0);
+			assert_int_equal(uiommu_ram_remove(ctx, hpa), 0);
+			hugetlb = true;
+		}
+		if (ua != MAP_FAILED)
+			munmap(ua, 2 * MiB);
+	}
+	if (fd >= 0)
+		close(fd);
+	assert_int_equal(uiommu_mm_free(mm), 0);
+	test_ctx_free(ctx);
+	if (!thp || !hugetlb)
+		fprintf(stderr, "huge pages: transparent %s, hugetlbfs %s\n",
+			thp ? "tested" : "not given by this machine (checked as 4 KiB chunks)",
+			hugetlb ? "tested" : "not available (no reserved huge pages): skipped");
+}
+
 /* The retry path, exactly: invalidate between the fault and the commit. */
 struct inject {
 	struct uiommu_mm *mm;
@@ -1035,6 +1112,7 @@ int main(void)
 		cmocka_unit_test(test_mirror_hostmem_chunks),
 		cmocka_unit_test(test_mirror_memfd_other_mapping),
 		cmocka_unit_test(test_mirror_anonymous_readonly),
+		cmocka_unit_test(test_mirror_huge_pages),
 		cmocka_unit_test(test_mirror_retry_and_busy),
 		cmocka_unit_test(test_mirror_release),
 		cmocka_unit_test(test_mirror_bind),
