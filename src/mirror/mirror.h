@@ -156,13 +156,18 @@ int mirror_fault_in(struct uiommu_ctx *ctx, uint64_t ua, uint64_t size, bool rea
 int mirror_resolve(struct uiommu_ctx *ctx, uint64_t ua, uint64_t npages,
 		   struct mirror_page *pages);
 
+/* A line of /proc/self/maps. */
+struct mirror_vma {
+	uint64_t start, last, offset, ino;
+	unsigned int major, minor;
+	char perms[5]; /* "rw-p" */
+};
 /*
- * mirror_maps_walk() - Call @cb for every mapping of /proc/self/maps with
- * its [start, last] and its permissions ("rw-p"), until it returns false.
- * -ENOMEM/-EFAULT if the file cannot be read.
+ * mirror_maps_walk() - Call @cb for every mapping of /proc/self/maps, in
+ * address order, until it returns false. 0, or -ENOMEM (a fault point),
+ * -EFAULT if the file cannot be read. Allocates (stdio).
  */
-int mirror_maps_walk(struct uiommu_ctx *ctx,
-		     bool (*cb)(void *opaque, uint64_t start, uint64_t last, const char *perms),
+int mirror_maps_walk(struct uiommu_ctx *ctx, bool (*cb)(void *opaque, const struct mirror_vma *vma),
 		     void *opaque);
 
 /* pages.c */

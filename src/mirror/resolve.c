@@ -57,13 +57,7 @@ int mirror_fault_in(struct uiommu_ctx *ctx, uint64_t ua, uint64_t size, bool rea
 
 /* ---- /proc/self/maps ---- */
 
-struct maps_line {
-	uint64_t start, last, offset, ino;
-	unsigned int major, minor;
-	char perms[5];
-};
-
-static bool maps_parse(const char *line, struct maps_line *m)
+static bool maps_parse(const char *line, struct mirror_vma *m)
 {
 	unsigned long long start, end, off, ino;
 
@@ -77,11 +71,11 @@ static bool maps_parse(const char *line, struct maps_line *m)
 	return true;
 }
 
-int mirror_maps_walk(struct uiommu_ctx *ctx,
-		     bool (*cb)(void *opaque, uint64_t start, uint64_t last, const char *perms),
+int mirror_maps_walk(struct uiommu_ctx *ctx, bool (*cb)(void *opaque, const struct mirror_vma *vma),
 		     void *opaque)
 {
 	char line[512];
+	int ret = 0;
 	FILE *f;
 
 	if (ctx_fault(ctx, UIOMMU_FAULT_MAP))
@@ -90,56 +84,61 @@ int mirror_maps_walk(struct uiommu_ctx *ctx,
 	if (!f)
 		return -EFAULT;
 	while (fgets(line, sizeof(line), f)) {
-		struct maps_line m;
+		struct mirror_vma m;
 
-		if (maps_parse(line, &m) && !cb(opaque, m.start, m.last, m.perms))
+		if (maps_parse(line, &m) && !cb(opaque, &m))
 			break;
 	}
+	if (ferror(f))
+		ret = -EFAULT;
 	fclose(f);
-	return 0;
+	return ret;
 }
 
 /* The mappings of [ua, ua_last], for pages the memory model does not know by address. */
 struct vma_list {
-	struct maps_line *v;
+	struct uiommu_ctx *ctx;
+	uint64_t ua, ua_last;
+	struct mirror_vma *v;
 	size_t n, cap;
+	int ret;
 };
+
+static bool vma_collect(void *opaque, const struct mirror_vma *m)
+{
+	struct vma_list *l = opaque;
+
+	if (m->last < l->ua)
+		return true;
+	if (m->start > l->ua_last)
+		return false;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 8;
+		struct mirror_vma *v = ctx_alloc_array(l->ctx, cap, sizeof(*v));
+
+		if (!v) {
+			l->ret = -ENOMEM;
+			return false;
+		}
+		if (l->n)
+			memcpy(v, l->v, l->n * sizeof(*v));
+		ctx_free(l->ctx, l->v);
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *m;
+	return true;
+}
 
 static int vmas_of(struct uiommu_ctx *ctx, uint64_t ua, uint64_t ua_last, struct vma_list *l)
 {
-	char line[512];
-	FILE *f;
+	int ret;
 
-	if (ctx_fault(ctx, UIOMMU_FAULT_MAP))
-		return -ENOMEM;
-	f = fopen("/proc/self/maps", "re");
-	if (!f)
-		return -EFAULT;
-	while (fgets(line, sizeof(line), f)) {
-		struct maps_line m;
-
-		if (!maps_parse(line, &m) || m.last < ua)
-			continue;
-		if (m.start > ua_last)
-			break;
-		if (l->n == l->cap) {
-			size_t cap = l->cap ? 2 * l->cap : 8;
-			struct maps_line *v = ctx_alloc_array(ctx, cap, sizeof(*v));
-
-			if (!v) {
-				fclose(f);
-				return -ENOMEM;
-			}
-			if (l->n)
-				memcpy(v, l->v, l->n * sizeof(*v));
-			ctx_free(ctx, l->v);
-			l->v = v;
-			l->cap = cap;
-		}
-		l->v[l->n++] = m;
-	}
-	fclose(f);
-	return 0;
+	l->ctx = ctx;
+	l->ua = ua;
+	l->ua_last = ua_last;
+	ret = mirror_maps_walk(ctx, vma_collect, l);
+	return ret ? ret : l->ret;
 }
 
 int mirror_resolve(struct uiommu_ctx *ctx, uint64_t ua, uint64_t npages,

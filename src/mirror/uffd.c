@@ -325,12 +325,12 @@ static void invalidate(struct uiommu_mm *mm, uint64_t start, uint64_t last,
 }
 
 /* Invalidate, with PROTECTION_PAGE, the private writable mappings fork made copy-on-write. */
-static bool fork_vma_cb(void *opaque, uint64_t start, uint64_t last, const char *perms)
+static bool fork_vma_cb(void *opaque, const struct mirror_vma *vma)
 {
 	struct uiommu_mm *mm = opaque;
 
-	if (perms[1] == 'w' && perms[3] == 'p')
-		invalidate(mm, start, last, UIOMMU_MMU_NOTIFY_PROTECTION_PAGE);
+	if (vma->perms[1] == 'w' && vma->perms[3] == 'p')
+		invalidate(mm, vma->start, vma->last, UIOMMU_MMU_NOTIFY_PROTECTION_PAGE);
 	return true;
 }
 
@@ -383,7 +383,8 @@ static void handle_event(struct uiommu_mm *mm, const struct uffd_msg *msg)
 		 */
 		atomic_fetch_add_explicit(&mm->st_events[3], 1, memory_order_relaxed);
 		close((int)msg->arg.fork.ufd);
-		mirror_maps_walk(mm->ctx, fork_vma_cb, mm);
+		if (mirror_maps_walk(mm->ctx, fork_vma_cb, mm))
+			invalidate(mm, 0, UINT64_MAX, UIOMMU_MMU_NOTIFY_PROTECTION_PAGE);
 		break;
 	default: {
 		/* A page fault: impossible in write-protect mode without protection. Let it go. */
