@@ -33,6 +33,8 @@ struct rec {
 	bool refuse_always;  /* return false even for blockable ones */
 	struct uiommu_interval_notifier *remove_in_cb; /* try a removal from the callback */
 	int remove_ret;
+	struct uiommu_mm *free_in_cb; /* try to free the address space from the callback */
+	int free_ret;
 	pthread_mutex_t lock; /* the "driver lock" */
 };
 
@@ -51,6 +53,8 @@ static bool rec_invalidate(struct uiommu_interval_notifier *sub, const struct ui
 	pthread_mutex_unlock(&rec->lock);
 	if (rec->remove_in_cb)
 		rec->remove_ret = uiommu_interval_notifier_remove(rec->remove_in_cb);
+	if (rec->free_in_cb)
+		rec->free_ret = uiommu_mm_free(rec->free_in_cb);
 	return true;
 }
 
@@ -388,6 +392,11 @@ static void test_notifier_deadlock_refusals(void **state)
 	assert_int_equal(uiommu_mm_invalidate(mm, 0, 0x1000, UIOMMU_MMU_NOTIFY_CLEAR), 0);
 	assert_int_equal(ra.remove_ret, -EDEADLK);
 	ra.remove_in_cb = NULL;
+	/* So would freeing the address space. */
+	ra.free_in_cb = mm;
+	assert_int_equal(uiommu_mm_invalidate(mm, 0, 0x1000, UIOMMU_MMU_NOTIFY_CLEAR), 0);
+	assert_int_equal(ra.free_ret, -EDEADLK);
+	ra.free_in_cb = NULL;
 	assert_int_equal(uiommu_interval_notifier_remove(b), 0);
 	assert_int_equal(uiommu_interval_notifier_remove(a), 0);
 	assert_int_equal(uiommu_mm_free(mm), 0);
@@ -881,6 +890,20 @@ static void test_mirror_bind(void **state)
 	assert_int_equal(dev_read(ctx, mm, tbl, ioba + 3 * PAGE, buf, 9), -EFAULT);
 	assert_int_equal(uiommu_mm_handle_fault(mm, tbl, ioba + 3 * PAGE), -EFAULT);
 	assert_int_equal(uiommu_mm_handle_fault(NULL, tbl, ioba), -EINVAL);
+	uiommu_mirror_read_lock(m);
+	assert_int_equal(uiommu_mm_handle_fault(mm, tbl, ioba), -EDEADLK);
+	uiommu_mirror_read_unlock(m);
+	{
+		struct uiommu_ctx *other = test_ctx_new();
+		struct uiommu_tce_table *otbl;
+
+		assert_int_equal(uiommu_tce_table_new(other, 0, 12, 1ULL << 30, 2, &otbl), 0);
+		assert_int_equal(uiommu_mirror_unbind(m), 0);
+		assert_int_equal(uiommu_mirror_bind(m, otbl, ioba, 0), -EINVAL); /* another context */
+		assert_int_equal(uiommu_mirror_bind(m, tbl, ioba, 0), 0);
+		assert_null(uiommu_tce_table_unref(otbl));
+		test_ctx_free(other);
+	}
 
 	/* Fault mode: the fault repopulates, the retried DMA succeeds. */
 	assert_int_equal(uiommu_mirror_unbind(m), 0);
