@@ -29,7 +29,7 @@ struct uiommu_mirror {
 	size_t nchunks;
 	_Atomic bool has_dma_mapping;
 	bool unmapped;
-	uint64_t notifier_seq;
+	_Atomic uint64_t notifier_seq; /* written under the lock, read as a hint without */
 
 	/* Binding: [ioba, + size) of @tbl; entries entry0 .. entry0 + nentries - 1. */
 	struct uiommu_tce_table *tbl;
@@ -202,7 +202,7 @@ UIOMMU_EXPORT int uiommu_mirror_new(struct uiommu_mm *mm, void *ua, uint64_t siz
 	m->last = last;
 	m->npages = size >> MIRROR_PAGE_SHIFT;
 	m->flags = flags;
-	m->notifier_seq = MIRROR_SEQ_NEVER;
+	atomic_init(&m->notifier_seq, MIRROR_SEQ_NEVER);
 	pthread_mutex_init(&m->populate_lock, NULL);
 	pthread_rwlock_init(&m->lock, NULL);
 	ret = uiommu_interval_notifier_insert(mm, m->ua, size, &mirror_notifier_ops, m,
@@ -352,7 +352,7 @@ retry:
 	}
 	if (atomic_load_explicit(&m->has_dma_mapping, memory_order_relaxed) &&
 	    !uiommu_interval_read_retry(sub, seq)) {
-		m->notifier_seq = seq;
+		/* Unchanged since the commit, which stored this same sequence. */
 		pthread_rwlock_unlock(&m->lock);
 		return 0;
 	}
@@ -431,7 +431,7 @@ retry:
 	old = m->addrs;
 	m->addrs = addrs;
 	m->nchunks = n;
-	m->notifier_seq = seq;
+	atomic_store_explicit(&m->notifier_seq, seq, memory_order_relaxed);
 	atomic_store_explicit(&m->has_dma_mapping, true, memory_order_release);
 	driver_write_unlock(m);
 	ctx_free(m->ctx, old);
@@ -475,7 +475,9 @@ UIOMMU_EXPORT int uiommu_mirror_populate(struct uiommu_mirror *mirror)
 UIOMMU_EXPORT bool uiommu_mirror_valid(const struct uiommu_mirror *mirror)
 {
 	return atomic_load_explicit(&mirror->has_dma_mapping, memory_order_acquire) &&
-	       !uiommu_interval_check_retry(mirror->notifier, mirror->notifier_seq);
+	       !uiommu_interval_check_retry(mirror->notifier,
+					    atomic_load_explicit(&mirror->notifier_seq,
+								 memory_order_relaxed));
 }
 
 UIOMMU_EXPORT int uiommu_mirror_addrs(struct uiommu_mirror *mirror,
@@ -502,7 +504,7 @@ UIOMMU_EXPORT int uiommu_mirror_get_info(struct uiommu_mirror *mirror,
 	ret_info->flags = mirror->flags;
 	ret_info->valid = uiommu_mirror_valid(mirror);
 	ret_info->unmapped = mirror->unmapped;
-	ret_info->notifier_seq = mirror->notifier_seq;
+	ret_info->notifier_seq = atomic_load_explicit(&mirror->notifier_seq, memory_order_relaxed);
 	ret_info->nchunks = ret_info->valid ? mirror->nchunks : 0;
 	pthread_rwlock_unlock(&mirror->lock);
 	ret_info->populates = atomic_load_explicit(&mirror->st_populates, memory_order_relaxed);
