@@ -211,6 +211,40 @@ int mem_frames_alloc_shared_at(struct uiommu_ctx *ctx, unsigned int order, uint6
 			       uint64_t *ret_hpa, void **ret_hva, int *ret_fd, struct fault_point *fp);
 int mem_frames_free_shared(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, int fd);
 
+/*
+ * mem_hva_to_hpa_rcu() - The hpa of the byte at @hva of a region mapping or
+ * hostmem buffer, and the shift of the naturally aligned page holding it.
+ * False if @hva has none. Inside an RCU read-side critical section.
+ */
+bool mem_hva_to_hpa_rcu(struct uiommu_ctx *ctx, uintptr_t hva, uint64_t *ret_hpa,
+			unsigned int *ret_page_shift);
+
+/*
+ * mem_file_to_hpa_rcu() - The hpa of byte @offset of the file (@dev, @ino)
+ * (st_dev, st_ino) if a RAM region is backed by it, with the page shift.
+ * For other mappings of a region's file. Inside an RCU read-side section.
+ */
+bool mem_file_to_hpa_rcu(struct uiommu_ctx *ctx, uint64_t dev, uint64_t ino, uint64_t offset,
+			 uint64_t *ret_hpa, unsigned int *ret_page_shift);
+
+/*
+ * Page migration hooks (uiommu_ram_migrate()). Upper layers that hold hpas
+ * register one: it is called with @end false before a page's hpa changes
+ * (the old hpa still works; stop every device use of it and keep new
+ * lookups from completing until the call with @end true), and with @end
+ * true after the old hpa is poisoned and the new one published. Called in
+ * the migrating thread, under the memory model's migration lock but no
+ * other: a hook may call lookups but not uiommu_ram_migrate() nor the hook
+ * registration. mem_migrate_gen() is a sequence count: odd from before the
+ * first hook call until the new hpa is published, so that a lookup that
+ * overlapped a migration (it read an odd value, or the value changed) can
+ * be detected and redone.
+ */
+typedef void mem_migrate_hook_fn(void *opaque, uint64_t old_hpa, uint64_t len, bool end);
+int mem_migrate_hook_add(struct uiommu_ctx *ctx, mem_migrate_hook_fn *fn, void *opaque);
+void mem_migrate_hook_remove(struct uiommu_ctx *ctx, mem_migrate_hook_fn *fn, void *opaque);
+uint64_t mem_migrate_gen(struct uiommu_ctx *ctx);
+
 /* ---- grant/ ---- */
 
 /* The context of a grant table or mapping handle (for shbuf/'s allocations). */

@@ -193,6 +193,12 @@ unsigned int uiommu_ctx_host_page_shift(const struct uiommu_ctx *ctx);
  * @UIOMMU_RES_GRANT_PEERS: grant connections, at either end. Default 1024.
  * @UIOMMU_RES_GRANT_MAPS: grant mappings, counted by the mapping side and
  *	by the granting side for each peer (Xen's maptrack). Default 262144.
+ * @UIOMMU_RES_ADDRESS_SPACES: mirrored address spaces (uiommu_mm_new()),
+ *	each with at most one userfaultfd and monitor thread. Default 64.
+ * @UIOMMU_RES_MIRROR_BUSY_MS: not a usage but a bound: the longest a mirror
+ *	population keeps retrying under continuous invalidation, in
+ *	milliseconds, before it fails with -EBUSY (Linux
+ *	HMM_RANGE_DEFAULT_TIMEOUT). Default 1000; the usage stays 0.
  * @UIOMMU_RES_NR: number of resources.
  *
  * A charge that would take the usage past the limit fails with -ENOMEM for
@@ -218,6 +224,8 @@ enum uiommu_resource {
 	UIOMMU_RES_GRANT_TABLES,
 	UIOMMU_RES_GRANT_PEERS,
 	UIOMMU_RES_GRANT_MAPS,
+	UIOMMU_RES_ADDRESS_SPACES,
+	UIOMMU_RES_MIRROR_BUSY_MS,
 	UIOMMU_RES_NR
 };
 

@@ -22,5 +22,6 @@
 #include <uiommu/device.h>
 #include <uiommu/grant.h>
 #include <uiommu/shbuf.h>
+#include <uiommu/mirror.h>
 
 #endif /* UIOMMU_UIOMMU_H */

@@ -28,6 +28,8 @@ static const char *const resource_names[UIOMMU_RES_NR] = {
 	[UIOMMU_RES_GRANT_TABLES] = "grant_tables",
 	[UIOMMU_RES_GRANT_PEERS] = "grant_peers",
 	[UIOMMU_RES_GRANT_MAPS] = "grant_maps",
+	[UIOMMU_RES_ADDRESS_SPACES] = "address_spaces",
+	[UIOMMU_RES_MIRROR_BUSY_MS] = "mirror_busy_ms",
 };
 
 static const uint64_t resource_defaults[UIOMMU_RES_NR] = {
@@ -49,6 +51,8 @@ static const uint64_t resource_defaults[UIOMMU_RES_NR] = {
 	[UIOMMU_RES_GRANT_TABLES] = 64,
 	[UIOMMU_RES_GRANT_PEERS] = 1024,
 	[UIOMMU_RES_GRANT_MAPS] = 262144,
+	[UIOMMU_RES_ADDRESS_SPACES] = 64,
+	[UIOMMU_RES_MIRROR_BUSY_MS] = 1000,
 };
 
 /* Byte resources refuse with -ENOMEM (as account_locked_vm()), counts with -ENOSPC. */
