@@ -201,6 +201,13 @@ int mem_backing(struct uiommu_ctx *ctx, uintptr_t hva, struct mem_backing *ret);
 /* ---- prereg/: address spaces and preregistered memory ---- */
 
 /*
+ * prereg_mm_current() - uiommu_mm_current() with its reasons: 0, -EPERM in
+ * a fork() child of the process that first used the context, -ENOMEM if
+ * the process address space could not be made.
+ */
+int prereg_mm_current(struct uiommu_ctx *ctx, struct uiommu_mm **ret_mm);
+
+/*
  * prereg_mm_hold() / prereg_mm_unhold() - A container binds @mm (Linux
  * mmgrab()/mmdrop()): uiommu_mm_free() refuses while it is held.
  */

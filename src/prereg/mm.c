@@ -111,26 +111,38 @@ UIOMMU_EXPORT int uiommu_mm_free(struct uiommu_mm *mm)
 	return 0;
 }
 
-UIOMMU_EXPORT struct uiommu_mm *uiommu_mm_current(struct uiommu_ctx *ctx)
+int prereg_mm_current(struct uiommu_ctx *ctx, struct uiommu_mm **ret_mm)
 {
 	unsigned int gen = prereg_fork_gen();
 	struct uiommu_mm *mm, *won;
 
-	if (!ctx)
-		return NULL;
-	if (tls_mm && tls_gen == gen && tls_mm->ctx == ctx)
-		return tls_mm;
+	if (tls_mm && tls_gen == gen && tls_mm->ctx == ctx) {
+		*ret_mm = tls_mm;
+		return 0;
+	}
 	mm = ext_get(&ctx->ext[CTX_EXT_PREREG]);
 	if (!mm) {
 		mm = mm_alloc(ctx, true);
 		if (!mm)
-			return NULL;
+			return -ENOMEM;
 		won = ext_install(&ctx->ext[CTX_EXT_PREREG], mm, process_mm_fini);
 		if (won != mm)
 			mm_release(mm);
 		mm = won;
 	}
-	return mm->fork_gen == gen ? mm : NULL;
+	if (mm->fork_gen != gen)
+		return -EPERM;
+	*ret_mm = mm;
+	return 0;
+}
+
+UIOMMU_EXPORT struct uiommu_mm *uiommu_mm_current(struct uiommu_ctx *ctx)
+{
+	struct uiommu_mm *mm;
+
+	if (!ctx || prereg_mm_current(ctx, &mm))
+		return NULL;
+	return mm;
 }
 
 UIOMMU_EXPORT int uiommu_mm_use(struct uiommu_mm *mm)

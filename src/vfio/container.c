@@ -67,12 +67,13 @@ int vfio_iommu_check(struct uiommu_vfio_container *c)
 
 int vfio_mm_set(struct uiommu_vfio_container *c)
 {
-	struct uiommu_mm *cur = uiommu_mm_current(c->ctx);
+	struct uiommu_mm *cur = NULL;
+	int ret = prereg_mm_current(c->ctx, &cur);
 
 	if (c->mm)
 		return c->mm == cur ? 0 : -EPERM;
-	if (!cur) /* a fork() child: it has no address space in this context */
-		return -EPERM;
+	if (ret) /* -EPERM: a fork() child has no address space in this context */
+		return ret;
 	prereg_mm_hold(cur);
 	c->mm = cur;
 	return 0;

@@ -61,8 +61,8 @@ static int iommu_precheck(struct uiommu_vfio_container *c, unsigned long request
 		/* Linux binds the address space here (tce_iommu_mm_set()); we bind in the call. */
 		if (!c->v2)
 			ret = -ENOTTY;
-		else if (!c->mm && !uiommu_mm_current(c->ctx))
-			ret = -EPERM;
+		else if (!c->mm)
+			ret = prereg_mm_current(c->ctx, &(struct uiommu_mm *){ NULL });
 		break;
 	case VFIO_EEH_PE_OP:
 		/* The first group's PE is looked up before the struct is read. */
