@@ -231,13 +231,14 @@ static void test_prereg_dead(void **state)
 {
 	struct uiommu_ctx *ctx = vt_ctx_new(16);
 	struct uiommu_mm *mm = NULL;
-	struct uiommu_prereg *mem = NULL;
+	struct uiommu_prereg *mem = NULL, *other = NULL;
 	struct vt_ram ram;
 
 	(void)state;
-	vt_ram_new(ctx, 1 * MiB, 64 * KiB, &ram);
+	vt_ram_new(ctx, 2 * MiB, 64 * KiB, &ram);
 	assert_int_equal(uiommu_mm_new(ctx, &mm), 0);
 	assert_int_equal(uiommu_prereg_new(mm, UA(ram.hva), MiB, &mem), 0);
+	assert_int_equal(uiommu_prereg_new(mm, UA(ram.hva) + MiB, MiB, &other), 0);
 	/* Out of memory for the smaller array: the dead region stays in place until the next edit. */
 	assert_int_equal(uiommu_ctx_inject_fault(ctx, 1, UIOMMU_FAULT_HEAP | UIOMMU_FAULT_PERSIST), 0);
 	assert_int_equal(uiommu_prereg_put(mem), 0);
@@ -246,7 +247,8 @@ static void test_prereg_dead(void **state)
 	assert_int_equal(info_of(mem).mapped, 0);
 	assert_int_equal(info_of(mem).used, 0);
 	assert_int_equal(info_of(mem).locked_bytes, 0);
-	assert_int_equal(ctx_usage(ctx, UIOMMU_RES_LOCKED_BYTES), 0);
+	assert_int_equal(ctx_usage(ctx, UIOMMU_RES_LOCKED_BYTES), MiB);
+	assert_int_equal(uiommu_prereg_put(other), 0);
 	/* The address space frees it. */
 	assert_int_equal(uiommu_mm_free(mm), 0);
 	vt_ram_free(ctx, &ram);
