@@ -506,7 +506,10 @@ int uiommu_vfio_create_window(struct uiommu_vfio_container *container, unsigned 
  *	inside it, not only the start; kept).
  *
  * As Linux tce_iommu_remove_window(): binds the caller's address space;
- * while the default window is pending, @start_addr 0 only cancels it.
+ * while the default window is pending, @start_addr 0 only cancels it, and
+ * so does the 32-bit window's start that GET_INFO reports (Linux knows
+ * only 0, powernv's tce32_start, so QEMU's removal of it by that address
+ * fails on a group whose window lies elsewhere).
  * Otherwise every TCE of the window is cleared (before the window is
  * unset, as upstream since v6.11), the window is unset on every group and
  * its table freed and uncharged. Fixed quirk: a group without unset_window

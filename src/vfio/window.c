@@ -198,8 +198,13 @@ UIOMMU_EXPORT int uiommu_vfio_remove_window(struct uiommu_vfio_container *c, uin
 		ret = vfio_mm_set(c);
 	if (ret)
 		goto out;
-	/* Removing the default window before it exists: just do not create it. */
-	if (c->def_window_pending && !start_addr) {
+	/*
+	 * Removing the default window before it exists: just do not create it.
+	 * Linux knows it only by bus address 0 (powernv's tce32_start); the
+	 * address GET_INFO reports, where QEMU removes it, is taken too.
+	 */
+	if (c->def_window_pending &&
+	    (!start_addr || start_addr == vfio_first_group(c)->tce32_start)) {
 		c->def_window_pending = false;
 		goto out;
 	}

@@ -650,6 +650,27 @@ static void test_v2_windows(void **state)
 	fx_fini(&f);
 }
 
+/* A 32-bit window elsewhere than 0: REMOVE of the start GET_INFO reports cancels it too. */
+static void test_v2_default_window_elsewhere(void **state)
+{
+	struct vfio_iommu_spapr_tce_info info = { .argsz = sizeof(info) };
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, 16);
+	f.g[0].grp.tce32_start = 256 * MiB;
+	f.g[0].grp.tce32_size = 256 * MiB;
+	assert_int_equal(uiommu_vfio_group_set_container(&f.g[0].grp, f.c), 0);
+	assert_int_equal(uiommu_vfio_ioctl(f.c, VFIO_SET_IOMMU, V2), 0);
+	assert_int_equal(uiommu_vfio_ioctl(f.c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info), 0);
+	assert_int_equal(info.dma32_window_start, 256 * MiB);
+	/* QEMU removes it by that address (Linux: -EINVAL, a window it cannot find). */
+	assert_int_equal(io_remove(f.c, info.dma32_window_start), 0);
+	assert_false(cinfo(f.c).flags & UIOMMU_VFIO_INFO_DEF_WINDOW);
+	assert_int_equal(io_remove(f.c, info.dma32_window_start), -EINVAL);
+	fx_fini(&f);
+}
+
 /* The lazy default window: created by the first MAP, UNMAP or CREATE, as Linux. */
 static void test_v2_default_window(void **state)
 {
@@ -1386,6 +1407,7 @@ int main(void)
 		cmocka_unit_test(test_v2_register),
 		cmocka_unit_test(test_v2_windows),
 		cmocka_unit_test(test_v2_default_window),
+		cmocka_unit_test(test_v2_default_window_elsewhere),
 		cmocka_unit_test(test_v2_map),
 		cmocka_unit_test(test_v2_adjacent_regions),
 		cmocka_unit_test(test_v2_huge_pages),
