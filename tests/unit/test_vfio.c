@@ -560,6 +560,11 @@ static void test_v2_register(void **state)
 	assert_int_equal(io_register(c2, RAM(&f, 0), 2 * MiB), 0);
 	assert_int_equal(ctx_usage(f.ctx, UIOMMU_RES_LOCKED_BYTES), locked + 4 * MiB);
 	assert_int_equal(rinfo(f.ctx, RAM(&f, 0), 1).used, 2);
+	/* Fixed: c2 maps only memory it registered (upstream: any region of the mm). */
+	assert_int_equal(io_map(c2, RAM(&f, 2 * MiB), 0, 4096, RW), -EINVAL);
+	assert_int_equal(io_map(c2, RAM(&f, 0), 0, 4096, RW), 0);
+	assert_int_equal(io_unmap(c2, 0, 4096), 0);
+	assert_int_equal(io_remove(c2, 0), 0); /* the default window the MAP made */
 
 	/* UNREGISTER: exact ranges only, and only ranges this container holds. */
 	assert_int_equal(io_unregister(f.c, RAM(&f, 0), 1 * MiB), -ENOENT);
