@@ -168,12 +168,7 @@ UIOMMU_EXPORT int uiommu_vfio_create_window(struct uiommu_vfio_container *c,
 
 	if (!c || !ret_start_addr)
 		return -EINVAL;
-	pthread_rwlock_wrlock(&c->lock);
-	ret = vfio_iommu_check(c);
-	if (!ret && !c->v2)
-		ret = -ENOTTY;
-	if (!ret)
-		ret = vfio_mm_set(c);
+	ret = vfio_lock_v2(c, true);
 	if (!ret)
 		ret = vfio_default_window_locked(c);
 	if (!ret)
@@ -190,12 +185,7 @@ UIOMMU_EXPORT int uiommu_vfio_remove_window(struct uiommu_vfio_container *c, uin
 
 	if (!c)
 		return -EINVAL;
-	pthread_rwlock_wrlock(&c->lock);
-	ret = vfio_iommu_check(c);
-	if (!ret && !c->v2)
-		ret = -ENOTTY;
-	if (!ret)
-		ret = vfio_mm_set(c);
+	ret = vfio_lock_v2(c, true);
 	if (ret)
 		goto out;
 	/*
