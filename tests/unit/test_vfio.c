@@ -1400,6 +1400,65 @@ static void test_fault_injection(void **state)
 	test_ctx_free(ctx);
 }
 
+/* The remaining documented errors, one by one. */
+static void test_more_errors(void **state)
+{
+	static const struct uiommu_table_group_ops no_take = {
+		.get_table_size = vt_get_table_size, .create_table = vt_create_table,
+		.set_window = vt_set_window, .unset_window = vt_unset_window,
+		.release_ownership = vt_release,
+	};
+	struct uiommu_vfio_container *c2 = NULL;
+	struct vt_group nt;
+	uint64_t start;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, 16);
+	/* A group without take_ownership: -EPERM (as the wrapper refuses a missing op). */
+	vt_group_init(&nt, f.ctx, &no_take, 3);
+	assert_int_equal(uiommu_vfio_group_set_container(&nt.grp, f.c), -EPERM);
+	/* NULL containers and outputs. */
+	assert_int_equal(uiommu_vfio_enable(NULL), -EINVAL);
+	assert_int_equal(uiommu_vfio_disable(NULL), -EINVAL);
+	assert_int_equal(uiommu_vfio_register_memory(NULL, 0, 0), -EINVAL);
+	assert_int_equal(uiommu_vfio_unregister_memory(NULL, 0, 0), -EINVAL);
+	assert_int_equal(uiommu_vfio_create_window(NULL, 12, GiB, 1, &start), -EINVAL);
+	assert_int_equal(uiommu_vfio_create_window(f.c, 12, GiB, 1, NULL), -EINVAL);
+	assert_int_equal(uiommu_vfio_remove_window(NULL, 0), -EINVAL);
+	assert_int_equal(uiommu_vfio_map_dma(NULL, 0, 0, 4096, 3), -EINVAL);
+	assert_int_equal(uiommu_vfio_unmap_dma(NULL, 0, 4096), -EINVAL);
+	/* The typed calls before SET_IOMMU: -EINVAL (no IOMMU). */
+	assert_int_equal(uiommu_vfio_enable(f.c), -EINVAL);
+	assert_int_equal(uiommu_vfio_remove_window(f.c, 0), -EINVAL);
+	assert_int_equal(uiommu_vfio_eeh_pe_op(f.c, 0, NULL), -EINVAL);
+
+	/* v1 on a group with no 32-bit window: ENABLE is -EPERM. */
+	f.g[0].grp.tce32_size = 0;
+	assert_int_equal(uiommu_vfio_group_set_container(&f.g[0].grp, f.c), 0);
+	assert_int_equal(uiommu_vfio_set_iommu(f.c, V1), 0);
+	assert_int_equal(uiommu_vfio_enable(f.c), -EPERM);
+	assert_int_equal(uiommu_vfio_disable(f.c), 0);
+	assert_int_equal(uiommu_vfio_group_unset_container(&f.g[0].grp), 0);
+	f.g[0].grp.tce32_size = 2 * GiB;
+
+	/* The first binding request cannot make the process address space: -ENOMEM. */
+	assert_int_equal(uiommu_vfio_container_new(f.ctx, &c2), 0);
+	assert_int_equal(uiommu_vfio_group_set_container(&f.g[1].grp, c2), 0);
+	assert_int_equal(uiommu_vfio_set_iommu(c2, V2), 0);
+	assert_int_equal(uiommu_ctx_inject_fault(f.ctx, 1, UIOMMU_FAULT_HEAP), 0);
+	assert_int_equal(uiommu_vfio_remove_window(c2, 0), -ENOMEM);
+	assert_int_equal(uiommu_ctx_inject_fault(f.ctx, 0, 0), 0);
+	assert_false(cinfo(c2).flags & UIOMMU_VFIO_INFO_MM_BOUND);
+	assert_int_equal(uiommu_vfio_remove_window(c2, 0), 0);
+	/* Freeing a container whose group cannot be given back: its error, the group stays. */
+	f.g[1].fail[VT_RELEASE] = -ENOMEM;
+	assert_int_equal(uiommu_vfio_container_free(c2), -ENOMEM);
+	assert_true(f.g[1].owned);
+	assert_int_equal(uiommu_table_group_release_ownership(&f.g[1].grp), 0);
+	fx_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1424,6 +1483,7 @@ int main(void)
 		cmocka_unit_test(test_address_space),
 		cmocka_unit_test(test_real_pe),
 		cmocka_unit_test(test_fault_injection),
+		cmocka_unit_test(test_more_errors),
 	};
 
 	test_require_memfd();
