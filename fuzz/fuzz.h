@@ -99,6 +99,7 @@ extern struct fuzz_pe_stats fuzz_pe_stats;
 int fuzz_grant(const uint8_t *data, size_t size);
 int fuzz_grant_wire(const uint8_t *data, size_t size);
 int fuzz_notifier(const uint8_t *data, size_t size);
+int fuzz_vfio(const uint8_t *data, size_t size);
 int fuzz_api(const uint8_t *data, size_t size);
 
 #endif /* UIOMMU_FUZZ_H */

@@ -199,6 +199,12 @@ unsigned int uiommu_ctx_host_page_shift(const struct uiommu_ctx *ctx);
  *	population keeps retrying under continuous invalidation, in
  *	milliseconds, before it fails with -EBUSY (Linux
  *	HMM_RANGE_DEFAULT_TIMEOUT). Default 1000; the usage stays 0.
+ * @UIOMMU_RES_PREREG_MMS: address spaces of preregistered memory created
+ *	with uiommu_prereg_mm_new() (prereg.h; the process's own is not
+ *	counted). Default 64.
+ * @UIOMMU_RES_PREREG_REGIONS: preregistered memory regions, over all
+ *	address spaces (prereg.h). Default 65536.
+ * @UIOMMU_RES_VFIO_CONTAINERS: VFIO containers (vfio.h). Default 1024.
  * @UIOMMU_RES_NR: number of resources.
  *
  * A charge that would take the usage past the limit fails with -ENOMEM for
@@ -226,6 +232,9 @@ enum uiommu_resource {
 	UIOMMU_RES_GRANT_MAPS,
 	UIOMMU_RES_ADDRESS_SPACES,
 	UIOMMU_RES_MIRROR_BUSY_MS,
+	UIOMMU_RES_PREREG_MMS,
+	UIOMMU_RES_PREREG_REGIONS,
+	UIOMMU_RES_VFIO_CONTAINERS,
 	UIOMMU_RES_NR
 };
 

@@ -23,5 +23,7 @@
 #include <uiommu/grant.h>
 #include <uiommu/shbuf.h>
 #include <uiommu/mirror.h>
+#include <uiommu/prereg.h>
+#include <uiommu/vfio.h>
 
 #endif /* UIOMMU_UIOMMU_H */
