@@ -186,6 +186,11 @@ unsigned int uiommu_ctx_host_page_shift(const struct uiommu_ctx *ctx);
  * @UIOMMU_RES_TABLE_GROUPS: IOMMU table groups the library implements: PEs
  *	and compound groups (pe.h). Default 4096.
  * @UIOMMU_RES_DEVICES: emulated devices (device.h). Default 4096.
+ * @UIOMMU_RES_ADDRESS_SPACES: address spaces created with uiommu_mm_new()
+ *	(prereg.h; the process's own is not counted). Default 64.
+ * @UIOMMU_RES_PREREG_REGIONS: preregistered memory regions, over all
+ *	address spaces (prereg.h). Default 65536.
+ * @UIOMMU_RES_VFIO_CONTAINERS: VFIO containers (vfio.h). Default 1024.
  * @UIOMMU_RES_NR: number of resources.
  *
  * A charge that would take the usage past the limit fails with -ENOMEM for
@@ -208,6 +213,9 @@ enum uiommu_resource {
 	UIOMMU_RES_PHBS,
 	UIOMMU_RES_TABLE_GROUPS,
 	UIOMMU_RES_DEVICES,
+	UIOMMU_RES_ADDRESS_SPACES,
+	UIOMMU_RES_PREREG_REGIONS,
+	UIOMMU_RES_VFIO_CONTAINERS,
 	UIOMMU_RES_NR
 };
 

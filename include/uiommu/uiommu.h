@@ -20,5 +20,7 @@
 #include <uiommu/papr.h>
 #include <uiommu/pe.h>
 #include <uiommu/device.h>
+#include <uiommu/prereg.h>
+#include <uiommu/vfio.h>
 
 #endif /* UIOMMU_UIOMMU_H */

@@ -25,6 +25,9 @@ static const char *const resource_names[UIOMMU_RES_NR] = {
 	[UIOMMU_RES_PHBS] = "phbs",
 	[UIOMMU_RES_TABLE_GROUPS] = "table_groups",
 	[UIOMMU_RES_DEVICES] = "devices",
+	[UIOMMU_RES_ADDRESS_SPACES] = "address_spaces",
+	[UIOMMU_RES_PREREG_REGIONS] = "prereg_regions",
+	[UIOMMU_RES_VFIO_CONTAINERS] = "vfio_containers",
 };
 
 static const uint64_t resource_defaults[UIOMMU_RES_NR] = {
@@ -43,6 +46,9 @@ static const uint64_t resource_defaults[UIOMMU_RES_NR] = {
 	[UIOMMU_RES_PHBS] = 64,
 	[UIOMMU_RES_TABLE_GROUPS] = 4096,
 	[UIOMMU_RES_DEVICES] = 4096,
+	[UIOMMU_RES_ADDRESS_SPACES] = 64,
+	[UIOMMU_RES_PREREG_REGIONS] = 65536,
+	[UIOMMU_RES_VFIO_CONTAINERS] = 1024,
 };
 
 /* Byte resources refuse with -ENOMEM (as account_locked_vm()), counts with -ENOSPC. */

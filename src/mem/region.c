@@ -525,3 +525,27 @@ UIOMMU_EXPORT int uiommu_hostmem_page_shift(struct uiommu_ctx *ctx, const void *
 	rcu_read_exit();
 	return ret;
 }
+
+int mem_backing(struct uiommu_ctx *ctx, uintptr_t hva, struct mem_backing *ret)
+{
+	struct vrange *vr;
+	int err = -EFAULT;
+
+	rcu_read_enter();
+	vr = vrange_lookup_rcu(mem_peek(ctx), hva);
+	if (vr) {
+		ret->first = vr->start;
+		ret->last = vr->last;
+		if (vr->kind == VRANGE_REGION) {
+			/* hpa bases are 16 GiB aligned: hva and hpa agree below ctz(start). */
+			unsigned int align = vr->start ? (unsigned int)__builtin_ctzll(vr->start) : 63;
+
+			ret->page_shift = MIN(ctx->host_page_shift, align);
+		} else {
+			ret->page_shift = vr->page_shift;
+		}
+		err = 0;
+	}
+	rcu_read_exit();
+	return err;
+}
