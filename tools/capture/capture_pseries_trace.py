@@ -866,7 +866,8 @@ def run_scenario(sc, guest, args, events, header_common, outdir, workdir):
             if vf and not problems:
                 if ram != RAM_BYTES:
                     problems.append(f"guest RAM is {ram:#x} bytes, expected {RAM_BYTES:#x}")
-                problems += vf.check(con, marks, qerr, model)
+                problems += vf.check(con, marks, qerr, model,
+                                     {p: stats.hcalls({p}) for p in stats.by_phase})
         out.write(f"# end: failed: {'; '.join(problems)}\n" if problems else "# end: ok\n")
 
     if vf:

@@ -410,11 +410,13 @@ class Run:
         by_phase = collections.OrderedDict((p, collections.Counter())
                                            for p in ["boot"] + [p for _, p in marks])
         ns_phase = collections.Counter()
+        ns_phase_name = collections.Counter()
         counts = collections.Counter()
         errors = collections.Counter()
         ns = collections.Counter()
         summary = {}
         exit_clean = False
+        vmlck = tear = None
         lines = 0
         with open(self.log, errors="replace") as f:
             for line in f:
@@ -439,7 +441,12 @@ class Run:
                     summary[name] = kv(fields)
                     continue
                 if kind == "event":
-                    exit_clean |= rest.startswith("exit: clean")
+                    if rest.startswith("exit: clean"):
+                        exit_clean = True
+                        vm = re.search(r"VmLck (-?\d+) kB", rest)
+                        vmlck = int(vm.group(1)) if vm else None
+                    elif rest.startswith("teardown:"):
+                        tear = kv(rest)
                     continue
                 c = CALL_RE.match(rest)
                 if kind in ("container", "group", "device") and c:
@@ -451,6 +458,7 @@ class Run:
                     by_phase[phase][name] += 1
                     if kind == "container":
                         ns_phase[phase] += int(t_ns)
+                        ns_phase_name[(phase, name)] += int(t_ns)
                     if model is None:
                         problems.append("shim log has no start line")
                         return None
@@ -468,9 +476,14 @@ class Run:
         if not exit_clean:
             problems.append("the shim did not log a clean exit (locked bytes or resources "
                             "left, or QEMU did not exit normally)")
+        elif self.env["UIOMMU_VFIO_PIN"] == "mlock" and vmlck != 0:
+            problems.append(f"VmLck is {vmlck} kB after the shim released everything")
+        if tear and not tear.get("locked_peak"):
+            problems.append("no memory was ever charged as locked (was RAM registered?)")
         problems.extend(model.problems)
         return dict(start=start, model=model, counts=counts, errors=errors, ns=ns,
-                    by_phase=by_phase, ns_phase=ns_phase, summary=summary, lines=lines)
+                    by_phase=by_phase, ns_phase=ns_phase, ns_phase_name=ns_phase_name,
+                    summary=summary, lines=lines, teardown=tear, vmlck_after=vmlck)
 
     def _guest_tces(self, trace_model, ram_vaddr, host_windows):
         """The guest's PHB TCEs at the end, as the host entries QEMU must have made."""
@@ -493,7 +506,7 @@ class Run:
                     want[off + (idx << gs) + (k << hs)] = (ram_vaddr + gpa + (k << hs), perm)
         return want
 
-    def check(self, con, marks, qerr, trace_model):
+    def check(self, con, marks, qerr, trace_model, hcalls_by_phase):
         """-> problems (empty: the run proves what the module docstring says)."""
         problems = []
         for line in qerr.splitlines():
@@ -513,6 +526,8 @@ class Run:
                                        mismatches=len(model.problems))
         unserved = log["summary"].get("unserved", {}).get("calls", 0)
         rep["unserved"] = unserved
+        rep["exit"] = dict(teardown=log["teardown"], vmlck_kib_after=log["vmlck_after"],
+                           clean=True)
         if unserved:
             problems.append(f"{unserved} calls were not served by the shim")
         if not log["counts"]["MAP_DMA"]:
@@ -542,31 +557,43 @@ class Run:
                 problems.append(f"no round trip through the {need} disk")
         rep["roundtrips"] = rt
 
-        # figures
+        # figures: per phase, per boot (everything before the round trips), per MiB
         phases = log["by_phase"]
-        rep["phases"] = {p: dict(c, container_ns=log["ns_phase"][p])
-                         for p, c in phases.items() if c}
+        nsn = log["ns_phase_name"]
+        rep["phases"] = {p: dict(c, container_ns=log["ns_phase"][p],
+                                 hcalls=hcalls_by_phase.get(p, 0))
+                         for p, c in phases.items() if c or hcalls_by_phase.get(p)}
+
+        def figures(ps, mb=None):
+            c = collections.Counter()
+            for p in ps:
+                c.update(phases.get(p, {}))
+            hc = sum(hcalls_by_phase.get(p, 0) for p in ps)
+            tce = c["MAP_DMA"] + c["UNMAP_DMA"]
+            f = dict(hcalls=hc, container_ioctls=sum(c[k] for k in c if k.isupper() and
+                                                     not k.startswith(("DEVICE", "GROUP"))),
+                     map_dma=c["MAP_DMA"], unmap_dma=c["UNMAP_DMA"],
+                     ioctls_per_hcall=round(tce / hc, 1) if hc else None,
+                     map_unmap_ms=round(sum(nsn[(p, k)] for p in ps
+                                            for k in ("MAP_DMA", "UNMAP_DMA")) / 1e6, 3),
+                     container_ms=round(sum(log["ns_phase"][p] for p in ps) / 1e6, 3),
+                     device_calls=sum(c[k] for k in c if k.startswith(("bar-", "config-",
+                                                                       "DEVICE"))))
+            if mb:
+                f.update(mb=mb, map_unmap_per_mb=round(tce / mb, 1),
+                         hcalls_per_mb=round(hc / mb, 1),
+                         map_unmap_ms_per_mb=round(f["map_unmap_ms"] / mb, 3))
+            return f
         boot = [p for p in phases if not p.startswith("roundtrip-") and p != "end"]
-        tce_io = ("MAP_DMA", "UNMAP_DMA")
-        rep["per_boot"] = dict(
-            ioctls=sum(sum(phases[p].values()) for p in boot
-                       if p in phases),
-            map_unmap=sum(phases[p][k] for p in boot for k in tce_io),
-            container_ns=sum(log["ns_phase"][p] for p in boot))
+        rep["per_boot"] = figures(boot)
         per_mb = {}
         for r in rt:
             for what in ("write", "read"):
                 p = f"roundtrip-{what}-{r['name']}"
-                c = phases.get(p, collections.Counter())
                 mb = r["bytes"] / (1 << 20)
                 cs = r[f"{what}_cs"]
-                per_mb[p] = dict(
-                    mb=mb, seconds=cs / 100,
-                    mb_per_s=round(mb / (cs / 100), 2) if cs else None,
-                    map_unmap=sum(c[k] for k in tce_io),
-                    map_unmap_per_mb=round(sum(c[k] for k in tce_io) / mb, 1),
-                    container_ms_per_mb=round(log["ns_phase"][p] / mb / 1e6, 3),
-                    bar_accesses_per_mb=round((c["bar-read"] + c["bar-write"]) / mb, 1))
+                per_mb[p] = dict(figures([p], mb), seconds=cs / 100,
+                                 mb_per_s=round(mb / (cs / 100), 2) if cs else None)
         rep["per_mb"] = per_mb
         rep["summary"] = log["summary"]
         vb = log["summary"].get("virtio-blk", {})
@@ -600,12 +627,13 @@ class Run:
                        f"trace's replay ({rep.get('guest_tces_expanded')} expected)")
         pb = rep.get("per_boot")
         if pb:
-            out.append(f"boot: {pb['ioctls']} calls, {pb['map_unmap']} MAP/UNMAP_DMA, "
-                       f"{pb['container_ns'] / 1e6:.1f} ms in the container")
+            out.append(f"boot: {pb['hcalls']} TCE hcalls became {pb['map_dma']} MAP_DMA + "
+                       f"{pb['unmap_dma']} UNMAP_DMA ({pb['map_unmap_ms']} ms in the "
+                       f"container; {pb['container_ms']} ms with the preregistration)")
         for p, v in rep.get("per_mb", {}).items():
-            out.append(f"{p}: {v['mb']:.0f} MiB at {v['mb_per_s']} MB/s, "
-                       f"{v['map_unmap_per_mb']} MAP/UNMAP per MiB, "
-                       f"{v['container_ms_per_mb']} ms/MiB in the container")
+            out.append(f"{p}: {v['mb']:.0f} MiB at {v['mb_per_s']} MB/s; per MiB "
+                       f"{v['hcalls_per_mb']} hcalls, {v['map_unmap_per_mb']} MAP/UNMAP, "
+                       f"{v['map_unmap_ms_per_mb']} ms in the container")
         return out
 
     def save(self, final):

@@ -38,6 +38,7 @@
 #define REGION_OFF(off)		((uint64_t)(off) & ((1ULL << REGION_SHIFT) - 1))
 #define DEV_NUM_IRQS		VFIO_PCI_NUM_IRQS
 #define FD_BITS			65536
+#define SHIM_UNSERVED		INT_MIN /* what a handler returns for a call it does not serve */
 
 enum sfd_kind { SFD_CONTAINER, SFD_GROUP, SFD_DEVICE };
 static const char *const sfd_name[] = { "container", "group", "device" };
@@ -48,9 +49,14 @@ struct sfd {
 	struct shim_container *container; /* SFD_CONTAINER */
 };
 
-/* QEMU's guest RAM, added to the hpa space when it is registered. */
+/*
+ * QEMU's guest RAM, added to the hpa space when it is first registered;
+ * @refs counts the successful registrations of exactly this range (one per
+ * container), and the region leaves the hpa space with the last.
+ */
 struct ram {
 	uint64_t vaddr, size, hpa;
+	unsigned int refs;
 };
 
 /* Per-request statistics. */
@@ -600,16 +606,18 @@ static long group_ioctl(struct shim *s, int fd, unsigned long req, unsigned long
 		return sfd_new(s, SFD_DEVICE, NULL);
 	}
 	}
-	return INT_MIN;
+	return SHIM_UNSERVED;
 }
 
 /* ---- the device fd (drivers/vfio/pci/vfio_pci_core.c, vfio_pci_intrs.c) ------ */
 
-static void intx_signal(struct shim *s)
+static void intx_signal(struct shim *s, bool automask)
 {
 	uint64_t one = 1;
 
-	s->intx_masked = true; /* automasked until ACTION_UNMASK (vfio_intx_handler()) */
+	/* an interrupt masks the line until ACTION_UNMASK (vfio_intx_handler()) */
+	if (automask)
+		s->intx_masked = true;
 	if (write(s->intx_fd, &one, sizeof(one)) != sizeof(one))
 		shim_log(s, "ERROR INTx eventfd write: %s", strerror(errno));
 	count(s, ST_INTX_SIGNAL, 0, 0);
@@ -621,7 +629,7 @@ static void intx_fn(void *opaque, bool level)
 	struct shim *s = opaque;
 
 	if (level && s->intx_fd >= 0 && !s->intx_masked)
-		intx_signal(s);
+		intx_signal(s, true);
 }
 
 static uint32_t irq_count(unsigned int index)
@@ -646,6 +654,10 @@ static long set_irqs(struct shim *s, struct vfio_irq_set *set, char *args, size_
 	    set->count >= UINT32_MAX - set->start ||
 	    (set->flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)))
 		return -EINVAL;
+	if ((set->count || set->start) &&
+	    (set->start >= irq_count(set->index) ||
+	     set->start + set->count > irq_count(set->index)))
+		return -EINVAL; /* vectors the device does not have */
 	dtype = set->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
 	action = set->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
 	switch (dtype) {
@@ -661,8 +673,7 @@ static long set_irqs(struct shim *s, struct vfio_irq_set *set, char *args, size_
 		return -EINVAL;
 	}
 	if (size) {
-		if (set->argsz - minsz < (uint64_t)set->count * size || !set->count ||
-		    set->count > irq_count(set->index))
+		if (set->argsz - minsz < (uint64_t)set->count * size || !set->count)
 			return -EINVAL;
 		if (dtype == VFIO_IRQ_SET_DATA_EVENTFD)
 			memcpy(&efd, set->data, 4);
@@ -713,20 +724,20 @@ static long set_irqs(struct shim *s, struct vfio_irq_set *set, char *args, size_
 			s->intx_fd = dup;
 			s->intx_masked = false;
 			if (dup >= 0 && pcifn_intx_asserted(s->fn))
-				intx_signal(s);
+				intx_signal(s, true);
 			return 0;
 		}
 		/* NONE or BOOL true: a test interrupt (vfio_pci_intx_trigger()) */
 		if (s->intx_fd < 0)
 			return -EINVAL;
 		if (flag)
-			intx_signal(s);
+			intx_signal(s, false);
 		return 0;
 	}
 	if (s->intx_fd < 0 || set->start || set->count != 1)
 		return -EINVAL;
 	if (dtype == VFIO_IRQ_SET_DATA_EVENTFD)
-		return -ENOTTY; /* unmask by eventfd is for KVM's irqfd resampler */
+		return SHIM_UNSERVED; /* mask/unmask by eventfd: KVM's irqfd resampler */
 	if (!flag)
 		return 0;
 	if (action == VFIO_IRQ_SET_ACTION_MASK) {
@@ -735,7 +746,7 @@ static long set_irqs(struct shim *s, struct vfio_irq_set *set, char *args, size_
 		s->intx_masked = false;
 		/* still asserted: level-triggered, so it fires again */
 		if (pcifn_intx_asserted(s->fn))
-			intx_signal(s);
+			intx_signal(s, true);
 	}
 	return 0;
 }
@@ -825,7 +836,7 @@ static long device_ioctl(struct shim *s, int fd, unsigned long req, unsigned lon
 		pthread_mutex_unlock(&s->fn->lock);
 		return 0;
 	}
-	return INT_MIN;
+	return SHIM_UNSERVED;
 }
 
 /* ---- the container fd ----------------------------------------------------------- */
@@ -915,14 +926,36 @@ static int ram_backing(struct shim *s, uint64_t vaddr, uint64_t size, int *ret_f
 	return 0;
 }
 
-static int ram_add(struct shim *s, uint64_t vaddr, uint64_t size)
+/* The RAM record overlapping [@vaddr, +@size), if any (with s->lock held). */
+static struct ram *ram_find(struct shim *s, uint64_t vaddr, uint64_t size)
+{
+	for (unsigned int i = 0; i < s->nram; i++)
+		if (vaddr < s->ram[i].vaddr + s->ram[i].size && s->ram[i].vaddr < vaddr + size)
+			return &s->ram[i];
+	return NULL;
+}
+
+/*
+ * Before a registration: make [@vaddr, +@size) part of the hpa space,
+ * unless it overlaps RAM that already is (a second container registering
+ * it, or an overlap the container will refuse). *@added says whether it
+ * was added here, so that a refused registration can take it out again.
+ */
+static int ram_add(struct shim *s, uint64_t vaddr, uint64_t size, bool *added)
 {
 	uint64_t off = 0, hpa;
 	int fd = -1, ret;
 
+	*added = false;
 	pthread_mutex_lock(&s->lock);
+	if (ram_find(s, vaddr, size)) {
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
 	if (s->nram == SHIM_RAM_MAX) {
 		pthread_mutex_unlock(&s->lock);
+		shim_log(s, "ERROR guest RAM %#llx+%#llx: more than %u RAM regions",
+			 (unsigned long long)vaddr, (unsigned long long)size, SHIM_RAM_MAX);
 		return -ENOSPC;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -937,25 +970,32 @@ static int ram_add(struct shim *s, uint64_t vaddr, uint64_t size)
 	pthread_mutex_lock(&s->lock);
 	s->ram[s->nram++] = (struct ram){ .vaddr = vaddr, .size = size, .hpa = hpa };
 	pthread_mutex_unlock(&s->lock);
+	*added = true;
 	shim_log(s, "event guest RAM vaddr=%#llx size=%#llx fd=%d offset=%#llx is hpa %#llx",
 		 (unsigned long long)vaddr, (unsigned long long)size, fd,
 		 (unsigned long long)off, (unsigned long long)hpa);
 	return 0;
 }
 
-static void ram_remove(struct shim *s, uint64_t vaddr, uint64_t size)
+/* After a registration (@delta 1) or an unregistration (-1) of exactly a RAM record. */
+static void ram_ref(struct shim *s, uint64_t vaddr, uint64_t size, int delta)
 {
 	pthread_mutex_lock(&s->lock);
 	for (unsigned int i = 0; i < s->nram; i++) {
-		if (s->ram[i].vaddr == vaddr && s->ram[i].size == size) {
-			int ret = uiommu_ram_remove(s->ctx, s->ram[i].hpa);
+		struct ram *r = &s->ram[i];
+		int ret;
 
-			if (ret)
-				shim_log(s, "ERROR guest RAM hpa %#llx not removed: %s",
-					 (unsigned long long)s->ram[i].hpa, uiommu_strerror(ret));
-			s->ram[i] = s->ram[--s->nram];
+		if (r->vaddr != vaddr || r->size != size)
+			continue;
+		r->refs += (unsigned int)delta;
+		if (r->refs)
 			break;
-		}
+		ret = uiommu_ram_remove(s->ctx, r->hpa);
+		if (ret)
+			shim_log(s, "ERROR guest RAM hpa %#llx not removed: %s",
+				 (unsigned long long)r->hpa, uiommu_strerror(ret));
+		*r = s->ram[--s->nram];
+		break;
 	}
 	pthread_mutex_unlock(&s->lock);
 }
@@ -1051,12 +1091,16 @@ static long container_ioctl(struct shim *s, struct shim_container *c, unsigned l
 			known = true;
 		}
 	if (!known)
-		return INT_MIN;
+		return SHIM_UNSERVED;
+	bool reg = (req == VFIO_IOMMU_SPAPR_REGISTER_MEMORY ||
+		    req == VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY) && r &&
+		   r->argsz >= offsetof(struct vfio_iommu_spapr_register_memory, size) + 8 &&
+		   !r->flags && r->size && r->vaddr + r->size > r->vaddr;
+	bool added = false;
+
 	/* QEMU's RAM is its own memory: make it part of the hpa space first */
-	if (req == VFIO_IOMMU_SPAPR_REGISTER_MEMORY && r &&
-	    r->argsz >= offsetof(struct vfio_iommu_spapr_register_memory, size) + 8 &&
-	    !r->flags) {
-		ret = ram_add(s, r->vaddr, r->size);
+	if (reg && req == VFIO_IOMMU_SPAPR_REGISTER_MEMORY) {
+		ret = ram_add(s, r->vaddr, r->size, &added);
 		if (ret) {
 			container_args(req, arg, ret, args, alen);
 			return ret;
@@ -1065,12 +1109,17 @@ static long container_ioctl(struct shim *s, struct shim_container *c, unsigned l
 	t0 = now_ns();
 	ret = shim_container_ioctl(c, req, arg);
 	*ns = now_ns() - t0;
-	if (req == VFIO_IOMMU_SPAPR_REGISTER_MEMORY && r && ret && !r->flags)
-		ram_remove(s, r->vaddr, r->size); /* nothing half-done */
-	if (req == VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY && r && !ret)
-		ram_remove(s, r->vaddr, r->size);
+	if (reg && req == VFIO_IOMMU_SPAPR_REGISTER_MEMORY) {
+		if (!ret)
+			ram_ref(s, r->vaddr, r->size, 1);
+		else if (added)
+			ram_ref(s, r->vaddr, r->size, 0); /* nothing half-done */
+	}
+	if (reg && req == VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY && !ret)
+		ram_ref(s, r->vaddr, r->size, -1);
 	container_args(req, arg, ret, args, alen);
-	if (req == VFIO_IOMMU_SPAPR_REGISTER_MEMORY && !ret) {
+	if ((req == VFIO_IOMMU_SPAPR_REGISTER_MEMORY || req == VFIO_IOMMU_SPAPR_TCE_CREATE) &&
+	    !ret) {
 		uint64_t locked = 0;
 
 		uiommu_ctx_get_usage(s->ctx, UIOMMU_RES_LOCKED_BYTES, &locked);
@@ -1084,7 +1133,7 @@ static long container_ioctl(struct shim *s, struct shim_container *c, unsigned l
 
 long shim_ioctl(struct shim *s, int fd, unsigned long req, unsigned long arg)
 {
-	char args[256] = "", call[64];
+	char args[256] = "", call[384];
 	enum stat_id id = ST_UNSERVED;
 	enum sfd_kind kind;
 	struct shim_container *c;
@@ -1110,8 +1159,9 @@ long shim_ioctl(struct shim *s, int fd, unsigned long req, unsigned long arg)
 		ret = device_ioctl(s, fd, req, arg, &id, args, sizeof(args));
 		break;
 	}
-	if (ret == INT_MIN) {
-		snprintf(call, sizeof(call), "ioctl %#lx", req);
+	if (ret == SHIM_UNSERVED) {
+		snprintf(call, sizeof(call), "ioctl %#lx %s %s", req,
+			 id == ST_UNSERVED ? "(unknown)" : stat_name[id], args);
 		return shim_unserved(s, fd, call);
 	}
 	if (!ns)
@@ -1248,6 +1298,22 @@ int shim_close(struct shim *s, int fd)
 	return 0;
 }
 
+/* The process's mlock(2)ed memory in KiB (what the kernel counts), or -1. */
+static long vmlck_kib(void)
+{
+	char line[128];
+	long v = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %ld kB", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
 /* The host tables as they are: one line per window and per valid TCE. */
 static void dump_tables(struct shim *s)
 {
@@ -1343,8 +1409,9 @@ int shim_free(struct shim *s)
 		if (s->cfg.dump && s->grp)
 			dump_tables(s);
 		summary(s);
-		shim_log(s, "event teardown: %u fds open, locked_bytes=%llu (peak %llu)", s->nfds,
-			 (unsigned long long)locked, (unsigned long long)s->locked_peak);
+		shim_log(s, "event teardown: fds_open=%u locked_bytes=%llu locked_peak=%llu vmlck_kib=%ld",
+			 s->nfds, (unsigned long long)locked, (unsigned long long)s->locked_peak,
+			 vmlck_kib());
 	}
 	pthread_mutex_lock(&s->lock);
 	/* groups before containers, as the kernel's release of the fds */
@@ -1397,7 +1464,8 @@ int shim_free(struct shim *s)
 		if (ret)
 			shim_log(s, "ERROR exit: not clean (%s)", uiommu_strerror(ret));
 		else
-			shim_log(s, "event exit: clean, locked_bytes=0, every resource back at zero");
+			shim_log(s, "event exit: clean, locked_bytes=0, every resource back at zero, "
+				 "VmLck %ld kB", vmlck_kib());
 	}
 	if (s->made_sysfsdev) {
 		char link[PATH_MAX];
@@ -1406,8 +1474,6 @@ int shim_free(struct shim *s)
 		unlink(link);
 		rmdir(s->cfg.sysfsdev);
 	}
-	if (s->cfg.log_fd != STDERR_FILENO)
-		close(s->cfg.log_fd);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->log_lock);
 	free(s);
