@@ -418,6 +418,23 @@ static void test_qemu_sequence_and_virtio_io(void **state)
 	assert_int_equal(rd(t, CFG(0x06), 2) & 0x08, 0);
 	assert_int_equal(intx_action(t, VFIO_IRQ_SET_ACTION_UNMASK), 0);
 	assert_int_equal(irqs(t), 0);
+	/* deasserted and asserted again before the unmask: still masked, no signal */
+	request(t, 0, 8, 4096, false);
+	assert_int_equal(irqs(t), 1);
+	assert_int_equal(rd(t, BAR0(VBLK_ISR_OFF), 1), 1);
+	request(t, 0, 8, 4096, false);
+	assert_int_equal(irqs(t), 0);
+	assert_int_equal(rd(t, BAR0(VBLK_ISR_OFF), 1), 1);
+	assert_int_equal(intx_action(t, VFIO_IRQ_SET_ACTION_UNMASK), 0);
+	assert_int_equal(irqs(t), 0);
+	/* ACTION_MASK holds an interrupt back until the unmask */
+	assert_int_equal(intx_action(t, VFIO_IRQ_SET_ACTION_MASK), 0);
+	request(t, 0, 8, 4096, false);
+	assert_int_equal(irqs(t), 0);
+	assert_int_equal(intx_action(t, VFIO_IRQ_SET_ACTION_UNMASK), 0);
+	assert_int_equal(irqs(t), 1);
+	assert_int_equal(rd(t, BAR0(VBLK_ISR_OFF), 1), 1);
+	assert_int_equal(intx_action(t, VFIO_IRQ_SET_ACTION_UNMASK), 0);
 	/* INTx Disable masks the line at the device */
 	wr(t, CFG(0x04), 0x0406, 2);
 	request(t, 0, 8, 4096, false);
@@ -436,7 +453,7 @@ static void test_qemu_sequence_and_virtio_io(void **state)
 	/* 3 ring pages, the indirect table, header, data, status */
 	assert_non_null(strstr(dump, "# end: 7 tces"));
 	free(dump);
-	assert_true(log_has(t, "summary virtio-blk requests=3 reads=2 writes=1"));
+	assert_true(log_has(t, "summary virtio-blk requests=6 reads=5 writes=1"));
 	t_free(t, true);
 }
 

@@ -82,6 +82,10 @@ def errstr(v):
     return f"-{errno.errorcode.get(-v, str(-v))}" if v < 0 else str(v)
 
 
+class NoGeometry(Exception):
+    """A decision needs the windows' geometry, which GET_INFO has not told yet."""
+
+
 class ContainerModel:
     """What Linux's vfio_iommu_spapr_tce.c (v2 IOMMU, one group) answers
     each request with, and the host TCEs it leaves. Predictions come from
@@ -135,6 +139,8 @@ class ContainerModel:
 
     def _default_window(self):
         """tce_iommu_create_default_window(): on the first MAP, UNMAP or CREATE."""
+        if self.info is None:
+            raise NoGeometry()
         if not self.pending:
             return 0
         ret, num, w = self._plan_window(12, self.info["dma32_window_size"], 1)
@@ -179,8 +185,6 @@ class ContainerModel:
             if a["flags"] or not 0 <= a.get("op", -1) <= 9:
                 return -errno.EINVAL, None, None
             return None, None, None  # the PE's EEH state answers
-        if self.info is None and name in ("SPAPR_TCE_CREATE", "MAP_DMA", "UNMAP_DMA"):
-            return None, None, None  # cannot be modelled: flagged by call()
         if name in ("SPAPR_REGISTER_MEMORY", "SPAPR_UNREGISTER_MEMORY"):
             ua, size = a["vaddr"], a["size"]
             if a["flags"] or (ua | size) & ((1 << self.hps) - 1) or not size:
@@ -248,12 +252,12 @@ class ContainerModel:
     def call(self, name, a, logged, phase):
         """Check one logged request against the model, then apply it."""
         self.calls[name] += 1
-        if self.type and self.info is None and name in ("SPAPR_TCE_CREATE", "MAP_DMA",
-                                                        "UNMAP_DMA"):
+        try:
+            want, fix, effect = self._decide(name, a)
+        except NoGeometry:
             self.problems.append(f"{phase}: {name} before SPAPR_TCE_GET_INFO: the model "
                                  "does not know the window geometry")
             return
-        want, fix, effect = self._decide(name, a)
         if want is None and fix is None:
             want = logged  # not the container's decision
         if logged == want:
