@@ -4,8 +4,9 @@
  * serve /dev/vfio/vfio, /dev/vfio/<group> and the device fd from uiommu
  * (shim.h). This file only interposes libc: open/open64/openat and their
  * fortified forms, ioctl, pread/pread64/__pread_chk/__pread64_chk,
- * pwrite/pwrite64, read, write, mmap/mmap64 and close. A call on a path or
- * fd of the shim goes to shim.c; every other call goes to libc unchanged.
+ * pwrite/pwrite64, read/__read_chk, write, mmap/mmap64 and close. A call on
+ * a path or fd of the shim goes to shim.c; every other call goes to libc
+ * unchanged.
  * read(), write() and mmap() of a shim fd are logged as unserved errors
  * and fail (a memfd would otherwise accept them silently).
  *
@@ -64,6 +65,7 @@ REAL(ssize_t, __pread64_chk, int, void *, size_t, off64_t, size_t)
 REAL(ssize_t, pwrite, int, const void *, size_t, off_t)
 REAL(ssize_t, pwrite64, int, const void *, size_t, off64_t)
 REAL(ssize_t, read, int, void *, size_t)
+REAL(ssize_t, __read_chk, int, void *, size_t, size_t)
 REAL(ssize_t, write, int, const void *, size_t)
 REAL(void *, mmap, void *, size_t, int, int, int, off_t)
 REAL(void *, mmap64, void *, size_t, int, int, int, off64_t)
@@ -207,21 +209,21 @@ EXPORT int ioctl(int fd, unsigned long request, ...)
 	va_start(ap, request);
 	arg = va_arg(ap, unsigned long);
 	va_end(ap);
-	if (ours(fd) && the_shim)
+	if (ours(fd))
 		return set_errno(shim_ioctl(the_shim, fd, request, arg));
 	return get_ioctl()(fd, request, arg);
 }
 
 EXPORT ssize_t pread(int fd, void *buf, size_t len, off_t off)
 {
-	if (ours(fd) && the_shim)
+	if (ours(fd))
 		return set_errno(shim_pread(the_shim, fd, buf, len, off));
 	return get_pread()(fd, buf, len, off);
 }
 
 EXPORT ssize_t pread64(int fd, void *buf, size_t len, off64_t off)
 {
-	if (ours(fd) && the_shim)
+	if (ours(fd))
 		return set_errno(shim_pread(the_shim, fd, buf, len, off));
 	return get_pread64()(fd, buf, len, off);
 }
@@ -229,7 +231,7 @@ EXPORT ssize_t pread64(int fd, void *buf, size_t len, off64_t off)
 EXPORT ssize_t __pread_chk(int fd, void *buf, size_t len, off_t off, size_t buflen);
 EXPORT ssize_t __pread_chk(int fd, void *buf, size_t len, off_t off, size_t buflen)
 {
-	if (ours(fd) && the_shim) {
+	if (ours(fd)) {
 		if (len > buflen)
 			abort(); /* what glibc's __chk_fail() does: a buffer overflow */
 		return set_errno(shim_pread(the_shim, fd, buf, len, off));
@@ -240,7 +242,7 @@ EXPORT ssize_t __pread_chk(int fd, void *buf, size_t len, off_t off, size_t bufl
 EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t len, off64_t off, size_t buflen);
 EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t len, off64_t off, size_t buflen)
 {
-	if (ours(fd) && the_shim) {
+	if (ours(fd)) {
 		if (len > buflen)
 			abort();
 		return set_errno(shim_pread(the_shim, fd, buf, len, off));
@@ -250,14 +252,14 @@ EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t len, off64_t off, size_t 
 
 EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 {
-	if (ours(fd) && the_shim)
+	if (ours(fd))
 		return set_errno(shim_pwrite(the_shim, fd, buf, len, off));
 	return get_pwrite()(fd, buf, len, off);
 }
 
 EXPORT ssize_t pwrite64(int fd, const void *buf, size_t len, off64_t off)
 {
-	if (ours(fd) && the_shim)
+	if (ours(fd))
 		return set_errno(shim_pwrite(the_shim, fd, buf, len, off));
 	return get_pwrite64()(fd, buf, len, off);
 }
@@ -266,18 +268,30 @@ EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
 	char call[48];
 
-	if (ours(fd) && the_shim) {
+	if (ours(fd)) {
 		snprintf(call, sizeof(call), "read len=%#zx", len);
 		return set_errno(shim_unserved(the_shim, fd, call));
 	}
 	return get_read()(fd, buf, len);
 }
 
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	char call[48];
+
+	if (ours(fd)) {
+		snprintf(call, sizeof(call), "read len=%#zx", len);
+		return set_errno(shim_unserved(the_shim, fd, call));
+	}
+	return get___read_chk()(fd, buf, len, buflen);
+}
+
 EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
 	char call[48];
 
-	if (ours(fd) && the_shim) {
+	if (ours(fd)) {
 		snprintf(call, sizeof(call), "write len=%#zx", len);
 		return set_errno(shim_unserved(the_shim, fd, call));
 	}
@@ -295,14 +309,14 @@ static void *mmap_refused(int fd, size_t len, off64_t off)
 
 EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	if (!(flags & MAP_ANONYMOUS) && ours(fd) && the_shim)
+	if (!(flags & MAP_ANONYMOUS) && ours(fd))
 		return mmap_refused(fd, len, off);
 	return get_mmap()(addr, len, prot, flags, fd, off);
 }
 
 EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 {
-	if (!(flags & MAP_ANONYMOUS) && ours(fd) && the_shim)
+	if (!(flags & MAP_ANONYMOUS) && ours(fd))
 		return mmap_refused(fd, len, off);
 	return get_mmap64()(addr, len, prot, flags, fd, off);
 }
