@@ -124,6 +124,13 @@ int vfio_windows_set_on(struct uiommu_vfio_container *c, struct uiommu_table_gro
 void vfio_windows_unset_on(struct uiommu_vfio_container *c, struct uiommu_table_group *grp);
 
 /* dma.c */
+/*
+ * MAP_DMA and UNMAP_DMA; @late_err is the ioctl's error of reading its
+ * struct (a NULL pointer, argsz, flags), returned where Linux would.
+ */
+int vfio_map_dma(struct uiommu_vfio_container *c, uint64_t vaddr, uint64_t iova,
+		 uint64_t size, unsigned int flags, int late_err);
+int vfio_unmap_dma(struct uiommu_vfio_container *c, uint64_t iova, uint64_t size, int late_err);
 /* Clear [entry, entry + npages) of window @num, releasing every page; 0 or -EINVAL (range). */
 int vfio_clear(struct uiommu_vfio_container *c, int num, uint64_t entry, uint64_t npages);
 /* Clear a whole window; the caller holds the lock exclusively (no stripes needed). */

@@ -270,6 +270,21 @@ static void test_prereg_page_shift(void **state)
 	/* Ordinary memory: the host page at most, however aligned. */
 	assert_int_equal(uiommu_prereg_new(mm, UA(ram.hva), 32 * MiB, &mem[0]), 0);
 	assert_int_equal(info_of(mem[0]).page_shift, 16);
+	/* The library maps RAM as aligned as its size: 64 KiB host pages, and an exact hpa. */
+	{
+		uint64_t lib_hpa;
+		void *lib_hva = NULL;
+		struct uiommu_prereg *lib = NULL;
+
+		assert_int_equal(uiommu_ram_create(ctx, 8 * MiB, &lib_hpa, &lib_hva), 0);
+		assert_int_equal((uintptr_t)lib_hva & (8 * MiB - 1), 0);
+		assert_int_equal(uiommu_prereg_new(mm, UA(lib_hva), 8 * MiB, &lib), 0);
+		assert_int_equal(info_of(lib).page_shift, 16);
+		assert_int_equal(uiommu_prereg_ua_to_hpa(lib, UA(lib_hva) + 0x70000, 16, &hpa), 0);
+		assert_int_equal(hpa, lib_hpa + 0x70000);
+		assert_int_equal(uiommu_prereg_put(lib), 0);
+		assert_int_equal(uiommu_ram_remove(ctx, lib_hpa), 0);
+	}
 	/* Huge pages: their size, capped by the range's alignment. */
 	assert_int_equal(uiommu_hostmem_alloc(ctx, 64 * MiB, 24, 0, &huge), 0);
 	assert_int_equal(uiommu_prereg_new(mm, UA(huge), 32 * MiB, &mem[1]), 0);
