@@ -709,7 +709,8 @@ def start_of_run(name, outdir, workdir):
     os.makedirs(rundir)
     final = os.path.join(outdir, f"{name}.trace")
     extras = [b + x for b in (final[:-len(".trace")], final + ".failed")
-              for x in (".shim.log", ".host-tables", ".vfio.json")]
+              for x in (".shim.log", ".shim.log.xz", ".host-tables", ".host-tables.xz",
+                        ".vfio.json")]
     for stale in [final, final + ".xz", final + ".failed", final + ".failed.console"] + extras:
         if os.path.exists(stale):
             os.unlink(stale)
@@ -871,7 +872,7 @@ def run_scenario(sc, guest, args, events, header_common, outdir, workdir):
         out.write(f"# end: failed: {'; '.join(problems)}\n" if problems else "# end: ok\n")
 
     if vf:
-        base = vf.save(final + (".failed" if problems else ""))
+        base = vf.save(final + (".failed" if problems else ""), args.xz and not problems)
         for line in vf.text():
             log(f"[{sc.name}] {line}")
         log(f"[{sc.name}] the shim's log, its dump of the host tables and the report: "

@@ -34,8 +34,10 @@ from __future__ import annotations
 import collections
 import errno
 import json
+import lzma
 import os
 import re
+import shutil
 
 QEMU_SLOT = 2  # QEMU's virtio-blk-pci: 0000:00:02.0 in the guest
 VFIO_SLOT = 3  # the passed-through device: 0000:00:03.0
@@ -640,12 +642,19 @@ class Run:
                        f"{v['map_unmap_ms_per_mb']} ms in the container")
         return out
 
-    def save(self, final):
-        """Keep the shim's log, the dump and the report beside the trace."""
+    def save(self, final, xz=False):
+        """Keep the shim's log, the dump and the report beside the trace (the
+        first two as .xz with --xz)."""
         base = final[:-len(".trace")] if final.endswith(".trace") else final
         with open(base + ".vfio.json", "w") as f:
             json.dump(self.report, f, indent=1, sort_keys=True)
         for src, suffix in ((self.log, ".shim.log"), (self.dump, ".host-tables")):
-            if os.path.exists(src):
+            if not os.path.exists(src):
+                continue
+            if xz:
+                with open(src, "rb") as i, lzma.open(base + suffix + ".xz", "wb") as o:
+                    shutil.copyfileobj(i, o, 1 << 20)
+                os.unlink(src)
+            else:
                 os.replace(src, base + suffix)
         return base
