@@ -9,6 +9,7 @@
  */
 #include <endian.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <linux/vfio.h>
@@ -737,6 +738,60 @@ static void test_sysfsdev_of_another_group(void **state)
 	t_free(t, true);
 }
 
+/* QEMU's threads at once: a vCPU kicking requests, another mapping and
+ * unmapping other pages, the main loop reading configuration and IRQ info. */
+struct churn {
+	struct t *t;
+	int which;
+	unsigned int n;
+};
+
+static void *churn_fn(void *arg)
+{
+	struct churn *c = arg;
+	struct t *t = c->t;
+
+	for (unsigned int i = 0; i < c->n; i++) {
+		if (c->which == 0) {
+			request(t, 0, i % 64, 4096, false);
+			assert_int_equal(t->ram[G_STATUS], 0);
+		} else if (c->which == 1) {
+			uint64_t gpa = 0x100000 + (uint64_t)(i % 256) * 0x1000;
+
+			map(t, gpa, 0x1000, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+			unmap(t, gpa, 0x1000);
+		} else {
+			struct vfio_irq_info ii = { .argsz = sizeof(ii) };
+
+			assert_int_equal(rd(t, CFG(0), 4), 0x10421af4);
+			assert_int_equal(io(t, t->dfd, VFIO_DEVICE_GET_IRQ_INFO, &ii), 0);
+			assert_true(shim_owns(t->s, t->cfd));
+		}
+	}
+	return NULL;
+}
+
+static void test_concurrent_calls(void **state)
+{
+	struct t *t = t_new(SHIM_DEVICE_VIRTIO_BLK);
+	struct churn c[3];
+	pthread_t th[3];
+
+	qemu_connect(t);
+	intx_enable(t);
+	driver_probe(t, F_VERSION_1 | F_ACCESS_PLATFORM);
+	map(t, G_DATA, 0x1000, VFIO_DMA_MAP_FLAG_WRITE);
+	for (int i = 0; i < 3; i++) {
+		c[i] = (struct churn){ .t = t, .which = i, .n = i == 0 ? 200 : 2000 };
+		assert_int_equal(pthread_create(&th[i], NULL, churn_fn, &c[i]), 0);
+	}
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	assert_int_equal(get16(t, G_USED + 2), 200);
+	assert_false(rd(t, BAR0(0x14), 1) & ST_NEEDS_RESET);
+	t_free(t, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -749,6 +804,7 @@ int main(void)
 		cmocka_unit_test(test_ram_not_fd_backed),
 		cmocka_unit_test(test_config_from_env),
 		cmocka_unit_test(test_sysfsdev_of_another_group),
+		cmocka_unit_test(test_concurrent_calls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
