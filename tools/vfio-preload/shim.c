@@ -116,7 +116,8 @@ struct shim {
 
 /* ---- log ------------------------------------------------------------------ */
 
-static void vlog_line(struct shim *s, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vlog_line(struct shim *s, const char *fmt,
+								va_list ap)
 {
 	char line[1024];
 	struct timespec ts;
@@ -150,7 +151,7 @@ void shim_log(struct shim *s, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void vblk_log(void *opaque, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void vblk_log(void *opaque, const char *fmt, ...)
 {
 	struct shim *s = opaque;
 	char msg[512];
