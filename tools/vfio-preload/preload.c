@@ -111,8 +111,8 @@ static int set_errno(long ret)
 	return -1;
 }
 
-/* An open of @path: the shim's, or SHIM_NOT_OURS (an absolute path ignores dirfd). */
-static int try_open(int dirfd, const char *path, int flags)
+/* An open of @path: the shim's, or SHIM_NOT_OURS (the shim's are absolute: no dirfd). */
+static int try_open(const char *path, int flags)
 {
 	if (!path || strncmp(path, "/dev/vfio/", 10))
 		return SHIM_NOT_OURS;
@@ -124,43 +124,37 @@ static int try_open(int dirfd, const char *path, int flags)
 	return shim_open(the_shim, path, flags);
 }
 
-static mode_t open_mode(int flags, va_list ap)
-{
-	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? va_arg(ap, mode_t) : 0;
-}
+/*
+ * open(2) and its variants: a path of the shim's goes to the shim, any
+ * other to libc, with the mode if the flags say there is one.
+ */
+#define OPEN_WRAPPER(name, params, call)                                                  \
+	EXPORT int name params                                                             \
+	{                                                                                  \
+		int fd = try_open(path, flags);                                            \
+		mode_t mode = 0;                                                           \
+		va_list ap;                                                                \
+                                                                                           \
+		if (fd != SHIM_NOT_OURS)                                                   \
+			return set_errno(fd);                                              \
+		if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {               \
+			va_start(ap, flags);                                               \
+			mode = va_arg(ap, mode_t);                                         \
+			va_end(ap);                                                        \
+		}                                                                          \
+		return get_##name() call;                                                  \
+	}
 
-EXPORT int open(const char *path, int flags, ...)
-{
-	int fd = try_open(AT_FDCWD, path, flags);
-	va_list ap;
-	mode_t mode;
+OPEN_WRAPPER(open, (const char *path, int flags, ...), (path, flags, mode))
+OPEN_WRAPPER(open64, (const char *path, int flags, ...), (path, flags, mode))
+OPEN_WRAPPER(openat, (int dirfd, const char *path, int flags, ...), (dirfd, path, flags, mode))
+OPEN_WRAPPER(openat64, (int dirfd, const char *path, int flags, ...), (dirfd, path, flags, mode))
 
-	if (fd != SHIM_NOT_OURS)
-		return set_errno(fd);
-	va_start(ap, flags);
-	mode = open_mode(flags, ap);
-	va_end(ap);
-	return get_open()(path, flags, mode);
-}
-
-EXPORT int open64(const char *path, int flags, ...)
-{
-	int fd = try_open(AT_FDCWD, path, flags);
-	va_list ap;
-	mode_t mode;
-
-	if (fd != SHIM_NOT_OURS)
-		return set_errno(fd);
-	va_start(ap, flags);
-	mode = open_mode(flags, ap);
-	va_end(ap);
-	return get_open64()(path, flags, mode);
-}
-
+/* The fortified forms of a mode-less open (_FORTIFY_SOURCE with flags not constant). */
 EXPORT int __open_2(const char *path, int flags);
 EXPORT int __open_2(const char *path, int flags)
 {
-	int fd = try_open(AT_FDCWD, path, flags);
+	int fd = try_open(path, flags);
 
 	return fd != SHIM_NOT_OURS ? set_errno(fd) : get___open_2()(path, flags);
 }
@@ -168,37 +162,9 @@ EXPORT int __open_2(const char *path, int flags)
 EXPORT int __open64_2(const char *path, int flags);
 EXPORT int __open64_2(const char *path, int flags)
 {
-	int fd = try_open(AT_FDCWD, path, flags);
+	int fd = try_open(path, flags);
 
 	return fd != SHIM_NOT_OURS ? set_errno(fd) : get___open64_2()(path, flags);
-}
-
-EXPORT int openat(int dirfd, const char *path, int flags, ...)
-{
-	int fd = try_open(dirfd, path, flags);
-	va_list ap;
-	mode_t mode;
-
-	if (fd != SHIM_NOT_OURS)
-		return set_errno(fd);
-	va_start(ap, flags);
-	mode = open_mode(flags, ap);
-	va_end(ap);
-	return get_openat()(dirfd, path, flags, mode);
-}
-
-EXPORT int openat64(int dirfd, const char *path, int flags, ...)
-{
-	int fd = try_open(dirfd, path, flags);
-	va_list ap;
-	mode_t mode;
-
-	if (fd != SHIM_NOT_OURS)
-		return set_errno(fd);
-	va_start(ap, flags);
-	mode = open_mode(flags, ap);
-	va_end(ap);
-	return get_openat64()(dirfd, path, flags, mode);
 }
 
 EXPORT int ioctl(int fd, unsigned long request, ...)
