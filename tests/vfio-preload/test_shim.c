@@ -541,6 +541,7 @@ static void test_group_errors(void **state)
 	assert_true(log_has(t, "ERROR unserved: open /dev/vfio/43"));
 	assert_int_equal(shim_open(t->s, "/tmp/x", O_RDWR), SHIM_NOT_OURS);
 	gfd = shim_open(t->s, "/dev/vfio/42", O_RDWR);
+	assert_int_equal(shim_open(t->s, "/dev/vfio/42", O_RDWR), -EBUSY); /* one open at a time */
 	cfd = shim_open(t->s, "/dev/vfio/vfio", O_RDWR);
 	cfd2 = shim_open(t->s, "/dev/vfio/vfio", O_RDWR);
 	assert_int_equal(shim_ioctl(t->s, gfd, VFIO_GROUP_GET_STATUS, (unsigned long)&gs), -EINVAL);

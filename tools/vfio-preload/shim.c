@@ -449,10 +449,12 @@ int shim_new(const struct shim_config *cfg, struct shim **ret)
 		goto fail;
 	uiommu_pe_info(s->pe, &pinfo);
 	shim_log(s, "start libuiommu %s, container %s, group %u, device %s (%s%s%s) on "
-		 "PE domain%u-pe%u, host pages %u KiB, TCE cache %u, pins %s", uiommu_version(),
+		 "PE domain%u-pe%u, host pages %u KiB, TCE cache %s, pins %s", uiommu_version(),
 		 shim_container_backend, cfg->group, s->devname, s->fn->ops->name,
 		 cfg->disk ? ", disk " : "", cfg->disk ? cfg->disk : "", pinfo.domain,
-		 pinfo.pe_number, 1u << (cfg->host_page_shift - 10), pinfo.tce_cache_mode,
+		 pinfo.pe_number, 1u << (cfg->host_page_shift - 10),
+		 pinfo.tce_cache_mode == UIOMMU_TCE_CACHE_STRICT ? "strict" :
+		 pinfo.tce_cache_mode == UIOMMU_TCE_CACHE_OFF ? "off" : "on",
 		 cfg->pin_simulate ? "simulated" : "mlock");
 	*ret = s;
 	return 0;
@@ -525,7 +527,14 @@ int shim_open(struct shim *s, const char *path, int flags)
 		if (!err && fd < 0)
 			shim_container_free(c);
 	} else if (!strcmp(path, grp)) {
-		fd = sfd_new(s, SFD_GROUP, NULL);
+		bool open_already = false;
+
+		pthread_mutex_lock(&s->lock);
+		for (unsigned int i = 0; i < s->nfds; i++)
+			open_already |= s->fds[i].kind == SFD_GROUP;
+		pthread_mutex_unlock(&s->lock);
+		/* a group has one open file at a time (vfio_group_fops_open()) */
+		fd = open_already ? -EBUSY : sfd_new(s, SFD_GROUP, NULL);
 	} else {
 		shim_log(s, "ERROR unserved: open %s (the shim serves /dev/vfio/vfio and %s)", path,
 			 grp);
@@ -535,7 +544,7 @@ int shim_open(struct shim *s, const char *path, int flags)
 	count(s, ST_OPEN, fd, now_ns() - t0);
 	if (s->cfg.log_calls || fd < 0)
 		shim_log(s, "%s open %s flags=%#x -> %s", fd < 0 ? "ERROR" : "file", path, flags,
-			 fd < 0 ? errname(fd) : errname(fd));
+			 errname(fd));
 	return fd;
 }
 
@@ -553,8 +562,10 @@ static long group_ioctl(struct shim *s, int fd, unsigned long req, unsigned long
 			return -EFAULT;
 		if (st->argsz < sizeof(*st))
 			return -EINVAL;
+		pthread_mutex_lock(&s->lock);
 		st->flags = VFIO_GROUP_FLAGS_VIABLE | (s->grp_container ?
 						       VFIO_GROUP_FLAGS_CONTAINER_SET : 0);
+		pthread_mutex_unlock(&s->lock);
 		snprintf(args, alen, "flags=%#x", st->flags);
 		return 0;
 	}
@@ -595,12 +606,16 @@ static long group_ioctl(struct shim *s, int fd, unsigned long req, unsigned long
 	}
 	case VFIO_GROUP_GET_DEVICE_FD: {
 		const char *name = (const char *)arg;
+		bool set;
 
 		*id = ST_GROUP_GET_DEVICE_FD;
 		if (!name)
 			return -EFAULT;
 		snprintf(args, alen, "name=%.40s", name);
-		if (!s->grp_container)
+		pthread_mutex_lock(&s->lock);
+		set = s->grp_container != NULL;
+		pthread_mutex_unlock(&s->lock);
+		if (!set)
 			return -EINVAL; /* the group has no container (IOMMU) yet */
 		if (strcmp(name, s->devname))
 			return -ENODEV;

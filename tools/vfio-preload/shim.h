@@ -27,7 +27,9 @@
  *
  * Thread safety: every function may be called from any thread; the fd
  * table, the log and each device have their own lock. The container calls
- * take no shim lock (the container serializes itself).
+ * take no shim lock (the container serializes itself). As with any fd, one
+ * must not be closed while another thread still uses it (the kernel holds
+ * the file for the duration of a call; the shim does not).
  */
 #ifndef UIOMMU_VFIO_PRELOAD_SHIM_H
 #define UIOMMU_VFIO_PRELOAD_SHIM_H
