@@ -602,6 +602,18 @@ static void test_device_errors(void **state)
 	assert_int_equal(shim_pread(t->s, t->dfd, &v, 4, BAR0(4096)), -EINVAL);
 	assert_int_equal(shim_pread(t->s, t->dfd, &v, 3, BAR0(0)), -EINVAL);
 	assert_int_equal(shim_pread(t->s, t->dfd, &v, 4, (off_t)1 << 40), -EINVAL); /* BAR1 */
+	/* a PE frozen by EEH (a hot reset through the container): BAR loads read all
+	 * ones and stores are dropped, until the reset is deasserted */
+	{
+		struct vfio_eeh_pe_op op = { .argsz = sizeof(op), .op = VFIO_EEH_PE_RESET_HOT };
+
+		assert_int_equal(io(t, t->cfd, VFIO_EEH_PE_OP, &op), 0);
+		assert_int_equal(rd(t, BAR0(0x10), 4), 0xffffffff);
+		wr(t, BAR0(0x10), 1, 4);
+		op.op = VFIO_EEH_PE_RESET_DEACTIVATE;
+		assert_int_equal(io(t, t->cfd, VFIO_EEH_PE_OP, &op), 0);
+		assert_int_equal(rd(t, BAR0(0x10), 4), 0);
+	}
 	/* a region access on a container fd */
 	assert_int_equal(shim_pread(t->s, t->cfd, &v, 4, 0), -ENOTTY);
 	assert_true(log_has(t, "ERROR unserved: container fd="));
