@@ -6,10 +6,8 @@
  * The container's requests go to container.h; the device's registers to
  * pcifn.h.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -26,51 +24,12 @@
 
 #include <uiommu/uiommu.h>
 
-#include "container.h"
-#include "pcifn.h"
-#include "shim.h"
+#include "shim_int.h"
 #include "virtio_blk.h"
 
-#define SHIM_FDS_MAX		64
-#define SHIM_RAM_MAX		64
-#define REGION_SHIFT		40 /* vfio-pci: region index << 40 (VFIO_PCI_OFFSET_SHIFT) */
-#define REGION_INDEX(off)	((uint64_t)(off) >> REGION_SHIFT)
-#define REGION_OFF(off)		((uint64_t)(off) & ((1ULL << REGION_SHIFT) - 1))
-#define DEV_NUM_IRQS		VFIO_PCI_NUM_IRQS
-#define FD_BITS			65536
-#define SHIM_UNSERVED		INT_MIN /* what a handler returns for a call it does not serve */
+const char *const shim_sfd_name[] = { "container", "group", "device" };
 
-enum sfd_kind { SFD_CONTAINER, SFD_GROUP, SFD_DEVICE };
-static const char *const sfd_name[] = { "container", "group", "device" };
-
-struct sfd {
-	int fd;
-	enum sfd_kind kind;
-	struct shim_container *container; /* SFD_CONTAINER */
-};
-
-/*
- * QEMU's guest RAM, added to the hpa space when it is first registered;
- * @refs counts the successful registrations of exactly this range (one per
- * container), and the region leaves the hpa space with the last.
- */
-struct ram {
-	uint64_t vaddr, size, hpa;
-	unsigned int refs;
-};
-
-/* Per-request statistics. */
-enum stat_id {
-	ST_GET_API_VERSION, ST_CHECK_EXTENSION, ST_SET_IOMMU, ST_GET_INFO, ST_MAP_DMA,
-	ST_UNMAP_DMA, ST_ENABLE, ST_DISABLE, ST_REGISTER_MEMORY, ST_UNREGISTER_MEMORY,
-	ST_TCE_CREATE, ST_TCE_REMOVE, ST_EEH_PE_OP, ST_GROUP_GET_STATUS, ST_GROUP_SET_CONTAINER,
-	ST_GROUP_UNSET_CONTAINER, ST_GROUP_GET_DEVICE_FD, ST_DEVICE_GET_INFO,
-	ST_DEVICE_GET_REGION_INFO, ST_DEVICE_GET_IRQ_INFO, ST_DEVICE_SET_IRQS, ST_DEVICE_RESET,
-	ST_CONFIG_READ, ST_CONFIG_WRITE, ST_BAR_READ, ST_BAR_WRITE, ST_OPEN, ST_CLOSE,
-	ST_INTX_SIGNAL, ST_UNSERVED, ST_NR
-};
-
-static const char *const stat_name[ST_NR] = {
+const char *const shim_stat_name[ST_NR] = {
 	"GET_API_VERSION", "CHECK_EXTENSION", "SET_IOMMU", "SPAPR_TCE_GET_INFO", "MAP_DMA",
 	"UNMAP_DMA", "ENABLE", "DISABLE", "SPAPR_REGISTER_MEMORY", "SPAPR_UNREGISTER_MEMORY",
 	"SPAPR_TCE_CREATE", "SPAPR_TCE_REMOVE", "EEH_PE_OP", "GROUP_GET_STATUS",
@@ -78,40 +37,6 @@ static const char *const stat_name[ST_NR] = {
 	"DEVICE_GET_REGION_INFO", "DEVICE_GET_IRQ_INFO", "DEVICE_SET_IRQS", "DEVICE_RESET",
 	"config-read", "config-write", "bar-read", "bar-write", "open", "close", "intx-signal",
 	"unserved",
-};
-
-struct call_stat {
-	uint64_t calls, errors, ns;
-};
-
-struct shim {
-	struct shim_config cfg;
-	char devname[64];
-	bool made_sysfsdev;
-
-	pthread_mutex_t log_lock;
-	pthread_mutex_t lock; /* fds, ram, group state, stats */
-	struct sfd fds[SHIM_FDS_MAX];
-	unsigned int nfds;
-	/* which fds are in @fds: a lock-free test for every call the client makes */
-	_Atomic unsigned char fd_ours[FD_BITS / 8];
-	struct ram ram[SHIM_RAM_MAX];
-	unsigned int nram;
-	struct call_stat stats[ST_NR];
-	uint64_t locked_peak;
-
-	struct uiommu_ctx *ctx;
-	struct uiommu_phb *phb;
-	struct uiommu_pe *pe;
-	struct uiommu_dev *dev;
-	struct uiommu_table_group *grp;
-	struct shim_container *grp_container; /* the container the group is in */
-
-	struct pcifn *fn;
-	/* vfio-pci INTx: level-triggered, automasked on each interrupt */
-	int intx_fd;
-	bool intx_masked;
-	int req_fd;
 };
 
 /* ---- log ------------------------------------------------------------------ */
@@ -174,7 +99,7 @@ static void lib_log(void *opaque, enum uiommu_log_level level, const char *msg)
 		 msg);
 }
 
-static const char *errname(long ret)
+const char *shim_errname(long ret)
 {
 	static __thread char buf[24];
 	const char *n;
@@ -191,7 +116,7 @@ static const char *errname(long ret)
 	return buf;
 }
 
-static uint64_t now_ns(void)
+uint64_t shim_now_ns(void)
 {
 	struct timespec ts;
 
@@ -199,7 +124,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void count(struct shim *s, enum stat_id id, long ret, uint64_t ns)
+void shim_count(struct shim *s, enum stat_id id, long ret, uint64_t ns)
 {
 	pthread_mutex_lock(&s->lock);
 	s->stats[id].calls++;
@@ -215,7 +140,7 @@ int shim_unserved(struct shim *s, int fd, const char *call)
 	pthread_mutex_lock(&s->lock);
 	for (unsigned int i = 0; i < s->nfds; i++)
 		if (s->fds[i].fd == fd)
-			kind = sfd_name[s->fds[i].kind];
+			kind = shim_sfd_name[s->fds[i].kind];
 	s->stats[ST_UNSERVED].calls++;
 	pthread_mutex_unlock(&s->lock);
 	shim_log(s, "ERROR unserved: %s fd=%d %s", kind, fd, call);
@@ -362,8 +287,6 @@ static int make_sysfsdev(struct shim *s)
 	return 0;
 }
 
-static void intx_fn(void *opaque, bool level);
-
 static int make_device(struct shim *s)
 {
 	struct uiommu_phb_config pcfg;
@@ -413,7 +336,7 @@ static int make_device(struct shim *s)
 			 s->cfg.device == SHIM_DEVICE_VIRTIO_BLK ? "virtio-blk" : "null");
 		return -ENOMEM;
 	}
-	s->fn->irq_fn = intx_fn;
+	s->fn->irq_fn = shim_intx_fn;
 	s->fn->irq_opaque = s;
 	return 0;
 }
@@ -465,7 +388,7 @@ fail:
 
 /* ---- fd table --------------------------------------------------------------- */
 
-static struct sfd *sfd_get(struct shim *s, int fd)
+struct sfd *shim_sfd_get(struct shim *s, int fd)
 {
 	for (unsigned int i = 0; i < s->nfds; i++)
 		if (s->fds[i].fd == fd)
@@ -490,12 +413,12 @@ static void mark(struct shim *s, int fd, bool on)
 }
 
 /* A real descriptor for the client to hold: a memfd named after its role. */
-static int sfd_new(struct shim *s, enum sfd_kind kind, struct shim_container *c)
+int shim_sfd_new(struct shim *s, enum sfd_kind kind, struct shim_container *c)
 {
 	char name[64];
 	int fd;
 
-	snprintf(name, sizeof(name), "uiommu-vfio-%s", sfd_name[kind]);
+	snprintf(name, sizeof(name), "uiommu-vfio-%s", shim_sfd_name[kind]);
 	fd = memfd_create(name, MFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -514,7 +437,7 @@ static int sfd_new(struct shim *s, enum sfd_kind kind, struct shim_container *c)
 int shim_open(struct shim *s, const char *path, int flags)
 {
 	char grp[32];
-	uint64_t t0 = now_ns();
+	uint64_t t0 = shim_now_ns();
 	struct shim_container *c;
 	int fd = SHIM_NOT_OURS, err;
 
@@ -523,7 +446,7 @@ int shim_open(struct shim *s, const char *path, int flags)
 	snprintf(grp, sizeof(grp), "/dev/vfio/%u", s->cfg.group);
 	if (!strcmp(path, "/dev/vfio/vfio")) {
 		err = shim_container_new(s->ctx, &c);
-		fd = err ? err : sfd_new(s, SFD_CONTAINER, c);
+		fd = err ? err : shim_sfd_new(s, SFD_CONTAINER, c);
 		if (!err && fd < 0)
 			shim_container_free(c);
 	} else if (!strcmp(path, grp)) {
@@ -534,17 +457,17 @@ int shim_open(struct shim *s, const char *path, int flags)
 			open_already |= s->fds[i].kind == SFD_GROUP;
 		pthread_mutex_unlock(&s->lock);
 		/* a group has one open file at a time (vfio_group_fops_open()) */
-		fd = open_already ? -EBUSY : sfd_new(s, SFD_GROUP, NULL);
+		fd = open_already ? -EBUSY : shim_sfd_new(s, SFD_GROUP, NULL);
 	} else {
 		shim_log(s, "ERROR unserved: open %s (the shim serves /dev/vfio/vfio and %s)", path,
 			 grp);
-		count(s, ST_UNSERVED, -ENOENT, 0);
+		shim_count(s, ST_UNSERVED, -ENOENT, 0);
 		return SHIM_NOT_OURS;
 	}
-	count(s, ST_OPEN, fd, now_ns() - t0);
+	shim_count(s, ST_OPEN, fd, shim_now_ns() - t0);
 	if (s->cfg.log_calls || fd < 0)
 		shim_log(s, "%s open %s flags=%#x -> %s", fd < 0 ? "ERROR" : "file", path, flags,
-			 errname(fd));
+			 shim_errname(fd));
 	return fd;
 }
 
@@ -579,7 +502,7 @@ static long group_ioctl(struct shim *s, int fd, unsigned long req, unsigned long
 			return -EFAULT;
 		snprintf(args, alen, "container=%d", *cfd);
 		pthread_mutex_lock(&s->lock);
-		c = sfd_get(s, *cfd);
+		c = shim_sfd_get(s, *cfd);
 		if (!c || c->kind != SFD_CONTAINER || s->grp_container) {
 			pthread_mutex_unlock(&s->lock);
 			return -EINVAL; /* not a container fd, or already set (as group.c) */
@@ -619,238 +542,8 @@ static long group_ioctl(struct shim *s, int fd, unsigned long req, unsigned long
 			return -EINVAL; /* the group has no container (IOMMU) yet */
 		if (strcmp(name, s->devname))
 			return -ENODEV;
-		return sfd_new(s, SFD_DEVICE, NULL);
+		return shim_sfd_new(s, SFD_DEVICE, NULL);
 	}
-	}
-	return SHIM_UNSERVED;
-}
-
-/* ---- the device fd (drivers/vfio/pci/vfio_pci_core.c, vfio_pci_intrs.c) ------ */
-
-static void intx_signal(struct shim *s, bool automask)
-{
-	uint64_t one = 1;
-
-	/* an interrupt masks the line until ACTION_UNMASK (vfio_intx_handler()) */
-	if (automask)
-		s->intx_masked = true;
-	if (write(s->intx_fd, &one, sizeof(one)) != sizeof(one))
-		shim_log(s, "ERROR INTx eventfd write: %s", strerror(errno));
-	count(s, ST_INTX_SIGNAL, 0, 0);
-}
-
-/* The device's INTx line changed (called with the function's lock held). */
-static void intx_fn(void *opaque, bool level)
-{
-	struct shim *s = opaque;
-
-	if (level && s->intx_fd >= 0 && !s->intx_masked)
-		intx_signal(s, true);
-}
-
-static uint32_t irq_count(unsigned int index)
-{
-	/* INTA# only (no MSI, no MSI-X); no AER without a PCIe capability; REQ always */
-	return index == VFIO_PCI_INTX_IRQ_INDEX || index == VFIO_PCI_REQ_IRQ_INDEX;
-}
-
-static long set_irqs(struct shim *s, struct vfio_irq_set *set, char *args, size_t alen)
-{
-	size_t minsz = offsetof(struct vfio_irq_set, count) + sizeof(set->count);
-	uint32_t dtype, action, size = 0;
-	int32_t efd = -1;
-	bool flag = true;
-
-	if (!set)
-		return -EFAULT;
-	snprintf(args, alen, "flags=%#x index=%u start=%u count=%u", set->flags, set->index,
-		 set->start, set->count);
-	/* vfio_set_irqs_validate_and_prepare() */
-	if (set->argsz < minsz || set->index >= DEV_NUM_IRQS ||
-	    set->count >= UINT32_MAX - set->start ||
-	    (set->flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)))
-		return -EINVAL;
-	if ((set->count || set->start) &&
-	    (set->start >= irq_count(set->index) ||
-	     set->start + set->count > irq_count(set->index)))
-		return -EINVAL; /* vectors the device does not have */
-	dtype = set->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
-	action = set->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
-	switch (dtype) {
-	case VFIO_IRQ_SET_DATA_NONE:
-		break;
-	case VFIO_IRQ_SET_DATA_BOOL:
-		size = 1;
-		break;
-	case VFIO_IRQ_SET_DATA_EVENTFD:
-		size = 4;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (size) {
-		if (set->argsz - minsz < (uint64_t)set->count * size || !set->count)
-			return -EINVAL;
-		if (dtype == VFIO_IRQ_SET_DATA_EVENTFD)
-			memcpy(&efd, set->data, 4);
-		else
-			flag = set->data[0];
-		snprintf(args + strlen(args), alen - strlen(args), " data=%d",
-			 dtype == VFIO_IRQ_SET_DATA_EVENTFD ? efd : flag);
-	}
-	if (action != VFIO_IRQ_SET_ACTION_MASK && action != VFIO_IRQ_SET_ACTION_UNMASK &&
-	    action != VFIO_IRQ_SET_ACTION_TRIGGER)
-		return -ENOTTY; /* vfio_pci_set_irqs_ioctl(): no such action */
-	if (set->index == VFIO_PCI_REQ_IRQ_INDEX) {
-		if (action != VFIO_IRQ_SET_ACTION_TRIGGER || set->start)
-			return -EINVAL;
-		if (dtype == VFIO_IRQ_SET_DATA_NONE && !set->count) {
-			if (s->req_fd >= 0)
-				close(s->req_fd);
-			s->req_fd = -1;
-			return 0;
-		}
-		if (dtype != VFIO_IRQ_SET_DATA_EVENTFD)
-			return -EINVAL;
-		if (s->req_fd >= 0)
-			close(s->req_fd);
-		s->req_fd = efd >= 0 ? fcntl(efd, F_DUPFD_CLOEXEC, 0) : -1;
-		return efd >= 0 && s->req_fd < 0 ? -EINVAL : 0;
-	}
-	if (set->index != VFIO_PCI_INTX_IRQ_INDEX)
-		return -EINVAL; /* MSI and MSI-X have no vectors (no capability) */
-	if (action == VFIO_IRQ_SET_ACTION_TRIGGER) {
-		if (dtype == VFIO_IRQ_SET_DATA_NONE && !set->count) {
-			/* disable INTx */
-			if (s->intx_fd >= 0)
-				close(s->intx_fd);
-			s->intx_fd = -1;
-			s->intx_masked = false;
-			return 0;
-		}
-		if (set->start || set->count != 1)
-			return -EINVAL;
-		if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
-			int dup = efd >= 0 ? fcntl(efd, F_DUPFD_CLOEXEC, 0) : -1;
-
-			if (efd >= 0 && dup < 0)
-				return -EINVAL;
-			if (s->intx_fd >= 0)
-				close(s->intx_fd);
-			s->intx_fd = dup;
-			s->intx_masked = false;
-			if (dup >= 0 && pcifn_intx_asserted(s->fn))
-				intx_signal(s, true);
-			return 0;
-		}
-		/* NONE or BOOL true: a test interrupt (vfio_pci_intx_trigger()) */
-		if (s->intx_fd < 0)
-			return -EINVAL;
-		if (flag)
-			intx_signal(s, false);
-		return 0;
-	}
-	if (s->intx_fd < 0 || set->start || set->count != 1)
-		return -EINVAL;
-	if (dtype == VFIO_IRQ_SET_DATA_EVENTFD)
-		return SHIM_UNSERVED; /* mask/unmask by eventfd: KVM's irqfd resampler */
-	if (!flag)
-		return 0;
-	if (action == VFIO_IRQ_SET_ACTION_MASK) {
-		s->intx_masked = true;
-	} else {
-		s->intx_masked = false;
-		/* still asserted: level-triggered, so it fires again */
-		if (pcifn_intx_asserted(s->fn))
-			intx_signal(s, true);
-	}
-	return 0;
-}
-
-static long device_ioctl(struct shim *s, int fd, unsigned long req, unsigned long arg,
-			 enum stat_id *id, char *args, size_t alen)
-{
-	switch (req) {
-	case VFIO_DEVICE_GET_INFO: {
-		struct vfio_device_info *info = (void *)arg;
-
-		*id = ST_DEVICE_GET_INFO;
-		if (!info)
-			return -EFAULT;
-		if (info->argsz < offsetof(struct vfio_device_info, num_irqs) + 4)
-			return -EINVAL;
-		info->flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
-		info->num_regions = VFIO_PCI_NUM_REGIONS;
-		info->num_irqs = DEV_NUM_IRQS;
-		snprintf(args, alen, "flags=%#x num_regions=%u num_irqs=%u", info->flags,
-			 info->num_regions, info->num_irqs);
-		return 0;
-	}
-	case VFIO_DEVICE_GET_REGION_INFO: {
-		struct vfio_region_info *r = (void *)arg;
-
-		*id = ST_DEVICE_GET_REGION_INFO;
-		if (!r)
-			return -EFAULT;
-		if (r->argsz < offsetof(struct vfio_region_info, offset) + 8)
-			return -EINVAL;
-		snprintf(args, alen, "index=%u", r->index);
-		if (r->index == VFIO_PCI_VGA_REGION_INDEX || r->index >= VFIO_PCI_NUM_REGIONS)
-			return -EINVAL; /* not a VGA device; no device-specific regions */
-		r->offset = (uint64_t)r->index << REGION_SHIFT;
-		r->cap_offset = 0;
-		if (r->index == VFIO_PCI_CONFIG_REGION_INDEX) {
-			r->size = PCIFN_CONFIG_SIZE;
-			r->flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
-		} else if (r->index < PCIFN_NUM_BARS && s->fn->bar_size[r->index]) {
-			/* not mmap-able: every access reaches the device model */
-			r->size = s->fn->bar_size[r->index];
-			r->flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
-		} else {
-			r->size = 0; /* no BAR, no ROM */
-			r->flags = 0;
-		}
-		snprintf(args + strlen(args), alen - strlen(args), " size=%#llx flags=%#x",
-			 (unsigned long long)r->size, r->flags);
-		return 0;
-	}
-	case VFIO_DEVICE_GET_IRQ_INFO: {
-		struct vfio_irq_info *irq = (void *)arg;
-
-		*id = ST_DEVICE_GET_IRQ_INFO;
-		if (!irq)
-			return -EFAULT;
-		if (irq->argsz < offsetof(struct vfio_irq_info, count) + 4)
-			return -EINVAL;
-		snprintf(args, alen, "index=%u", irq->index);
-		if (irq->index >= DEV_NUM_IRQS)
-			return -EINVAL;
-		irq->flags = VFIO_IRQ_INFO_EVENTFD;
-		if (irq->index == VFIO_PCI_INTX_IRQ_INDEX)
-			irq->flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
-		else if (irq->index == VFIO_PCI_MSIX_IRQ_INDEX ||
-			 irq->index == VFIO_PCI_MSI_IRQ_INDEX)
-			irq->flags |= VFIO_IRQ_INFO_NORESIZE;
-		irq->count = irq_count(irq->index);
-		snprintf(args + strlen(args), alen - strlen(args), " flags=%#x count=%u",
-			 irq->flags, irq->count);
-		return 0;
-	}
-	case VFIO_DEVICE_SET_IRQS: {
-		long ret;
-
-		*id = ST_DEVICE_SET_IRQS;
-		pthread_mutex_lock(&s->fn->lock);
-		ret = set_irqs(s, (void *)arg, args, alen);
-		pthread_mutex_unlock(&s->fn->lock);
-		return ret;
-	}
-	case VFIO_DEVICE_RESET:
-		*id = ST_DEVICE_RESET;
-		pthread_mutex_lock(&s->fn->lock);
-		pcifn_reset(s->fn);
-		pthread_mutex_unlock(&s->fn->lock);
-		return 0;
 	}
 	return SHIM_UNSERVED;
 }
@@ -875,146 +568,6 @@ static const struct {
 	{ VFIO_IOMMU_SPAPR_TCE_REMOVE, ST_TCE_REMOVE },
 	{ VFIO_EEH_PE_OP, ST_EEH_PE_OP },
 };
-
-/*
- * Find the fd-backed, shared mapping of [@vaddr, +@size) and the client's
- * descriptor for it (QEMU's memory-backend-memfd keeps its memfd open),
- * by matching /proc/self/maps' device and inode with fstat() of each fd.
- */
-static int ram_backing(struct shim *s, uint64_t vaddr, uint64_t size, int *ret_fd,
-		       uint64_t *ret_off)
-{
-	char line[512], path[64];
-	unsigned long long lo, hi, off, ino;
-	unsigned int maj, min;
-	char perms[8];
-	bool found = false;
-	FILE *maps = fopen("/proc/self/maps", "re");
-	DIR *fds;
-	struct dirent *de;
-
-	if (!maps)
-		return -errno;
-	while (fgets(line, sizeof(line), maps)) {
-		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &lo, &hi, perms, &off, &maj, &min,
-			   &ino) != 7)
-			continue;
-		if (vaddr >= lo && vaddr < hi) {
-			found = true;
-			break;
-		}
-	}
-	fclose(maps);
-	if (!found || vaddr + size > hi) {
-		shim_log(s, "ERROR guest RAM %#llx+%#llx is not one mapping",
-			 (unsigned long long)vaddr, (unsigned long long)size);
-		return -EFAULT;
-	}
-	if (perms[3] != 's' || !ino) {
-		shim_log(s, "ERROR guest RAM at %#llx is not a shared file mapping (%s): give QEMU "
-			 "-object memory-backend-memfd,id=ram,size=...,share=on -machine "
-			 "memory-backend=ram", (unsigned long long)vaddr, perms);
-		return -EFAULT;
-	}
-	fds = opendir("/proc/self/fd");
-	if (!fds)
-		return -errno;
-	*ret_fd = -1;
-	while ((de = readdir(fds))) {
-		struct stat st;
-		int fd = atoi(de->d_name);
-
-		if (de->d_name[0] == '.' || fd == dirfd(fds) || fstat(fd, &st))
-			continue;
-		if (st.st_ino == ino && major(st.st_dev) == maj && minor(st.st_dev) == min) {
-			*ret_fd = fd;
-			break;
-		}
-	}
-	closedir(fds);
-	if (*ret_fd < 0) {
-		snprintf(path, sizeof(path), "%u:%u inode %llu", maj, min, ino);
-		shim_log(s, "ERROR no open descriptor backs guest RAM at %#llx (%s)",
-			 (unsigned long long)vaddr, path);
-		return -EFAULT;
-	}
-	*ret_off = off + (vaddr - lo);
-	return 0;
-}
-
-/* The RAM record overlapping [@vaddr, +@size), if any (with s->lock held). */
-static struct ram *ram_find(struct shim *s, uint64_t vaddr, uint64_t size)
-{
-	for (unsigned int i = 0; i < s->nram; i++)
-		if (vaddr < s->ram[i].vaddr + s->ram[i].size && s->ram[i].vaddr < vaddr + size)
-			return &s->ram[i];
-	return NULL;
-}
-
-/*
- * Before a registration: make [@vaddr, +@size) part of the hpa space,
- * unless it overlaps RAM that already is (a second container registering
- * it, or an overlap the container will refuse). *@added says whether it
- * was added here, so that a refused registration can take it out again.
- */
-static int ram_add(struct shim *s, uint64_t vaddr, uint64_t size, bool *added)
-{
-	uint64_t off = 0, hpa;
-	int fd = -1, ret;
-
-	*added = false;
-	pthread_mutex_lock(&s->lock);
-	if (ram_find(s, vaddr, size)) {
-		pthread_mutex_unlock(&s->lock);
-		return 0;
-	}
-	if (s->nram == SHIM_RAM_MAX) {
-		pthread_mutex_unlock(&s->lock);
-		shim_log(s, "ERROR guest RAM %#llx+%#llx: more than %u RAM regions",
-			 (unsigned long long)vaddr, (unsigned long long)size, SHIM_RAM_MAX);
-		return -ENOSPC;
-	}
-	pthread_mutex_unlock(&s->lock);
-	ret = ram_backing(s, vaddr, size, &fd, &off);
-	if (!ret)
-		ret = uiommu_ram_add(s->ctx, fd, off, size, (void *)(uintptr_t)vaddr, &hpa);
-	if (ret) {
-		shim_log(s, "ERROR guest RAM %#llx+%#llx not added to the hpa space: %s",
-			 (unsigned long long)vaddr, (unsigned long long)size, uiommu_strerror(ret));
-		return ret;
-	}
-	pthread_mutex_lock(&s->lock);
-	s->ram[s->nram++] = (struct ram){ .vaddr = vaddr, .size = size, .hpa = hpa };
-	pthread_mutex_unlock(&s->lock);
-	*added = true;
-	shim_log(s, "event guest RAM vaddr=%#llx size=%#llx fd=%d offset=%#llx is hpa %#llx",
-		 (unsigned long long)vaddr, (unsigned long long)size, fd,
-		 (unsigned long long)off, (unsigned long long)hpa);
-	return 0;
-}
-
-/* After a registration (@delta 1) or an unregistration (-1) of exactly a RAM record. */
-static void ram_ref(struct shim *s, uint64_t vaddr, uint64_t size, int delta)
-{
-	pthread_mutex_lock(&s->lock);
-	for (unsigned int i = 0; i < s->nram; i++) {
-		struct ram *r = &s->ram[i];
-		int ret;
-
-		if (r->vaddr != vaddr || r->size != size)
-			continue;
-		r->refs += (unsigned int)delta;
-		if (r->refs)
-			break;
-		ret = uiommu_ram_remove(s->ctx, r->hpa);
-		if (ret)
-			shim_log(s, "ERROR guest RAM hpa %#llx not removed: %s",
-				 (unsigned long long)r->hpa, uiommu_strerror(ret));
-		*r = s->ram[--s->nram];
-		break;
-	}
-	pthread_mutex_unlock(&s->lock);
-}
 
 static void container_args(unsigned long req, unsigned long arg, long ret, char *b, size_t n)
 {
@@ -1116,23 +669,23 @@ static long container_ioctl(struct shim *s, struct shim_container *c, unsigned l
 
 	/* QEMU's RAM is its own memory: make it part of the hpa space first */
 	if (reg && req == VFIO_IOMMU_SPAPR_REGISTER_MEMORY) {
-		ret = ram_add(s, r->vaddr, r->size, &added);
+		ret = shim_ram_add(s, r->vaddr, r->size, &added);
 		if (ret) {
 			container_args(req, arg, ret, args, alen);
 			return ret;
 		}
 	}
-	t0 = now_ns();
+	t0 = shim_now_ns();
 	ret = shim_container_ioctl(c, req, arg);
-	*ns = now_ns() - t0;
+	*ns = shim_now_ns() - t0;
 	if (reg && req == VFIO_IOMMU_SPAPR_REGISTER_MEMORY) {
 		if (!ret)
-			ram_ref(s, r->vaddr, r->size, 1);
+			shim_ram_ref(s, r->vaddr, r->size, 1);
 		else if (added)
-			ram_ref(s, r->vaddr, r->size, 0); /* nothing half-done */
+			shim_ram_ref(s, r->vaddr, r->size, 0); /* nothing half-done */
 	}
 	if (reg && req == VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY && !ret)
-		ram_ref(s, r->vaddr, r->size, -1);
+		shim_ram_ref(s, r->vaddr, r->size, -1);
 	container_args(req, arg, ret, args, alen);
 	if ((req == VFIO_IOMMU_SPAPR_REGISTER_MEMORY || req == VFIO_IOMMU_SPAPR_TCE_CREATE) &&
 	    !ret) {
@@ -1154,11 +707,11 @@ long shim_ioctl(struct shim *s, int fd, unsigned long req, unsigned long arg)
 	enum sfd_kind kind;
 	struct shim_container *c;
 	struct sfd *f;
-	uint64_t t0 = now_ns(), ns = 0;
+	uint64_t t0 = shim_now_ns(), ns = 0;
 	long ret;
 
 	pthread_mutex_lock(&s->lock);
-	f = sfd_get(s, fd);
+	f = shim_sfd_get(s, fd);
 	kind = f ? f->kind : SFD_CONTAINER;
 	c = f ? f->container : NULL;
 	pthread_mutex_unlock(&s->lock);
@@ -1172,89 +725,21 @@ long shim_ioctl(struct shim *s, int fd, unsigned long req, unsigned long arg)
 		ret = group_ioctl(s, fd, req, arg, &id, args, sizeof(args));
 		break;
 	default:
-		ret = device_ioctl(s, fd, req, arg, &id, args, sizeof(args));
+		ret = shim_device_ioctl(s, fd, req, arg, &id, args, sizeof(args));
 		break;
 	}
 	if (ret == SHIM_UNSERVED) {
 		snprintf(call, sizeof(call), "ioctl %#lx %s %s", req,
-			 id == ST_UNSERVED ? "(unknown)" : stat_name[id], args);
+			 id == ST_UNSERVED ? "(unknown)" : shim_stat_name[id], args);
 		return shim_unserved(s, fd, call);
 	}
 	if (!ns)
-		ns = now_ns() - t0;
-	count(s, id, ret, ns);
+		ns = shim_now_ns() - t0;
+	shim_count(s, id, ret, ns);
 	if (s->cfg.log_calls || ret < 0)
-		shim_log(s, "%s ioctl %s %s -> %s %lluns", sfd_name[kind], stat_name[id], args,
-			 errname(ret), (unsigned long long)ns);
+		shim_log(s, "%s ioctl %s %s -> %s %lluns", shim_sfd_name[kind], shim_stat_name[id], args,
+			 shim_errname(ret), (unsigned long long)ns);
 	return ret;
-}
-
-/* ---- region access ------------------------------------------------------------- */
-
-static ssize_t region_rw(struct shim *s, int fd, void *buf, size_t len, off_t off, bool write)
-{
-	uint64_t index = REGION_INDEX(off), roff = REGION_OFF(off), t0 = now_ns();
-	enum stat_id id;
-	uint64_t val = 0;
-	ssize_t ret = (ssize_t)len;
-	struct sfd *f;
-
-	pthread_mutex_lock(&s->lock);
-	f = sfd_get(s, fd);
-	pthread_mutex_unlock(&s->lock);
-	if (!f || f->kind != SFD_DEVICE) {
-		char call[64];
-
-		snprintf(call, sizeof(call), "%s len=%#zx off=%#llx", write ? "pwrite" : "pread", len,
-			 (unsigned long long)off);
-		return shim_unserved(s, fd, call);
-	}
-	pthread_mutex_lock(&s->fn->lock);
-	if (index == VFIO_PCI_CONFIG_REGION_INDEX) {
-		id = write ? ST_CONFIG_WRITE : ST_CONFIG_READ;
-		if (off < 0 || roff >= PCIFN_CONFIG_SIZE || len > PCIFN_CONFIG_SIZE - roff)
-			ret = -EINVAL;
-		else if (write)
-			pcifn_config_write(s->fn, (unsigned int)roff, buf, (unsigned int)len);
-		else
-			pcifn_config_read(s->fn, (unsigned int)roff, buf, (unsigned int)len);
-		if (ret >= 0 && len <= 8)
-			memcpy(&val, buf, len);
-	} else {
-		id = write ? ST_BAR_WRITE : ST_BAR_READ;
-		if (index >= PCIFN_NUM_BARS || !s->fn->bar_size[index] ||
-		    roff >= s->fn->bar_size[index] || len > s->fn->bar_size[index] - roff ||
-		    (len != 1 && len != 2 && len != 4 && len != 8)) {
-			ret = -EINVAL;
-		} else if (uiommu_dev_mmio_check(s->dev)) {
-			/* a frozen PE: loads return all ones, stores are dropped (EEH) */
-			if (!write)
-				memset(buf, 0xff, len);
-		} else if (write) {
-			memcpy(&val, buf, len);
-			s->fn->ops->bar_write(s->fn, (int)index, roff, val, (unsigned int)len);
-		} else {
-			val = s->fn->ops->bar_read(s->fn, (int)index, roff, (unsigned int)len);
-			memcpy(buf, &val, len);
-		}
-	}
-	pthread_mutex_unlock(&s->fn->lock);
-	count(s, id, ret, now_ns() - t0);
-	if (s->cfg.log_calls || ret < 0)
-		shim_log(s, "device %s index=%llu off=%#llx len=%zu val=%#llx -> %s", stat_name[id],
-			 (unsigned long long)index, (unsigned long long)roff, len,
-			 (unsigned long long)val, errname(ret));
-	return ret;
-}
-
-ssize_t shim_pread(struct shim *s, int fd, void *buf, size_t len, off_t off)
-{
-	return region_rw(s, fd, buf, len, off, false);
-}
-
-ssize_t shim_pwrite(struct shim *s, int fd, const void *buf, size_t len, off_t off)
-{
-	return region_rw(s, fd, (void *)buf, len, off, true);
 }
 
 /* ---- close and teardown --------------------------------------------------------- */
@@ -1293,13 +778,13 @@ static int release(struct shim *s, struct sfd *f)
 
 int shim_close(struct shim *s, int fd)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = shim_now_ns();
 	enum sfd_kind kind;
 	struct sfd *f;
 	int ret = 0;
 
 	pthread_mutex_lock(&s->lock);
-	f = sfd_get(s, fd);
+	f = shim_sfd_get(s, fd);
 	if (f) {
 		kind = f->kind;
 		ret = release(s, f);
@@ -1307,10 +792,10 @@ int shim_close(struct shim *s, int fd)
 	pthread_mutex_unlock(&s->lock);
 	if (!f)
 		return -EBADF;
-	count(s, ST_CLOSE, ret, now_ns() - t0);
+	shim_count(s, ST_CLOSE, ret, shim_now_ns() - t0);
 	if (s->cfg.log_calls || ret)
-		shim_log(s, "%s%s close fd=%d -> %s", ret ? "ERROR " : "", sfd_name[kind], fd,
-			 errname(ret));
+		shim_log(s, "%s%s close fd=%d -> %s", ret ? "ERROR " : "", shim_sfd_name[kind], fd,
+			 shim_errname(ret));
 	return 0;
 }
 
@@ -1384,7 +869,7 @@ static void summary(struct shim *s)
 
 	for (int i = 0; i < ST_NR; i++)
 		if (s->stats[i].calls)
-			shim_log(s, "summary %s calls=%llu errors=%llu ns=%llu", stat_name[i],
+			shim_log(s, "summary %s calls=%llu errors=%llu ns=%llu", shim_stat_name[i],
 				 (unsigned long long)s->stats[i].calls,
 				 (unsigned long long)s->stats[i].errors,
 				 (unsigned long long)s->stats[i].ns);
