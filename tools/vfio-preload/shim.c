@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * The shim's core: configuration, the fd table, the group and device fds
- * (the parts of Linux drivers/vfio/group.c and vfio_pci_core.c a client
- * reaches), the log and the statistics, and the teardown of process exit.
- * The container's requests go to container.h; the device's registers to
- * pcifn.h.
+ * The shim's core: configuration, the log and the statistics, the fd
+ * table, the group fd (what Linux drivers/vfio/group.c answers), the
+ * container fd (its requests go to container.h, after ram.c for a
+ * registration), and the teardown of process exit. The device fd is
+ * device_fd.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/vfio.h>
