@@ -77,5 +77,7 @@ struct fuzz_pe_stats {
 };
 extern struct fuzz_pe_stats fuzz_pe_stats;
 int fuzz_vfio(const uint8_t *data, size_t size);
+int fuzz_grant(const uint8_t *data, size_t size);
+int fuzz_grant_wire(const uint8_t *data, size_t size);
 
 #endif /* UIOMMU_FUZZ_H */

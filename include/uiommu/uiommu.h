@@ -22,5 +22,7 @@
 #include <uiommu/device.h>
 #include <uiommu/prereg.h>
 #include <uiommu/vfio.h>
+#include <uiommu/grant.h>
+#include <uiommu/shbuf.h>
 
 #endif /* UIOMMU_UIOMMU_H */
