@@ -36,6 +36,7 @@
 #include <uiommu/uiommu.h>
 
 #include "fuzz.h"
+#include "vfio_group.h"
 
 #define NC 2			/* containers */
 #define NG 4			/* groups */
@@ -46,102 +47,13 @@
 #define DDW_BASE (1ULL << 59)
 #define RW (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
 
-enum gop { G_SIZE, G_CREATE, G_SET, G_UNSET, G_TAKE, G_RELEASE, G_NR };
-
-/* ---- the driver's table groups ---- */
-
-struct fgroup {
-	struct uiommu_table_group grp;
-	int fail[G_NR];
-	bool owned;
-};
-
-static int genter(struct uiommu_table_group *grp, enum gop op)
-{
-	struct fgroup *g = (struct fgroup *)(void *)grp;
-	int ret = g->fail[op];
-
-	g->fail[op] = 0;
-	return ret;
-}
-
-static uint64_t g_size(struct uiommu_table_group *grp, unsigned int ps, uint64_t w, unsigned int l)
-{
-	if (genter(grp, G_SIZE))
-		return 0;
-	return uiommu_tce_table_size(uiommu_ctx_host_page_shift(grp->ctx), ps, w, l);
-}
-
-static int g_create(struct uiommu_table_group *grp, int num, unsigned int ps, uint64_t w,
-		    unsigned int l, struct uiommu_tce_table **tbl)
-{
-	int ret = genter(grp, G_CREATE);
-
-	return ret ? ret : uiommu_tce_table_new(grp->ctx, num ? DDW_BASE : 0, ps, w, l, tbl);
-}
-
-static int g_create_other(struct uiommu_table_group *grp, int num, unsigned int ps, uint64_t w,
-			  unsigned int l, struct uiommu_tce_table **tbl)
-{
-	return g_create(grp, num, ps, w, l, tbl);
-}
-
-static int g_set(struct uiommu_table_group *grp, int num, struct uiommu_tce_table *tbl)
-{
-	int ret = genter(grp, G_SET);
-
-	if (ret)
-		return ret;
-	FUZZ_CHECK(!grp->tables[num], "set_window on a set window");
-	grp->tables[num] = uiommu_tce_table_ref(tbl);
-	return 0;
-}
-
-static int g_unset(struct uiommu_table_group *grp, int num)
-{
-	int ret = genter(grp, G_UNSET);
-
-	if (ret)
-		return ret;
-	if (!grp->tables[num])
-		return -ENOENT;
-	grp->tables[num] = uiommu_tce_table_unref(grp->tables[num]);
-	return 0;
-}
-
-static int g_take(struct uiommu_table_group *grp)
-{
-	struct fgroup *g = (struct fgroup *)(void *)grp;
-	int ret = genter(grp, G_TAKE);
-
-	if (ret)
-		return ret;
-	if (g->owned)
-		return -EBUSY;
-	g->owned = true;
-	return 0;
-}
-
-static int g_release(struct uiommu_table_group *grp)
-{
-	struct fgroup *g = (struct fgroup *)(void *)grp;
-	int ret = genter(grp, G_RELEASE);
-
-	if (ret)
-		return ret;
-	FUZZ_CHECK(!grp->tables[0] && !grp->tables[1], "released with a window set");
-	g->owned = false;
-	return 0;
-}
-
-static const struct uiommu_table_group_ops ops_a = {
-	.get_table_size = g_size, .create_table = g_create, .set_window = g_set,
-	.unset_window = g_unset, .take_ownership = g_take, .release_ownership = g_release,
-};
-static const struct uiommu_table_group_ops ops_b = {
-	.get_table_size = g_size, .create_table = g_create_other, .set_window = g_set,
-	.unset_window = g_unset, .take_ownership = g_take, .release_ownership = g_release,
-};
+/* The driver's table groups: tests/unit/vfio_group.h, whose ops fail on request. */
+#define G_SIZE VT_GET_TABLE_SIZE
+#define G_CREATE VT_CREATE_TABLE
+#define G_SET VT_SET_WINDOW
+#define G_TAKE VT_TAKE
+#define G_RELEASE VT_RELEASE
+typedef enum vt_op gop_t;
 
 /* ---- the model ---- */
 
@@ -186,7 +98,7 @@ static struct uiommu_ctx *ctx;
 static char *ram;
 static uint64_t ram_hpa;
 static struct uiommu_vfio_container *cont[NC];
-static struct fgroup grp[NG];
+static struct vt_group grp[NG];
 
 static uint64_t rua(uint64_t page)
 {
@@ -216,17 +128,27 @@ static uint64_t m_locked(struct model *m)
 	return sum;
 }
 
-/* TCEs into region @ri, over every container's windows. */
-static uint64_t m_tces_in(struct model *m, int ri)
+/* TCEs into each region (by its first page), over every container's windows. */
+static void m_tces_by_region(struct model *m, uint64_t *count)
 {
-	uint64_t n = 0;
+	int owner[RAM_PAGES];
 
+	for (unsigned int i = 0; i < RAM_PAGES; i++) {
+		owner[i] = -1;
+		count[i] = 0;
+	}
+	for (unsigned int i = 0; i < RAM_PAGES; i++)
+		for (uint64_t k = 0; m->r[i].live && k < m->r[i].size / PAGE; k++)
+			owner[(m->r[i].ua - rua(0)) / PAGE + k] = (int)i;
 	for (int c = 0; c < NC; c++)
 		for (int w = 0; w < 2; w++)
-			for (uint64_t e = 0; m->c[c].win[w].on && e < m->c[c].win[w].it_size; e++)
-				if (m->c[c].win[w].ua[e] && m_region_of(m, m->c[c].win[w].ua[e]) == ri)
-					n++;
-	return n;
+			for (uint64_t e = 0; m->c[c].win[w].on && e < m->c[c].win[w].it_size; e++) {
+				uint64_t ua = m->c[c].win[w].ua[e];
+
+				if (ua && ua >= rua(0) && ua < rua(RAM_PAGES) &&
+				    owner[(ua - rua(0)) / PAGE] >= 0)
+					count[owner[(ua - rua(0)) / PAGE]]++;
+			}
 }
 
 static uint64_t m_tces(struct mcont *mc)
@@ -428,7 +350,7 @@ static void check_entries(struct model *m, int c, int w, uint64_t first, uint64_
 static void check_state(struct model *m, uint64_t sample)
 {
 	struct uiommu_mm *mm = uiommu_mm_current(ctx);
-	uint64_t windows = 0, regions = 0;
+	uint64_t windows = 0, regions = 0, in_region[RAM_PAGES];
 
 	FUZZ_CHECK(usage(UIOMMU_RES_LOCKED_BYTES) == m_locked(m), "locked %llu, model %llu",
 		   (unsigned long long)usage(UIOMMU_RES_LOCKED_BYTES),
@@ -476,6 +398,7 @@ static void check_state(struct model *m, uint64_t sample)
 			FUZZ_CHECK(!grp[g].grp.tables[0] && !grp[g].grp.tables[1],
 				   "group %d has a window outside a container", g);
 	}
+	m_tces_by_region(m, in_region);
 	FUZZ_CHECK(usage(UIOMMU_RES_WINDOWS) == windows, "windows %llu, model %llu",
 		   (unsigned long long)usage(UIOMMU_RES_WINDOWS), (unsigned long long)windows);
 	for (unsigned int i = 0; i < RAM_PAGES; i++) {
@@ -489,10 +412,10 @@ static void check_state(struct model *m, uint64_t sample)
 		FUZZ_CHECK(!uiommu_prereg_get(mm, r->ua, r->size, &mem), "region %u not found", i);
 		uiommu_prereg_info(mem, &info);
 		uiommu_prereg_put(mem);
-		FUZZ_CHECK(info.used == r->used + 1 && info.mapped == 1 + m_tces_in(m, (int)i),
+		FUZZ_CHECK(info.used == r->used + 1 && info.mapped == 1 + in_region[i],
 			   "region %u: used %llu mapped %llu, model %u %llu", i,
 			   (unsigned long long)info.used - 1, (unsigned long long)info.mapped,
-			   r->used, (unsigned long long)(1 + m_tces_in(m, (int)i)));
+			   r->used, (unsigned long long)(1 + in_region[i]));
 	}
 	FUZZ_CHECK(usage(UIOMMU_RES_PREREG_REGIONS) == regions, "regions %llu, model %llu",
 		   (unsigned long long)usage(UIOMMU_RES_PREREG_REGIONS), (unsigned long long)regions);
@@ -1045,8 +968,8 @@ static void setup(void)
 	FUZZ_CHECK(!uiommu_ram_add(ctx, fd, 0, RAM_PAGES * PAGE, ram, &ram_hpa), "ram_add");
 	close(fd);
 	for (int g = 0; g < NG; g++) {
-		FUZZ_CHECK(!uiommu_table_group_init(&grp[g].grp, ctx, g == 3 ? &ops_b : &ops_a, 1,
-						    (uint32_t)g), "group");
+		FUZZ_CHECK(!uiommu_table_group_init(&grp[g].grp, ctx, g == 3 ? &vt_ops_other : &vt_ops,
+						    1, (uint32_t)g), "group");
 		grp[g].grp.tce32_size = TCE32;
 		grp[g].grp.pgsizes = (1ULL << 12) | (1ULL << 16) | (1ULL << 24);
 		grp[g].grp.max_dynamic_windows_supported = g == 2 ? 0 : 2;
@@ -1058,7 +981,7 @@ int fuzz_vfio(const uint8_t *data, size_t size)
 {
 	static const uint64_t limits[] = { 1ULL << 30, 18ULL << 20, 2ULL << 20, 1ULL << 30 };
 	static const int errs[] = { -EIO, -ENOMEM, -ENOSPC, -EBUSY };
-	static const enum gop failable[] = { G_SIZE, G_CREATE, G_SET, G_TAKE, G_RELEASE };
+	static const gop_t failable[] = { G_SIZE, G_CREATE, G_SET, G_TAKE, G_RELEASE };
 	struct fuzz_input in = { data, size, 0 };
 	static struct model m;
 	unsigned int steps = 0;
@@ -1069,6 +992,7 @@ int fuzz_vfio(const uint8_t *data, size_t size)
 	for (int g = 0; g < NG; g++) {
 		m.g[g] = (struct mgrp){ .in = -1, .ddw = g != 2, .cls = g == 3 };
 		memset(grp[g].fail, 0, sizeof(grp[g].fail));
+		memset(grp[g].skip, 0, sizeof(grp[g].skip));
 	}
 	locked_limit = limits[fuzz_take(&in, 1) % 4];
 	uiommu_ctx_set_limit(ctx, UIOMMU_RES_LOCKED_BYTES, locked_limit);

@@ -106,6 +106,12 @@ struct vfio_state {
 int vfio_iommu_check(struct uiommu_vfio_container *c);
 /* vfio_mm_set() - Bind the caller's address space, or check it (Linux tce_iommu_mm_set()). */
 int vfio_mm_set(struct uiommu_vfio_container *c);
+/*
+ * vfio_lock_v2() - What every v2-only request starts with: the lock
+ * (exclusive, held on return whatever the result), vfio_iommu_check(),
+ * -ENOTTY on v1, and, if @bind, vfio_mm_set().
+ */
+int vfio_lock_v2(struct uiommu_vfio_container *c, bool bind);
 /* The first group the IOMMU attached (Linux list_first_entry of group_list), or NULL. */
 struct uiommu_table_group *vfio_first_group(struct uiommu_vfio_container *c);
 

@@ -74,6 +74,10 @@ static void test_address_spaces(void **state)
 	assert_int_equal(uiommu_mm_new(ctx, &mm), 0);
 	assert_int_equal(uiommu_mm_new(ctx, &spare), -ENOSPC);
 	assert_int_equal(uiommu_mm_new(ctx2, &mm2), 0);
+	assert_int_equal(uiommu_ctx_inject_fault(ctx2, 1, UIOMMU_FAULT_HEAP), 0);
+	assert_int_equal(uiommu_mm_new(ctx2, &spare), -ENOMEM);
+	assert_int_equal(uiommu_ctx_inject_fault(ctx2, 0, 0), 0);
+	assert_int_equal(ctx_usage(ctx2, UIOMMU_RES_ADDRESS_SPACES), 1);
 
 	/* Using one: this thread acts in it for its context only. */
 	assert_int_equal(uiommu_mm_use(NULL), -EINVAL);
@@ -443,6 +447,7 @@ static void test_prereg_faults(void **state)
 	vt_ram_new(ctx, 4 * MiB, 64 * KiB, &ram);
 	assert_int_equal(uiommu_mm_new(ctx, &mm), 0);
 	assert_int_equal(uiommu_prereg_new(mm, UA(ram.hva), MiB, &keep), 0);
+	assert_int_equal(uiommu_mm_free(mm), -EBUSY); /* a region is registered */
 	for (uint64_t n = 1;; n++, runs++) {
 		int ret;
 
