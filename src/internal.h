@@ -243,6 +243,8 @@ int prereg_ua_to_hpa(const struct uiommu_prereg *mem, uint64_t ua, unsigned int 
 int prereg_mapped_add(struct uiommu_prereg *mem, uint64_t n);
 void prereg_mapped_sub(struct uiommu_prereg *mem, uint64_t n);
 void prereg_range(const struct uiommu_prereg *mem, uint64_t *ret_ua, uint64_t *ret_last);
+
+/*
  * mem_frames_alloc_shared() - A run of 2^@order frames, as mem_frames_alloc(),
  * whose first @npages (1..2^@order) frames are backed by a memfd of their
  * own, *@ret_fd (@npages * 4 KiB bytes, sealed against shrinking and
