@@ -39,9 +39,14 @@ if [ "$rc" = 4 ]; then
 fi
 [ "$rc" = 0 ] || { echo "FAIL: a scenario failed (exit $rc)"; exit 1; }
 
+# The traces replay with zero mismatches, and 'uiommu replay --vfio' (the
+# library's model of what QEMU does with a container) makes exactly the
+# MAP_DMA, UNMAP_DMA and TCE_CREATE calls that the real QEMU made.
 for t in "$work"/out/*.trace; do
 	"$bin" replay --progress never --quiet "$t" ||
 		{ echo "FAIL: $t does not replay with zero mismatches"; exit 1; }
+	"$bin" replay --vfio --json --progress never "$t" >"${t%.trace}.replay-vfio.json" ||
+		{ echo "FAIL: $t does not replay --vfio with zero mismatches"; exit 1; }
 done
 python3 - "$work/out" "$(($(date +%s) - start))" <<'PY'
 import glob, json, os, sys
@@ -49,6 +54,13 @@ out, secs = sys.argv[1], sys.argv[2]
 for path in sorted(glob.glob(os.path.join(out, "*.vfio.json"))):
     r = json.load(open(path))
     name = os.path.basename(path)[:-len(".vfio.json")]
+    rv = json.load(open(os.path.join(out, name + ".replay-vfio.json")))["traces"][0]["vfio"]
+    real = {k: r["ioctls"].get(q, {}).get("calls", 0) for k, q in
+            (("map_dma", "MAP_DMA"), ("unmap_dma", "UNMAP_DMA"), ("tce_create", "SPAPR_TCE_CREATE"))}
+    model = {k: rv[k] for k in real}
+    if real != model:
+        sys.exit(f"FAIL: {name}: QEMU made {real}, replay --vfio {model}")
+    print(f"{name}: replay --vfio makes QEMU's calls exactly: {real}")
     b = r["per_boot"]
     print(f"{name}: {r['container_checks']['as_linux']} container answers as Linux, "
           f"{r['unserved']} unserved, {r['host_tces']} host TCEs as the guest's; boot: "
