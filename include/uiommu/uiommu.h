@@ -20,9 +20,10 @@
 #include <uiommu/papr.h>
 #include <uiommu/pe.h>
 #include <uiommu/device.h>
-#include <uiommu/prereg.h>
-#include <uiommu/vfio.h>
 #include <uiommu/grant.h>
 #include <uiommu/shbuf.h>
+#include <uiommu/mirror.h>
+#include <uiommu/prereg.h>
+#include <uiommu/vfio.h>
 
 #endif /* UIOMMU_UIOMMU_H */
