@@ -292,6 +292,7 @@ static int phb_add(struct replay *r, uint64_t line, uint32_t index, uint64_t bui
 	if (ret)
 		return fatal(r, line, "PHB %u (BUID 0x%" PRIx64 ") refused: %s", index, buid,
 			     uiommu_strerror(ret));
+	r->phb_added[index & 0xff] = true;
 	return 0;
 }
 
@@ -374,6 +375,9 @@ static int new_table(struct replay *r, uint64_t line, uint64_t liobn)
 	index = (uint32_t)(liobn >> 8) & 0xff;
 	if (liobn != uiommu_papr_pci_liobn(index, 0))
 		return fatal(r, line, "LIOBN 0x%" PRIx64 " is not QEMU's PCI encoding", liobn);
+	/* A PHB that has lost its default window gets windows from the DDW calls. */
+	if (r->phb_added[index])
+		return 0;
 	return phb_add(r, line, index, QEMU_PCI_BASE_BUID + index, true, 0, NULL);
 }
 
@@ -384,7 +388,7 @@ static int phb_for_buid(struct replay *r, uint64_t line, uint64_t buid)
 
 	if (buid < QEMU_PCI_BASE_BUID || index > 255)
 		return fatal(r, line, "BUID 0x%" PRIx64 " is not a QEMU PHB", buid);
-	if (liobn_exists(r, uiommu_papr_pci_liobn((uint32_t)index, 0)))
+	if (r->phb_added[index])
 		return 0;
 	return phb_add(r, line, (uint32_t)index, buid, true, 0, NULL);
 }

@@ -115,6 +115,8 @@ struct replay {
 	unsigned int nhdr_window;
 	struct trace_event hdr_phb[REPLAY_MAX_HDR_PHBS];
 	unsigned int nhdr_phb;
+	/* PHBs added, by index: a PHB exists even when it has no window. */
+	bool phb_added[256];
 	char scenario[TRACE_TEXT_MAX];
 	char qemu[TRACE_TEXT_MAX];
 	bool header_end_ok;	  /* "# end: ok" seen */
