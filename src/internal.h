@@ -160,6 +160,16 @@ void log_init(struct uiommu_ctx *ctx);
 void *mem_hpa_to_hva_rcu(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t len);
 
 /*
+ * mem_hpa_region_rcu() - The RAM region holding @hpa: its hpa range
+ * [*ret_first, *ret_last] and the host pointer of *ret_first, so that a
+ * caller translating many hpas (a device's DMA) looks up only when one
+ * falls outside it. NULL if @hpa is not RAM. Inside an RCU read-side
+ * critical section (the range is valid until it ends).
+ */
+void *mem_hpa_region_rcu(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t *ret_first,
+			 uint64_t *ret_last);
+
+/*
  * mem_frames_alloc() / mem_frames_free(): uiommu_frames_alloc() and
  * uiommu_frames_free() without argument checks, for library-owned pages.
  * @ret_hva, if not NULL, receives the frames' host pointer.
@@ -370,14 +380,20 @@ unsigned int pe_dma_enter(struct uiommu_pe *pe);
 void pe_dma_exit(struct uiommu_pe *pe, unsigned int token, const struct pe_dma_stats *st);
 
 /*
- * pe_translate_rcu() - Translate the page of @ioba for a DMA in direction
- * @dir (UIOMMU_DMA_TO_DEVICE: the device reads), as the PHB does: EEH
- * state, armed error injection, bypass, TVE, TCE cache, table, permission.
- * Return: 0 with @x filled, or an enum uiommu_dma_fault_reason (@x has the
- * TCE and window found so far). Between pe_dma_enter() and pe_dma_exit().
+ * pe_translate_rcu() - Translate the IOMMU pages of [@ioba, @ioba + @len)
+ * for a DMA in direction @dir (UIOMMU_DMA_TO_DEVICE: the device reads), as
+ * the PHB does: EEH state, armed error injection, bypass, TVE, then for
+ * each page the TCE cache, the table, the permission. Translates a run of
+ * at most @max pages of one window into @x[0..*@ret_n) (each the hpa of
+ * its first byte and its bytes); the caller goes on from where it stops.
+ * Return: 0, or the enum uiommu_dma_fault_reason of the page after the run
+ * (@x[*@ret_n], of @max + 1 entries, has the TCE, flags and window found;
+ * table_tce for UIOMMU_DMA_FAULT_STALE_TCE). Between pe_dma_enter() and
+ * pe_dma_exit().
  */
-unsigned int pe_translate_rcu(struct uiommu_pe *pe, uint64_t ioba, enum uiommu_dma_dir dir,
-			      struct pe_xlate *x, struct pe_dma_stats *st);
+unsigned int pe_translate_rcu(struct uiommu_pe *pe, uint64_t ioba, uint64_t len,
+			      enum uiommu_dma_dir dir, struct pe_xlate *x, unsigned int max,
+			      unsigned int *ret_n, struct pe_dma_stats *st);
 
 /* After a reported DMA fault: freeze the PE if EEH is enabled; true if it did. */
 bool pe_dma_error(struct uiommu_pe *pe);

@@ -32,8 +32,16 @@ UIOMMU_EXPORT int uiommu_dev_new(struct uiommu_pe *pe, const struct uiommu_dev_c
 				uiommu_resource_name(UIOMMU_RES_DEVICES));
 		return ret;
 	}
+	/* The number first: a duplicate is -EEXIST whatever else would fail. */
+	ret = pe_dev_attach(pe, cfg->bdf);
+	if (ret) {
+		ctx_guest_error(ctx, "device %04x:%02x:%02x.%x exists already", pe_domain(pe) & 0xffff,
+				(cfg->bdf >> 8) & 0xff, (cfg->bdf >> 3) & 0x1f, cfg->bdf & 7);
+		goto err_uncharge;
+	}
 	dev = ctx_alloc(ctx, sizeof(*dev));
 	if (!dev) {
+		pe_dev_detach(pe, cfg->bdf);
 		ret = -ENOMEM;
 		goto err_uncharge;
 	}
@@ -44,12 +52,6 @@ UIOMMU_EXPORT int uiommu_dev_new(struct uiommu_pe *pe, const struct uiommu_dev_c
 		 (cfg->bdf >> 8) & 0xff, (cfg->bdf >> 3) & 0x1f, cfg->bdf & 7);
 	dev->fault_fn = cfg->fault_fn;
 	dev->fault_opaque = cfg->fault_opaque;
-	ret = pe_dev_attach(pe, cfg->bdf);
-	if (ret) {
-		ctx_guest_error(ctx, "device %s exists already", dev->name);
-		ctx_free(ctx, dev);
-		goto err_uncharge;
-	}
 	pthread_mutex_init(&dev->fault_lock, NULL);
 	*ret_dev = dev;
 	return 0;

@@ -14,6 +14,8 @@
 
 /* Bytes copied inside one pass through the gate: what a kill may wait for. */
 #define DMA_CHUNK (64ULL << 10)
+/* Pages translated per call: a chunk of 4 KiB pages. */
+#define XLATE_RUN 16u
 
 static bool reason_recoverable(unsigned int reason)
 {
@@ -102,42 +104,46 @@ static int dma_run(struct uiommu_dev *dev, enum uiommu_dma_dir dir, const struct
 
 		while (left) {
 			struct pe_dma_stats st = { 0 };
-			struct pe_xlate x = { 0 };
-			uint64_t budget = DMA_CHUNK;
-			unsigned int reason, token;
+			struct pe_xlate xs[XLATE_RUN + 1], *x = xs;
+			uint64_t budget = DMA_CHUNK, ram_first = 1, ram_last = 0;
+			unsigned char *ram = NULL; /* the RAM region of the last page, this chunk */
+			unsigned int reason, token, n;
 			struct uiommu_dma_fault f;
 
 			rcu_read_enter();
 			token = pe_dma_enter(pe);
 			do {
-				uint64_t n;
-				void *hva;
+				reason = pe_translate_rcu(pe, ioba, MIN(left, budget), dir, xs, XLATE_RUN,
+							  &n, &st);
+				for (x = xs; x < xs + n; x++) {
+					unsigned char *hva;
 
-				reason = pe_translate_rcu(pe, ioba, dir, &x, &st);
-				if (unlikely(reason))
-					break;
-				n = MIN(left, MIN(x.len, budget));
-				hva = mem_hpa_to_hva_rcu(dev->ctx, x.hpa, n);
-				if (unlikely(!hva)) {
-					reason = UIOMMU_DMA_FAULT_BAD_HPA;
-					break;
+					/* Pages of a transfer are mostly in one region: look up on a change. */
+					if (unlikely(x->hpa < ram_first || x->hpa > ram_last))
+						ram = mem_hpa_region_rcu(dev->ctx, x->hpa, &ram_first,
+									 &ram_last);
+					if (unlikely(!ram || x->len - 1 > ram_last - x->hpa)) {
+						reason = UIOMMU_DMA_FAULT_BAD_HPA;
+						break;
+					}
+					hva = ram + (x->hpa - ram_first);
+					if (dir == UIOMMU_DMA_TO_DEVICE)
+						memcpy(buf, hva, x->len);
+					else
+						memcpy(hva, buf, x->len);
+					if (unlikely(retries)) {
+						/* The handler resolved the fault of this page. */
+						atomic_fetch_add_explicit(&dev->faults_resolved, 1,
+									  memory_order_relaxed);
+						retries = 0;
+					}
+					buf += x->len;
+					ioba += x->len;
+					left -= x->len;
+					done += x->len;
+					budget -= x->len;
 				}
-				if (dir == UIOMMU_DMA_TO_DEVICE)
-					memcpy(buf, hva, n);
-				else
-					memcpy(hva, buf, n);
-				if (unlikely(retries)) {
-					/* The handler resolved the fault of this page. */
-					atomic_fetch_add_explicit(&dev->faults_resolved, 1,
-								  memory_order_relaxed);
-					retries = 0;
-				}
-				buf += n;
-				ioba += n;
-				left -= n;
-				done += n;
-				budget -= n;
-			} while (left && budget);
+			} while (!reason && left && budget);
 			pe_dma_exit(pe, token, &st);
 			rcu_read_exit();
 			if (likely(!reason))
@@ -147,14 +153,14 @@ static int dma_run(struct uiommu_dev *dev, enum uiommu_dma_dir dir, const struct
 				.size = DMA_FAULT_SIZE_V1,
 				.reason = reason,
 				.dir = (uint32_t)dir,
-				.flags = x.flags,
-				.window = x.window,
+				.flags = x->flags,
+				.window = x->window,
 				.retries = retries,
 				.ioba = ioba,
 				.done = done,
-				.tce = x.tce,
-				.table_tce = reason == UIOMMU_DMA_FAULT_STALE_TCE ? x.table_tce : 0,
-				.hpa = reason == UIOMMU_DMA_FAULT_BAD_HPA ? x.hpa : 0,
+				.tce = x->tce,
+				.table_tce = reason == UIOMMU_DMA_FAULT_STALE_TCE ? x->table_tce : 0,
+				.hpa = reason == UIOMMU_DMA_FAULT_BAD_HPA ? x->hpa : 0,
 			};
 			memcpy(f.dev_name, dev->name, sizeof(f.dev_name));
 			if (dev->fault_fn && reason_recoverable(reason) &&

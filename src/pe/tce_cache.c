@@ -316,72 +316,121 @@ static inline int window_of(const struct uiommu_pe *pe, uint64_t ioba,
 	return num;
 }
 
-unsigned int pe_translate_rcu(struct uiommu_pe *pe, uint64_t ioba, enum uiommu_dma_dir dir,
-			      struct pe_xlate *x, struct pe_dma_stats *st)
+/*
+ * One entry of window @num of table @tbl, not found in the cache by the
+ * fast path: the cache off or strict, or a miss. 0 with *@ret_tce (and
+ * *@ret_cached), or UIOMMU_DMA_FAULT_STALE_TCE with both TCEs in @x.
+ */
+static unsigned int entry_tce_slow(struct uiommu_pe *pe, const struct uiommu_tce_table *tbl,
+				   int num, uint64_t entry, unsigned int mode, struct pe_xlate *x,
+				   uint64_t *ret_tce, bool *ret_cached, struct pe_dma_stats *st)
 {
+	struct tce_cache_slot *s;
+	uint64_t key, kill_seq, tce = 0;
+
+	*ret_cached = false;
+	if (mode == UIOMMU_TCE_CACHE_OFF) {
+		uiommu_tce_table_get(tbl, entry, ret_tce);
+		return 0;
+	}
+	s = cache_slot(pe, entry, num);
+	key = cache_key(entry, num);
+	if (cache_lookup(s, key, &tce)) {
+		uint64_t cur = 0;
+
+		/* Strict: a hit must still be what the table holds. */
+		st->hits++;
+		*ret_cached = true;
+		*ret_tce = tce;
+		uiommu_tce_table_get(tbl, entry, &cur);
+		if (cur != tce) {
+			x->tce = tce;
+			x->table_tce = cur;
+			x->flags = UIOMMU_DMA_FAULT_CACHED;
+			st->stale++;
+			return UIOMMU_DMA_FAULT_STALE_TCE;
+		}
+		return 0;
+	}
+	st->misses++;
+	/* Before the table: see the file comment, step 1. */
+	kill_seq = atomic_load_explicit(&pe->kill_seq, memory_order_acquire);
+	uiommu_tce_table_get(tbl, entry, &tce);
+	if ((tce & UIOMMU_TCE_PERM_MASK) && cache_fill(pe, s, key, tce, kill_seq))
+		st->fills++;
+	*ret_tce = tce;
+	return 0;
+}
+
+unsigned int pe_translate_rcu(struct uiommu_pe *pe, uint64_t ioba, uint64_t len,
+			      enum uiommu_dma_dir dir, struct pe_xlate *x, unsigned int max,
+			      unsigned int *ret_n, struct pe_dma_stats *st)
+{
+	const uint64_t need = dir == UIOMMU_DMA_TO_DEVICE ? UIOMMU_TCE_READ : UIOMMU_TCE_WRITE;
 	uint32_t eeh = atomic_load_explicit(&pe->eeh, memory_order_acquire);
 	struct uiommu_tce_table *tbl;
-	uint64_t entry, tce = 0, page_mask;
-	unsigned int mode;
+	uint64_t entry, page_mask, bus_last;
+	unsigned int mode, n = 0, reason = 0;
 	int num;
 
-	x->window = -1;
-	x->flags = 0;
-	x->tce = 0;
+	*ret_n = 0;
+	x[0].window = -1;
+	x[0].flags = 0;
+	x[0].tce = 0;
 	if (unlikely(eeh & (PE_EEH_DMA_STOPPED | PE_EEH_RESET)))
 		return UIOMMU_DMA_FAULT_FROZEN;
-	if (unlikely(atomic_load_explicit(&pe->inject.armed, memory_order_relaxed)) &&
-	    inject_fires(pe, ioba, dir))
-		return UIOMMU_DMA_FAULT_INJECTED;
+	if (unlikely(atomic_load_explicit(&pe->inject.armed, memory_order_relaxed))) {
+		if (inject_fires(pe, ioba, dir))
+			return UIOMMU_DMA_FAULT_INJECTED;
+		max = 1; /* armed: every page is checked against it */
+	}
 	if (unlikely(ioba >= UIOMMU_PE_BYPASS_BASE) &&
 	    atomic_load_explicit(&pe->bypass, memory_order_acquire)) {
-		x->flags = UIOMMU_DMA_FAULT_BYPASS;
-		x->hpa = ioba - UIOMMU_PE_BYPASS_BASE;
-		x->len = BYPASS_CHUNK - (x->hpa & (BYPASS_CHUNK - 1));
+		x[0].flags = UIOMMU_DMA_FAULT_BYPASS;
+		x[0].hpa = ioba - UIOMMU_PE_BYPASS_BASE;
+		x[0].len = MIN(len, BYPASS_CHUNK - (x[0].hpa & (BYPASS_CHUNK - 1)));
+		*ret_n = 1;
 		return 0;
 	}
 	num = window_of(pe, ioba, &tbl);
 	if (unlikely(num < 0))
 		return UIOMMU_DMA_FAULT_NO_WINDOW;
-	x->window = num;
-	entry = ioba >> pe->tve[num].page_shift;
 	mode = atomic_load_explicit(&pe->cache_mode, memory_order_relaxed);
-	if (likely(mode != UIOMMU_TCE_CACHE_OFF)) {
-		struct tce_cache_slot *s = cache_slot(pe, entry, num);
-		uint64_t key = cache_key(entry, num), kill_seq;
-
-		if (cache_lookup(s, key, &tce)) {
-			st->hits++;
-			x->flags = UIOMMU_DMA_FAULT_CACHED;
-			if (unlikely(mode == UIOMMU_TCE_CACHE_STRICT)) {
-				uint64_t cur = 0;
-
-				uiommu_tce_table_get(tbl, entry, &cur);
-				if (cur != tce) {
-					x->tce = tce;
-					x->table_tce = cur;
-					st->stale++;
-					return UIOMMU_DMA_FAULT_STALE_TCE;
-				}
-			}
-		} else {
-			st->misses++;
-			/* Before the table: see the file comment, step 1. */
-			kill_seq = atomic_load_explicit(&pe->kill_seq, memory_order_acquire);
-			uiommu_tce_table_get(tbl, entry, &tce);
-			if ((tce & UIOMMU_TCE_PERM_MASK) && cache_fill(pe, s, key, tce, kill_seq))
-				st->fills++;
-		}
-	} else {
-		uiommu_tce_table_get(tbl, entry, &tce);
-	}
-	x->tce = tce;
-	if (unlikely(!(tce & UIOMMU_TCE_PERM_MASK)))
-		return UIOMMU_DMA_FAULT_INVALID_TCE;
-	if (unlikely(!(tce & (dir == UIOMMU_DMA_TO_DEVICE ? UIOMMU_TCE_READ : UIOMMU_TCE_WRITE))))
-		return UIOMMU_DMA_FAULT_PERMISSION;
 	page_mask = (1ULL << pe->tve[num].page_shift) - 1;
-	x->hpa = (tce & ~page_mask) | (ioba & page_mask);
-	x->len = page_mask + 1 - (ioba & page_mask);
-	return 0;
+	bus_last = pe->tve[num].bus_last;
+	entry = ioba >> pe->tve[num].page_shift;
+	/* The pages of the run, in this window; the next call starts where it stops. */
+	for (;;) {
+		uint64_t off = ioba & page_mask, tce;
+		bool cached;
+
+		/* The common case inline: the cache on, and holding the entry. */
+		if (likely(mode == UIOMMU_TCE_CACHE_ON) &&
+		    cache_lookup(cache_slot(pe, entry, num), cache_key(entry, num), &tce)) {
+			st->hits++;
+			cached = true;
+		} else {
+			reason = entry_tce_slow(pe, tbl, num, entry, mode, &x[n], &tce, &cached, st);
+			if (unlikely(reason))
+				break;
+		}
+		x[n].tce = tce;
+		x[n].flags = cached ? UIOMMU_DMA_FAULT_CACHED : 0;
+		x[n].window = num;
+		if (unlikely((tce & need) != need)) {
+			reason = tce & UIOMMU_TCE_PERM_MASK ? UIOMMU_DMA_FAULT_PERMISSION :
+							      UIOMMU_DMA_FAULT_INVALID_TCE;
+			break;
+		}
+		x[n].hpa = (tce & ~page_mask) | off;
+		x[n].len = MIN(len, page_mask + 1 - off);
+		len -= x[n].len;
+		ioba += x[n].len;
+		entry++;
+		if (++n == max || !len || ioba - 1 >= bus_last)
+			break;
+	}
+	x[n].window = num;
+	*ret_n = n;
+	return reason;
 }
