@@ -22,5 +22,6 @@
 #include <uiommu/device.h>
 #include <uiommu/prereg.h>
 #include <uiommu/vfio.h>
+#include <uiommu/vcpu.h>
 
 #endif /* UIOMMU_UIOMMU_H */

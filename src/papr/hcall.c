@@ -8,16 +8,22 @@
  * kvmppc_ioba_validate, kvmppc_tce_validate). doc/design/papr.md lists
  * every difference.
  *
- * Shape of every hcall, ready for hardware tables (the seam in internal.h):
- * one RCU read-side section does the lookup, every check, then the
- * attached tables, then the guest view. The only thing the fast path
+ * Shape of every hcall: one read-side section does the lookup, every
+ * check, then the attached hardware tables (the seam in internal.h, one
+ * batch per table), then the guest view. The only thing the fast path
  * cannot do is allocate a guest-view page (it may not block there): it
  * returns NEED_PAGES before it has changed anything, having named the
- * pages; the caller takes a reference on the table, leaves the RCU
- * section, allocates, and runs the hcall again from the start. Hcalls are
+ * pages; the caller takes a reference on the table, leaves the section,
+ * allocates, and runs the hcall again from the start. Hcalls are
  * idempotent up to the point where they may return NEED_PAGES, so the
- * rerun is exact. Guest errors are logged after the RCU section (logging
+ * rerun is exact. Guest errors are logged after the section (logging
  * takes a mutex).
+ *
+ * Three modes run the same bodies: a handle-less hcall (one urcu-bp
+ * read-side section), a vCPU's (uiommu/vcpu.h: its thread is an online
+ * QSBR reader, so the section costs nothing; it goes offline for what may
+ * block), and the VMM's redo after UIOMMU_H_TOO_HARD (papr_hcall_vmm():
+ * no hardware table, the entries written recorded for the caller).
  */
 #include <endian.h>
 #include <string.h>
@@ -55,16 +61,27 @@ static const char *const err_text[ERR_NR] = {
 	[ERR_TCE_MEMORY] = "TCE outside guest memory",
 };
 
+enum hcall_mode {
+	MODE_BP,   /* a handle-less hcall: one urcu-bp read-side section */
+	MODE_VCPU, /* a vCPU's: its thread is an online QSBR reader */
+	MODE_VMM,  /* the VMM's redo: no hardware table, the change recorded */
+};
+
 struct hcall {
 	const char *name;
 	struct uiommu_guest *guest;
 	struct papr_guest *pg;
 	uint64_t liobn, ioba;
 	enum hcall_err err;
+	enum hcall_mode mode;
 	bool kvm; /* the guest's profile, read once per run of the body by hcall_table() */
+	bool force_qemu; /* MODE_VMM: QEMU's rules, after KVM's handed the hcall over */
 	/* NEED_PAGES: allocate the absent guest-view pages [need_first, need_last] of need_t. */
 	struct liobn_table *need_t;
 	uint64_t need_first, need_last;
+	/* MODE_VMM: entries [chg_idx, chg_idx + chg_n) of chg_t were written. */
+	struct liobn_table *chg_t;
+	uint64_t chg_idx, chg_n;
 };
 
 static inline long hcall_fail(struct hcall *h, enum hcall_err err, long ret)
@@ -97,7 +114,7 @@ static inline struct liobn_table *hcall_table(struct hcall *h, long *ret)
 {
 	struct liobn_table *t = h->pg ? liobn_find_rcu(h->pg, h->liobn) : NULL;
 
-	h->kvm = h->pg && profile_kvm(h->pg);
+	h->kvm = h->pg && !h->force_qemu && profile_kvm(h->pg);
 	if (h->kvm) {
 		if (unlikely(!t))
 			*ret = UIOMMU_H_TOO_HARD;
@@ -160,10 +177,10 @@ static inline uint64_t qemu_prefix(const struct liobn_table *t, uint64_t idx, ui
  * that every attached table accepts. Inside RCU.
  */
 static inline long kvm_tce_validate(struct uiommu_guest *guest, const struct liobn_table *t,
-				    uint64_t tce, uint64_t *slot_first, uint64_t *slot_last)
+				    const struct papr_hw_set *hw, uint64_t tce, uint64_t *slot_first,
+				    uint64_t *slot_last)
 {
 	uint64_t gpa = tce & ~TCE_RW;
-	const struct papr_hw_set *hw;
 
 	if (!(tce & TCE_RW))
 		return UIOMMU_H_SUCCESS;
@@ -172,7 +189,6 @@ static inline long kvm_tce_validate(struct uiommu_guest *guest, const struct lio
 	if ((gpa < *slot_first || gpa > *slot_last) &&
 	    !guest_memslot_rcu(guest, gpa, slot_first, slot_last))
 		return UIOMMU_H_TOO_HARD;
-	hw = rcu_deref(t->hw);
 	for (size_t i = 0; hw && i < hw->n; i++) {
 		long ret = hw->hw[i].ops->validate(hw->hw[i].opaque, tce);
 
@@ -192,24 +208,81 @@ static inline bool kvm_tce_in_memory(struct hcall *h, uint64_t tce, uint64_t *sl
 	       guest_memslot_rcu(h->guest, gpa, slot_first, slot_last);
 }
 
+/* The hardware tables this run of an hcall updates: none in the VMM's redo. */
+static inline const struct papr_hw_set *hcall_hw(const struct hcall *h, const struct liobn_table *t)
+{
+	return h->mode == MODE_VMM ? NULL : rcu_deref(t->hw);
+}
+
+/* MODE_VMM: entries [idx, idx + n) of @t are written (the caller applies them to the tables). */
+static inline void hcall_written(struct hcall *h, struct liobn_table *t, uint64_t idx, uint64_t n)
+{
+	if (h->mode == MODE_VMM && n) {
+		h->chg_t = t;
+		h->chg_idx = idx;
+		h->chg_n = n;
+	}
+}
+
+/*
+ * Begin a batch on every attached table for entries [entry, entry + n)
+ * (absolute, n >= 1): all of them, or none (a refusal ends the ones begun
+ * and is returned).
+ */
+static long hw_begin(const struct papr_hw_set *hw, struct papr_hw_batch *b, uint64_t entry,
+		     uint64_t n)
+{
+	for (size_t i = 0; i < hw->n; i++) {
+		long ret;
+
+		b[i].opaque = hw->hw[i].opaque;
+		ret = hw->hw[i].ops->begin(&b[i], entry, n);
+		if (ret != UIOMMU_H_SUCCESS) {
+			while (i--)
+				hw->hw[i].ops->end(&b[i]);
+			return ret;
+		}
+	}
+	return UIOMMU_H_SUCCESS;
+}
+
+static void hw_end(const struct papr_hw_set *hw, struct papr_hw_batch *b)
+{
+	for (size_t i = 0; i < hw->n; i++)
+		hw->hw[i].ops->end(&b[i]);
+}
+
 /*
  * Entry @entry (absolute) of every attached table to @tce: map or unmap.
  * On a failure the failing table's entry is cleared and its code returned
  * (earlier tables keep the update, as KVM).
  */
-static long hw_put(const struct papr_hw_set *hw, uint64_t entry, uint64_t tce)
+static long hw_put(const struct papr_hw_set *hw, struct papr_hw_batch *b, uint64_t entry,
+		   uint64_t tce)
 {
 	for (size_t i = 0; i < hw->n; i++) {
-		const struct papr_hw_entry *e = &hw->hw[i];
-		long ret = (tce & TCE_RW) ? e->ops->map(e->opaque, entry, tce)
-					  : e->ops->unmap(e->opaque, entry);
+		const struct papr_hw_ops *ops = hw->hw[i].ops;
+		long ret = (tce & TCE_RW) ? ops->map(&b[i], entry, tce) : ops->unmap(&b[i], entry);
 
 		if (ret != UIOMMU_H_SUCCESS) {
-			e->ops->clear(e->opaque, entry);
+			ops->clear(&b[i], entry);
 			return ret;
 		}
 	}
 	return UIOMMU_H_SUCCESS;
+}
+
+/* hw_put() of one entry in a batch of its own. */
+static long hw_put_one(const struct papr_hw_set *hw, uint64_t entry, uint64_t tce)
+{
+	struct papr_hw_batch b[PAPR_HW_MAX];
+	long ret = hw_begin(hw, b, entry, 1);
+
+	if (ret != UIOMMU_H_SUCCESS)
+		return ret;
+	ret = hw_put(hw, b, entry, tce);
+	hw_end(hw, b);
+	return ret;
 }
 
 /*
@@ -317,10 +390,41 @@ static inline bool view_copy(struct hcall *h, struct liobn_table *t, uint64_t id
 	return true;
 }
 
+static inline void reader_enter(const struct hcall *h)
+{
+	if (h->mode == MODE_VCPU)
+		rcu_qsbr_read_enter();
+	else
+		rcu_read_enter();
+}
+
+static inline void reader_exit(const struct hcall *h)
+{
+	if (h->mode == MODE_VCPU)
+		rcu_qsbr_read_exit();
+	else
+		rcu_read_exit();
+}
+
+/* A vCPU leaves guest context for what may block, and comes back. */
+static inline void vcpu_block_begin(const struct hcall *h)
+{
+	if (h->mode == MODE_VCPU)
+		rcu_qsbr_offline();
+}
+
+static inline void vcpu_block_end(const struct hcall *h)
+{
+	if (h->mode == MODE_VCPU)
+		rcu_qsbr_online();
+}
+
 /*
- * Run @body inside an RCU read-side section; when it asks for guest-view
+ * Run @body inside a read-side section; when it asks for guest-view
  * pages, allocate them outside the section (holding a reference on the
- * table) and run it again. Then log the guest error it recorded.
+ * table) and run it again. Then log the guest error it recorded. In the
+ * VMM's redo, KVM's rules that hand the hcall to the VMM make it run
+ * again by QEMU's, and the table written keeps a reference for the caller.
  */
 static long hcall_run(struct hcall *h, long (*body)(struct hcall *h, void *arg), void *arg)
 {
@@ -330,31 +434,45 @@ static long hcall_run(struct hcall *h, long (*body)(struct hcall *h, void *arg),
 		struct liobn_table *t;
 
 		h->err = ERR_NONE;
-		rcu_read_enter();
+		h->chg_t = NULL;
+		h->chg_n = 0;
+		reader_enter(h);
 		ret = body(h, arg);
 		if (likely(ret != NEED_PAGES)) {
-			rcu_read_exit();
+			if (unlikely(h->chg_t) && !liobn_tryget(h->chg_t))
+				h->chg_t = NULL; /* being destroyed: no table can be attached */
+			reader_exit(h);
+			if (unlikely(h->mode == MODE_VMM && ret == UIOMMU_H_TOO_HARD && h->kvm)) {
+				h->force_qemu = true;
+				continue;
+			}
 			break;
 		}
 		t = h->need_t;
 		if (!liobn_tryget(t)) { /* being destroyed: the rerun will not find it */
-			rcu_read_exit();
+			reader_exit(h);
 			continue;
 		}
-		rcu_read_exit();
+		reader_exit(h);
+		vcpu_block_begin(h);
 		if (round >= NEED_PAGES_MAX_ROUNDS || liobn_view_alloc(t, h->need_first, h->need_last)) {
 			/* A guest can hit the frame limit at will: rate-limited. */
 			ctx_guest_error(t->ctx, "%s: LIOBN 0x%llx: cannot allocate a guest-view page",
 					h->name, (unsigned long long)t->liobn);
 			liobn_put(t);
+			vcpu_block_end(h);
 			return UIOMMU_H_HARDWARE;
 		}
 		liobn_put(t);
+		vcpu_block_end(h);
 	}
-	if (unlikely(h->err != ERR_NONE))
+	if (unlikely(h->err != ERR_NONE)) {
+		vcpu_block_begin(h);
 		ctx_guest_error(h->guest->ctx, "%s: LIOBN 0x%llx IOBA 0x%llx: %s", h->name,
 				(unsigned long long)h->liobn, (unsigned long long)h->ioba,
 				err_text[h->err]);
+		vcpu_block_end(h);
+	}
 	return ret;
 }
 
@@ -372,6 +490,7 @@ static long put_tce_body(struct hcall *h, void *arg)
 	t = hcall_table(h, &ret);
 	if (unlikely(!t))
 		return ret;
+	hw = hcall_hw(h, t);
 	if (h->kvm) {
 		uint64_t first = 1, last = 0;
 
@@ -379,7 +498,7 @@ static long put_tce_body(struct hcall *h, void *arg)
 			return hcall_fail(h, (h->ioba & ((1ULL << t->page_shift) - 1)) ?
 						     ERR_IOBA_ALIGN : ERR_IOBA_RANGE,
 					  UIOMMU_H_PARAMETER);
-		ret = kvm_tce_validate(h->guest, t, tce, &first, &last);
+		ret = kvm_tce_validate(h->guest, t, hw, tce, &first, &last);
 		if (unlikely(ret != UIOMMU_H_SUCCESS))
 			return ret;
 	} else {
@@ -393,14 +512,14 @@ static long put_tce_body(struct hcall *h, void *arg)
 		h->need_first = h->need_last = idx >> t->view_shift;
 		return NEED_PAGES;
 	}
-	hw = rcu_deref(t->hw);
 	if (unlikely(hw)) {
-		ret = hw_put(hw, t->offset + idx, tce);
+		ret = hw_put_one(hw, t->offset + idx, tce);
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
 	}
 	if (page)
 		atomic_store_explicit(&page[idx & view_mask(t)], tce, memory_order_relaxed);
+	hcall_written(h, t, idx, 1);
 	return UIOMMU_H_SUCCESS;
 }
 
@@ -434,13 +553,38 @@ static inline bool fast_index(struct papr_guest *pg, uint64_t liobn, uint64_t io
 	return true;
 }
 
+/* H_PUT_TCE's common case (see fast_index()), inside a read-side section. */
+static inline bool put_tce_fast(struct uiommu_guest *guest, struct papr_guest *pg,
+				uint64_t liobn, uint64_t ioba, uint64_t tce)
+{
+	struct liobn_table *t;
+	uint64_t idx, first = 1, last = 0;
+	bool kvm;
+
+	if (likely(fast_index(pg, liobn, ioba, &t, &idx, &kvm))) {
+		_Atomic uint64_t *page = view_page(t, idx);
+
+		if (likely((page || !tce) && !atomic_load_explicit(&t->hw, memory_order_relaxed) &&
+			   (!kvm || !(tce & TCE_RW) ||
+			    kvm_tce_validate(guest, t, NULL, tce, &first, &last) ==
+				    UIOMMU_H_SUCCESS))) {
+			if (page)
+				atomic_store_explicit(&page[idx & view_mask(t)], tce,
+						      memory_order_relaxed);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Everything but the common case; out of line, so that it costs the fast path nothing. */
 __attribute__((noinline, cold)) static long put_tce_slow(struct uiommu_guest *guest,
 							 struct papr_guest *pg, uint64_t liobn,
-							 uint64_t ioba, uint64_t tce)
+							 uint64_t ioba, uint64_t tce,
+							 enum hcall_mode mode)
 {
 	struct hcall h = { .name = "H_PUT_TCE", .guest = guest, .pg = pg, .liobn = liobn,
-			   .ioba = ioba };
+			   .ioba = ioba, .mode = mode };
 
 	return hcall_run(&h, put_tce_body, &tce);
 }
@@ -449,31 +593,17 @@ UIOMMU_EXPORT long uiommu_h_put_tce(struct uiommu_guest *guest, uint64_t liobn, 
 				    uint64_t tce)
 {
 	struct papr_guest *pg = papr_guest_peek(guest);
-	struct liobn_table *t;
-	uint64_t idx;
-	bool kvm;
 
 	if (likely(pg)) {
+		bool done;
+
 		rcu_read_enter();
-		if (likely(fast_index(pg, liobn, ioba, &t, &idx, &kvm))) {
-			_Atomic uint64_t *page = view_page(t, idx);
-
-			uint64_t first = 1, last = 0;
-
-			if (likely((page || !tce) && !atomic_load_explicit(&t->hw, memory_order_relaxed) &&
-				   (!kvm || !(tce & TCE_RW) ||
-				    kvm_tce_validate(guest, t, tce, &first, &last) ==
-					    UIOMMU_H_SUCCESS))) {
-				if (page)
-					atomic_store_explicit(&page[idx & view_mask(t)], tce,
-							      memory_order_relaxed);
-				rcu_read_exit();
-				return UIOMMU_H_SUCCESS;
-			}
-		}
+		done = put_tce_fast(guest, pg, liobn, ioba, tce);
 		rcu_read_exit();
+		if (likely(done))
+			return UIOMMU_H_SUCCESS;
 	}
-	return put_tce_slow(guest, pg, liobn, ioba, tce);
+	return put_tce_slow(guest, pg, liobn, ioba, tce, MODE_BP);
 }
 
 /* ---- H_GET_TCE ---- */
@@ -501,12 +631,28 @@ static long get_tce_body(struct hcall *h, void *arg)
 	return UIOMMU_H_SUCCESS;
 }
 
+/* H_GET_TCE's common case, inside a read-side section. */
+static inline bool get_tce_fast(struct papr_guest *pg, uint64_t liobn, uint64_t ioba,
+				uint64_t *ret_tce)
+{
+	struct liobn_table *t;
+	uint64_t idx;
+	bool kvm;
+
+	if (likely(fast_index(pg, liobn, ioba, &t, &idx, &kvm))) {
+		*ret_tce = liobn_view_read(t, idx);
+		return true;
+	}
+	return false;
+}
+
 __attribute__((noinline, cold)) static long get_tce_slow(struct uiommu_guest *guest,
 							 struct papr_guest *pg, uint64_t liobn,
-							 uint64_t ioba, uint64_t *ret_tce)
+							 uint64_t ioba, uint64_t *ret_tce,
+							 enum hcall_mode mode)
 {
 	struct hcall h = { .name = "H_GET_TCE", .guest = guest, .pg = pg, .liobn = liobn,
-			   .ioba = ioba };
+			   .ioba = ioba, .mode = mode };
 	uint64_t tce;
 	long ret = hcall_run(&h, get_tce_body, &tce);
 
@@ -519,22 +665,19 @@ UIOMMU_EXPORT long uiommu_h_get_tce(struct uiommu_guest *guest, uint64_t liobn, 
 				    uint64_t *ret_tce)
 {
 	struct papr_guest *pg = papr_guest_peek(guest);
-	struct liobn_table *t;
-	uint64_t idx;
-	bool kvm;
 
 	if (unlikely(!ret_tce))
 		return UIOMMU_H_PARAMETER;
 	if (likely(pg)) {
+		bool done;
+
 		rcu_read_enter();
-		if (likely(fast_index(pg, liobn, ioba, &t, &idx, &kvm))) {
-			*ret_tce = liobn_view_read(t, idx);
-			rcu_read_exit();
-			return UIOMMU_H_SUCCESS;
-		}
+		done = get_tce_fast(pg, liobn, ioba, ret_tce);
 		rcu_read_exit();
+		if (likely(done))
+			return UIOMMU_H_SUCCESS;
 	}
-	return get_tce_slow(guest, pg, liobn, ioba, ret_tce);
+	return get_tce_slow(guest, pg, liobn, ioba, ret_tce, MODE_BP);
 }
 
 /* ---- H_PUT_TCE_INDIRECT ---- */
@@ -547,26 +690,36 @@ struct indirect_args {
 static long indirect_commit(struct hcall *h, struct liobn_table *t, uint64_t idx, uint64_t n,
 			    const uint64_t *tces_be, bool be)
 {
-	const struct papr_hw_set *hw = rcu_deref(t->hw);
+	const struct papr_hw_set *hw = hcall_hw(h, t);
+	struct papr_hw_batch b[PAPR_HW_MAX];
+	long ret;
 
-	if (likely(!hw))
-		return view_copy(h, t, idx, n, tces_be, be) ? UIOMMU_H_SUCCESS : NEED_PAGES;
+	if (likely(!hw) || !n) {
+		if (!view_copy(h, t, idx, n, tces_be, be))
+			return NEED_PAGES;
+		hcall_written(h, t, idx, n);
+		return UIOMMU_H_SUCCESS;
+	}
+	ret = hw_begin(hw, b, t->offset + idx, n);
+	if (ret != UIOMMU_H_SUCCESS)
+		return ret;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t tce = be ? be64toh(tces_be[i]) : tces_be[i];
-		long ret;
 
 		/* The page first: no table may change for an entry the view cannot take. */
 		if (tce && !view_page(t, idx + i)) {
 			h->need_t = t;
 			h->need_first = h->need_last = (idx + i) >> t->view_shift;
-			return NEED_PAGES;
+			ret = NEED_PAGES;
+			break;
 		}
-		ret = hw_put(hw, t->offset + idx + i, tce);
+		ret = hw_put(hw, b, t->offset + idx + i, tce);
 		if (ret != UIOMMU_H_SUCCESS)
-			return ret;
+			break;
 		view_copy(h, t, idx + i, 1, &tces_be[i], be);
 	}
-	return UIOMMU_H_SUCCESS;
+	hw_end(hw, b);
+	return ret;
 }
 
 static long indirect_body_kvm(struct hcall *h, struct liobn_table *t,
@@ -574,6 +727,7 @@ static long indirect_body_kvm(struct hcall *h, struct liobn_table *t,
 {
 	uint64_t slot_first = 1, slot_last = 0, idx, n, page_mask;
 	uint64_t tces[UIOMMU_PAPR_MAX_INDIRECT_NPAGES];
+	const struct papr_hw_set *hw = hcall_hw(h, t);
 	const uint64_t *list_be;
 	long ret;
 
@@ -611,16 +765,16 @@ static long indirect_body_kvm(struct hcall *h, struct liobn_table *t,
 
 			if ((gpa & page_mask) ||
 			    ((gpa < slot_first || gpa > slot_last) &&
-			     kvm_tce_validate(h->guest, t, tce, &slot_first, &slot_last)))
+			     kvm_tce_validate(h->guest, t, NULL, tce, &slot_first, &slot_last)))
 				return UIOMMU_H_TOO_HARD;
 		} else if (n == a->npages &&
 			   !kvm_tce_in_memory(h, tce, &slot_first, &slot_last)) {
 			n = i;
 		}
 	}
-	if (unlikely(rcu_deref(t->hw))) {
+	if (unlikely(hw)) {
 		for (uint64_t i = 0; i < a->npages; i++) {
-			ret = kvm_tce_validate(h->guest, t, tces[i], &slot_first, &slot_last);
+			ret = kvm_tce_validate(h->guest, t, hw, tces[i], &slot_first, &slot_last);
 			if (ret != UIOMMU_H_SUCCESS)
 				return ret;
 		}
@@ -678,15 +832,22 @@ static long indirect_body(struct hcall *h, void *arg)
 	return h->kvm ? indirect_body_kvm(h, t, arg) : indirect_body_qemu(h, t, arg);
 }
 
+static long put_tce_indirect_run(struct uiommu_guest *guest, uint64_t liobn, uint64_t ioba,
+				 uint64_t tce_list_gpa, uint64_t npages, enum hcall_mode mode)
+{
+	struct hcall h = { .name = "H_PUT_TCE_INDIRECT", .guest = guest,
+			   .pg = papr_guest_peek(guest), .liobn = liobn, .ioba = ioba,
+			   .mode = mode };
+	struct indirect_args a = { tce_list_gpa, npages };
+
+	return hcall_run(&h, indirect_body, &a);
+}
+
 UIOMMU_EXPORT long uiommu_h_put_tce_indirect(struct uiommu_guest *guest, uint64_t liobn,
 					     uint64_t ioba, uint64_t tce_list_gpa,
 					     uint64_t npages)
 {
-	struct hcall h = { .name = "H_PUT_TCE_INDIRECT", .guest = guest,
-			   .pg = papr_guest_peek(guest), .liobn = liobn, .ioba = ioba };
-	struct indirect_args a = { tce_list_gpa, npages };
-
-	return hcall_run(&h, indirect_body, &a);
+	return put_tce_indirect_run(guest, liobn, ioba, tce_list_gpa, npages, MODE_BP);
 }
 
 /* ---- H_STUFF_TCE ---- */
@@ -697,6 +858,7 @@ struct stuff_args {
 
 static long stuff_body_kvm(struct hcall *h, struct liobn_table *t, const struct stuff_args *a)
 {
+	struct papr_hw_batch b[PAPR_HW_MAX];
 	const struct papr_hw_set *hw;
 	long ret = UIOMMU_H_SUCCESS;
 	uint64_t idx;
@@ -710,25 +872,35 @@ static long stuff_body_kvm(struct hcall *h, struct liobn_table *t, const struct 
 		return hcall_fail(h, ERR_STUFF_RW, UIOMMU_H_PARAMETER);
 	if (!view_ready(h, t, idx, a->npages, NULL, a->value))
 		return NEED_PAGES;
-	hw = rcu_deref(t->hw);
-	for (size_t k = 0; hw && k < hw->n; k++) {
-		const struct papr_hw_entry *e = &hw->hw[k];
+	hw = hcall_hw(h, t);
+	if (unlikely(hw) && a->npages) {
+		ret = hw_begin(hw, b, t->offset + idx, a->npages);
+		if (ret != UIOMMU_H_SUCCESS)
+			return ret;
+		for (size_t k = 0; k < hw->n; k++) {
+			const struct papr_hw_ops *ops = hw->hw[k].ops;
 
-		for (uint64_t i = 0; i < a->npages; i++) {
-			ret = e->ops->unmap(e->opaque, t->offset + idx + i);
-			if (ret == UIOMMU_H_SUCCESS)
-				continue;
-			if (ret == UIOMMU_H_TOO_HARD)
-				return ret; /* the guest view untouched */
-			e->ops->clear(e->opaque, t->offset + idx + i);
+			for (uint64_t i = 0; i < a->npages; i++) {
+				ret = ops->unmap(&b[k], t->offset + idx + i);
+				if (ret == UIOMMU_H_SUCCESS)
+					continue;
+				if (ret == UIOMMU_H_TOO_HARD) {
+					hw_end(hw, b);
+					return ret; /* the guest view untouched */
+				}
+				ops->clear(&b[k], t->offset + idx + i);
+			}
 		}
+		hw_end(hw, b);
 	}
 	view_fill(t, idx, a->npages, a->value);
+	hcall_written(h, t, idx, a->npages);
 	return ret;
 }
 
 static long stuff_body_qemu(struct hcall *h, struct liobn_table *t, const struct stuff_args *a)
 {
+	struct papr_hw_batch b[PAPR_HW_MAX];
 	const struct papr_hw_set *hw;
 	uint64_t idx, n;
 
@@ -738,18 +910,25 @@ static long stuff_body_qemu(struct hcall *h, struct liobn_table *t, const struct
 	n = qemu_prefix(t, idx, a->npages);
 	if (!view_ready(h, t, idx, n, NULL, a->value))
 		return NEED_PAGES;
-	hw = rcu_deref(t->hw);
-	if (unlikely(hw)) {
+	hw = hcall_hw(h, t);
+	if (unlikely(hw) && n) {
+		long ret = hw_begin(hw, b, t->offset + idx, n);
+
+		if (ret != UIOMMU_H_SUCCESS)
+			return ret;
 		/* put_tce_emu() per entry: tables, then the view, stopping at a failure. */
 		for (uint64_t i = 0; i < n; i++) {
-			long ret = hw_put(hw, t->offset + idx + i, a->value);
-
+			ret = hw_put(hw, b, t->offset + idx + i, a->value);
 			if (ret != UIOMMU_H_SUCCESS)
-				return ret;
+				break;
 			view_fill(t, idx + i, 1, a->value);
 		}
+		hw_end(hw, b);
+		if (ret != UIOMMU_H_SUCCESS)
+			return ret;
 	} else {
 		view_fill(t, idx, n, a->value);
+		hcall_written(h, t, idx, n);
 	}
 	if (n < a->npages)
 		return hcall_fail(h, ERR_IOBA_RANGE, UIOMMU_H_PARAMETER);
@@ -767,45 +946,234 @@ static long stuff_body(struct hcall *h, void *arg)
 	return h->kvm ? stuff_body_kvm(h, t, arg) : stuff_body_qemu(h, t, arg);
 }
 
-UIOMMU_EXPORT long uiommu_h_stuff_tce(struct uiommu_guest *guest, uint64_t liobn, uint64_t ioba,
-				      uint64_t tce_value, uint64_t npages)
+static long stuff_tce_run(struct uiommu_guest *guest, uint64_t liobn, uint64_t ioba,
+			  uint64_t tce_value, uint64_t npages, enum hcall_mode mode)
 {
 	struct hcall h = { .name = "H_STUFF_TCE", .guest = guest, .pg = papr_guest_peek(guest),
-			   .liobn = liobn, .ioba = ioba };
+			   .liobn = liobn, .ioba = ioba, .mode = mode };
 	struct stuff_args a = { tce_value, npages };
 
 	return hcall_run(&h, stuff_body, &a);
 }
 
+UIOMMU_EXPORT long uiommu_h_stuff_tce(struct uiommu_guest *guest, uint64_t liobn, uint64_t ioba,
+				      uint64_t tce_value, uint64_t npages)
+{
+	return stuff_tce_run(guest, liobn, ioba, tce_value, npages, MODE_BP);
+}
+
+/* ---- vCPU handles: the same hcalls, no read-side lock in guest context ---- */
+
+UIOMMU_EXPORT long uiommu_vcpu_h_put_tce(struct uiommu_vcpu *vcpu, uint64_t liobn, uint64_t ioba,
+					 uint64_t tce)
+{
+	long ret;
+	bool done;
+
+	vcpu->hcalls++;
+	if (unlikely(!vcpu->online))
+		return uiommu_h_put_tce(vcpu->guest, liobn, ioba, tce);
+	rcu_qsbr_read_enter();
+	done = put_tce_fast(vcpu->guest, vcpu->pg, liobn, ioba, tce);
+	rcu_qsbr_read_exit();
+	if (likely(done))
+		return UIOMMU_H_SUCCESS;
+	vcpu->slow++;
+	ret = put_tce_slow(vcpu->guest, vcpu->pg, liobn, ioba, tce, MODE_VCPU);
+	vcpu->too_hard += ret == UIOMMU_H_TOO_HARD;
+	return ret;
+}
+
+UIOMMU_EXPORT long uiommu_vcpu_h_get_tce(struct uiommu_vcpu *vcpu, uint64_t liobn, uint64_t ioba,
+					 uint64_t *ret_tce)
+{
+	long ret;
+	bool done;
+
+	vcpu->hcalls++;
+	if (unlikely(!vcpu->online || !ret_tce))
+		return uiommu_h_get_tce(vcpu->guest, liobn, ioba, ret_tce);
+	rcu_qsbr_read_enter();
+	done = get_tce_fast(vcpu->pg, liobn, ioba, ret_tce);
+	rcu_qsbr_read_exit();
+	if (likely(done))
+		return UIOMMU_H_SUCCESS;
+	vcpu->slow++;
+	ret = get_tce_slow(vcpu->guest, vcpu->pg, liobn, ioba, ret_tce, MODE_VCPU);
+	vcpu->too_hard += ret == UIOMMU_H_TOO_HARD;
+	return ret;
+}
+
+/* The mode of a vCPU's hcall that has no inline common case. */
+static inline enum hcall_mode vcpu_mode(struct uiommu_vcpu *vcpu)
+{
+	vcpu->hcalls++;
+	return vcpu->online ? MODE_VCPU : MODE_BP;
+}
+
+UIOMMU_EXPORT long uiommu_vcpu_h_put_tce_indirect(struct uiommu_vcpu *vcpu, uint64_t liobn,
+						  uint64_t ioba, uint64_t tce_list_gpa,
+						  uint64_t npages)
+{
+	long ret = put_tce_indirect_run(vcpu->guest, liobn, ioba, tce_list_gpa, npages,
+					vcpu_mode(vcpu));
+
+	vcpu->too_hard += ret == UIOMMU_H_TOO_HARD;
+	return ret;
+}
+
+UIOMMU_EXPORT long uiommu_vcpu_h_stuff_tce(struct uiommu_vcpu *vcpu, uint64_t liobn,
+					   uint64_t ioba, uint64_t tce_value, uint64_t npages)
+{
+	long ret = stuff_tce_run(vcpu->guest, liobn, ioba, tce_value, npages, vcpu_mode(vcpu));
+
+	vcpu->too_hard += ret == UIOMMU_H_TOO_HARD;
+	return ret;
+}
+
 /* ---- the dispatcher ---- */
 
-UIOMMU_EXPORT long uiommu_papr_hcall(struct uiommu_guest *guest, uint64_t opcode,
-				     const uint64_t *args, unsigned int nargs, uint64_t *rets,
-				     unsigned int nrets)
+/*
+ * An hcall by opcode: the handle-less one (@vcpu and @chg NULL), a vCPU's,
+ * or the VMM's redo (@chg). The argument checks are the dispatcher's.
+ */
+static long hcall_dispatch(struct uiommu_guest *guest, struct uiommu_vcpu *vcpu,
+			   struct papr_change *chg, uint64_t opcode, const uint64_t *args,
+			   unsigned int nargs, uint64_t *rets, unsigned int nrets)
 {
+	static const unsigned int need_args[] = { 3, 2, 4, 4 };
+	struct hcall h = { .guest = guest, .pg = papr_guest_peek(guest), .mode = MODE_VMM };
+	int op;
+	long ret;
+
 	switch (opcode) {
 	case UIOMMU_H_PUT_TCE:
-		if (!args || nargs < 3)
-			break;
-		return uiommu_h_put_tce(guest, args[0], args[1], args[2]);
+		op = 0;
+		break;
 	case UIOMMU_H_GET_TCE:
-		if (!args || nargs < 2 || !rets || nrets < 1)
-			break;
-		return uiommu_h_get_tce(guest, args[0], args[1], &rets[0]);
+		op = 1;
+		break;
 	case UIOMMU_H_PUT_TCE_INDIRECT:
-		if (!args || nargs < 4)
-			break;
-		return uiommu_h_put_tce_indirect(guest, args[0], args[1], args[2], args[3]);
+		op = 2;
+		break;
 	case UIOMMU_H_STUFF_TCE:
-		if (!args || nargs < 4)
-			break;
-		return uiommu_h_stuff_tce(guest, args[0], args[1], args[2], args[3]);
+		op = 3;
+		break;
 	default:
 		ctx_guest_error(guest->ctx, "hcall 0x%llx is not a TCE hypercall",
 				(unsigned long long)opcode);
 		return UIOMMU_H_FUNCTION;
 	}
-	ctx_guest_error(guest->ctx, "hcall 0x%llx: too few argument or return registers",
-			(unsigned long long)opcode);
-	return UIOMMU_H_PARAMETER;
+	if (!args || nargs < need_args[op] || (op == 1 && (!rets || nrets < 1))) {
+		ctx_guest_error(guest->ctx, "hcall 0x%llx: too few argument or return registers",
+				(unsigned long long)opcode);
+		return UIOMMU_H_PARAMETER;
+	}
+	if (vcpu) {
+		switch (op) {
+		case 0:
+			return uiommu_vcpu_h_put_tce(vcpu, args[0], args[1], args[2]);
+		case 1:
+			return uiommu_vcpu_h_get_tce(vcpu, args[0], args[1], &rets[0]);
+		case 2:
+			return uiommu_vcpu_h_put_tce_indirect(vcpu, args[0], args[1], args[2], args[3]);
+		default:
+			return uiommu_vcpu_h_stuff_tce(vcpu, args[0], args[1], args[2], args[3]);
+		}
+	}
+	if (!chg) {
+		switch (op) {
+		case 0:
+			return uiommu_h_put_tce(guest, args[0], args[1], args[2]);
+		case 1:
+			return uiommu_h_get_tce(guest, args[0], args[1], &rets[0]);
+		case 2:
+			return uiommu_h_put_tce_indirect(guest, args[0], args[1], args[2], args[3]);
+		default:
+			return uiommu_h_stuff_tce(guest, args[0], args[1], args[2], args[3]);
+		}
+	}
+	/* The VMM's redo: the general path always, recording what it wrote. */
+	h.liobn = args[0];
+	h.ioba = args[1];
+	switch (op) {
+	case 0:
+		h.name = "H_PUT_TCE";
+		ret = hcall_run(&h, put_tce_body, (void *)&args[2]);
+		break;
+	case 1: {
+		uint64_t tce;
+
+		h.name = "H_GET_TCE";
+		ret = hcall_run(&h, get_tce_body, &tce);
+		if (ret == UIOMMU_H_SUCCESS)
+			rets[0] = tce;
+		break;
+	}
+	case 2: {
+		struct indirect_args a = { args[2], args[3] };
+
+		h.name = "H_PUT_TCE_INDIRECT";
+		ret = hcall_run(&h, indirect_body, &a);
+		break;
+	}
+	default: {
+		struct stuff_args a = { args[2], args[3] };
+
+		h.name = "H_STUFF_TCE";
+		ret = hcall_run(&h, stuff_body, &a);
+		break;
+	}
+	}
+	*chg = (struct papr_change){ .t = h.chg_t };
+	if (h.chg_t) {
+		chg->liobn = h.chg_t->liobn;
+		chg->entry = h.chg_t->offset + h.chg_idx;
+		chg->n = h.chg_n;
+		chg->page_shift = h.chg_t->page_shift;
+	}
+	return ret;
+}
+
+UIOMMU_EXPORT long uiommu_papr_hcall(struct uiommu_guest *guest, uint64_t opcode,
+				     const uint64_t *args, unsigned int nargs, uint64_t *rets,
+				     unsigned int nrets)
+{
+	return hcall_dispatch(guest, NULL, NULL, opcode, args, nargs, rets, nrets);
+}
+
+UIOMMU_EXPORT long uiommu_vcpu_hcall(struct uiommu_vcpu *vcpu, uint64_t opcode,
+				     const uint64_t *args, unsigned int nargs, uint64_t *rets,
+				     unsigned int nrets)
+{
+	return hcall_dispatch(vcpu->guest, vcpu, NULL, opcode, args, nargs, rets, nrets);
+}
+
+long papr_hcall_vmm(struct uiommu_guest *guest, uint64_t opcode, const uint64_t *args,
+		    unsigned int nargs, uint64_t *rets, unsigned int nrets, struct papr_change *chg)
+{
+	*chg = (struct papr_change){ 0 };
+	return hcall_dispatch(guest, NULL, chg, opcode, args, nargs, rets, nrets);
+}
+
+uint64_t papr_change_tce(const struct papr_change *chg, uint64_t i)
+{
+	return liobn_view_read(chg->t, chg->entry - chg->t->offset + i);
+}
+
+void papr_change_zero(const struct papr_change *chg, uint64_t i)
+{
+	struct liobn_table *t = chg->t;
+	uint64_t idx = chg->entry - t->offset + i;
+	_Atomic uint64_t *page = view_page(t, idx);
+
+	if (page)
+		atomic_store_explicit(&page[idx & view_mask(t)], 0, memory_order_relaxed);
+}
+
+void papr_change_done(struct papr_change *chg)
+{
+	if (chg->t)
+		liobn_put(chg->t);
+	*chg = (struct papr_change){ 0 };
 }

@@ -23,10 +23,11 @@
 #define UIOMMU_PAPR_PRIV_H
 
 #include <uiommu/papr.h>
+#include <uiommu/vcpu.h>
 
 #include "../internal.h"
 
-/* Attached hardware tables (the seam; empty today): an immutable array. */
+/* Attached hardware tables (the seam, internal.h): an immutable array. */
 struct papr_hw_entry {
 	const struct papr_hw_ops *ops;
 	void *opaque;
@@ -66,10 +67,22 @@ struct papr_guest {
 	struct uiommu_ctx *ctx;
 	struct uiommu_guest *guest;
 	_Atomic int profile;
+	_Atomic uint32_t vcpus; /* handles not freed yet */
 	pthread_mutex_t lock; /* LIOBN and PHB changes, RTAS calls */
 	struct rcu_array *_Atomic liobns; /* by LIOBN (start = last = liobn); ptr: liobn_table */
 	struct papr_phb *phbs[UIOMMU_PAPR_MAX_PHBS]; /* under lock */
 	unsigned int nphbs;
+};
+
+/*
+ * A vCPU handle (uiommu/vcpu.h). Every field but the guest's is the
+ * handle's thread's alone, so the counters are plain.
+ */
+struct uiommu_vcpu {
+	struct uiommu_guest *guest;
+	struct papr_guest *pg;
+	bool online; /* in guest context: an online QSBR reader */
+	uint64_t hcalls, too_hard, slow;
 };
 
 /* The guest's PAPR state, creating it on first use; NULL if out of memory. */
