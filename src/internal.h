@@ -208,6 +208,16 @@ struct mem_backing {
 /* mem_backing() - Fill @ret for @hva. 0, or -EFAULT if @hva has no hpa. Lock-free. */
 int mem_backing(struct uiommu_ctx *ctx, uintptr_t hva, struct mem_backing *ret);
 
+/* ---- tce/ ---- */
+
+/*
+ * tce_kill_rcu() - The kill callbacks of @tbl for [entry, entry + npages),
+ * as uiommu_tce_table_kill() without its checks and its read-side
+ * section: for a caller inside one of either RCU flavour (the accelerated
+ * hcalls), which the grace period of an unlink covers.
+ */
+void tce_kill_rcu(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t npages);
+
 /* ---- prereg/: address spaces and preregistered memory ---- */
 
 /*
@@ -253,6 +263,7 @@ void prereg_range(const struct uiommu_prereg *mem, uint64_t *ret_ua, uint64_t *r
  */
 enum guest_ext {
 	GUEST_EXT_PAPR, /* struct papr_guest, src/papr/ */
+	GUEST_EXT_ACCEL, /* struct accel_guest, src/accel/ (finalised before PAPR) */
 	GUEST_EXT_NR
 };
 

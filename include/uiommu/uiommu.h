@@ -23,5 +23,6 @@
 #include <uiommu/prereg.h>
 #include <uiommu/vfio.h>
 #include <uiommu/vcpu.h>
+#include <uiommu/accel.h>
 
 #endif /* UIOMMU_UIOMMU_H */
