@@ -328,8 +328,9 @@ bool guest_memslot_rcu(struct uiommu_guest *guest, uint64_t gpa, uint64_t *ret_f
  *   UIOMMU_H_TOO_HARD returns at once, the guest view untouched; any other
  *   failure gets @clear and the loop goes on; the hcall returns the last
  *   op's code (KVM).
- * - KVM profile: @validate is asked for every TCE with R/W before anything
- *   is written (KVM checks preregistration there).
+ * - KVM profile: @validate is asked for every TCE with R/W, in the
+ *   hcall's batch, before anything is written (KVM checks preregistration
+ *   there).
  * Guest-view pages the hcall needs are allocated before any op runs, so
  * that the guest view never fails after a table was changed.
  */
@@ -344,10 +345,10 @@ struct papr_hw_batch {
 };
 
 struct papr_hw_ops {
-	/* Could @tce (with R/W) be mapped by the fast path? H_SUCCESS or H_TOO_HARD. */
-	long (*validate)(void *opaque, uint64_t tce);
 	/* The hcall may change [entry, entry + npages) (npages >= 1). */
 	long (*begin)(struct papr_hw_batch *b, uint64_t entry, uint64_t npages);
+	/* Could @tce (with R/W) be mapped by the fast path? H_SUCCESS or H_TOO_HARD. */
+	long (*validate)(struct papr_hw_batch *b, uint64_t tce);
 	/* Map @entry to @tce (gpa | R/W bits). */
 	long (*map)(struct papr_hw_batch *b, uint64_t entry, uint64_t tce);
 	/* Clear @entry (a TCE without R/W). */

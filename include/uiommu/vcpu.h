@@ -131,19 +131,17 @@ int uiommu_vcpu_quiescent(struct uiommu_vcpu *vcpu);
  *	know).
  * @in_guest: 1 between enter and exit, else 0.
  * @reserved: zero.
- * @hcalls: hypercalls made through the handle.
+ * @slow: hypercalls made through the handle in guest context that its
+ *	inline common case did not finish (no other is counted, so that the
+ *	common case costs nothing more): H_PUT_TCE_INDIRECT, H_STUFF_TCE,
+ *	hardware tables attached, a first use, an error.
  * @too_hard: of them, those that returned UIOMMU_H_TOO_HARD.
- * @slow: of them, those the lock-free path could not finish alone (a
- *	guest-view page allocated, a guest error logged): the thread left
- *	guest context for a moment.
  */
 struct uiommu_vcpu_info {
 	uint32_t size;
 	uint32_t in_guest;
-	uint64_t reserved;
-	uint64_t hcalls;
-	uint64_t too_hard;
 	uint64_t slow;
+	uint64_t too_hard;
 };
 
 /**

@@ -143,17 +143,17 @@ static void batch_release(struct accel_batch *b, uint64_t ua)
 }
 
 /* kvmppc_tce_validate() for one attached table: the page is preregistered, large enough. */
-static long accel_validate(void *opaque, uint64_t tce)
+static long accel_validate(struct papr_hw_batch *pb, uint64_t tce)
 {
-	struct accel_table *at = opaque;
-	uint64_t size = 1ULL << at->guest_shift, gpa = tce & ~(size - 1), hpa;
-	void *hva = guest_gpa_to_hva_rcu(at->guest, gpa, size);
+	struct accel_batch *b = batch_of(pb);
+	struct accel_table *at = b->at;
+	uint64_t size = 1ULL << at->guest_shift, ua, hpa;
 	struct vfio_hold *h;
 
-	if (!hva)
+	if (!batch_ua(b, tce & ~(size - 1), size, &ua))
 		return UIOMMU_H_TOO_HARD;
-	h = accel_vfio_hold_rcu(at->c, (uint64_t)(uintptr_t)hva, size);
-	if (!h || accel_vfio_hold_hpa(h, (uint64_t)(uintptr_t)hva, at->host_shift, &hpa))
+	h = batch_hold(b, ua, size);
+	if (!h || accel_vfio_hold_hpa(h, ua, at->host_shift, &hpa))
 		return UIOMMU_H_TOO_HARD;
 	return UIOMMU_H_SUCCESS;
 }
@@ -278,8 +278,8 @@ static void accel_end(struct papr_hw_batch *pb)
 }
 
 const struct papr_hw_ops accel_hw_ops = {
-	.validate = accel_validate,
 	.begin = accel_begin,
+	.validate = accel_validate,
 	.map = accel_map,
 	.unmap = accel_unmap,
 	.clear = accel_clear,

@@ -68,20 +68,19 @@ bool accel_vfio_begin(struct uiommu_vfio_container *c, int num, struct uiommu_tc
 		return false;
 	if (!c->v2 || !c->enabled || c->win[num].tbl != tbl)
 		goto fail;
-	mask = stripe_mask(num, first, last);
-	for (unsigned int i = 0; i < VFIO_STRIPES; i++) {
-		if (!(mask & (1ULL << i)))
-			continue;
+	/* In index order, as the container takes them (it may wait; we may not). */
+	for (mask = stripe_mask(num, first, last); mask; mask &= mask - 1) {
+		unsigned int i = (unsigned int)__builtin_ctzll(mask);
+
 		if (pthread_mutex_trylock(&c->stripe[i]))
 			goto fail;
 		taken |= 1ULL << i;
 	}
-	*ret_token = mask;
+	*ret_token = taken;
 	return true;
 fail:
-	for (unsigned int i = 0; i < VFIO_STRIPES; i++)
-		if (taken & (1ULL << i))
-			pthread_mutex_unlock(&c->stripe[i]);
+	for (; taken; taken &= taken - 1)
+		pthread_mutex_unlock(&c->stripe[__builtin_ctzll(taken)]);
 	pthread_rwlock_unlock(&c->lock);
 	return false;
 }
@@ -90,9 +89,8 @@ void accel_vfio_end(struct uiommu_vfio_container *c, uint64_t token, int64_t tce
 {
 	if (tces)
 		atomic_fetch_add_explicit(&c->tces, (uint64_t)tces, memory_order_relaxed);
-	for (unsigned int i = VFIO_STRIPES; i-- > 0;)
-		if (token & (1ULL << i))
-			pthread_mutex_unlock(&c->stripe[i]);
+	for (; token; token &= token - 1)
+		pthread_mutex_unlock(&c->stripe[__builtin_ctzll(token)]);
 	pthread_rwlock_unlock(&c->lock);
 }
 

@@ -74,6 +74,7 @@ struct hcall {
 	uint64_t liobn, ioba;
 	enum hcall_err err;
 	enum hcall_mode mode;
+	struct uiommu_vcpu *vcpu; /* MODE_VCPU */
 	bool kvm; /* the guest's profile, read once per run of the body by hcall_table() */
 	bool force_qemu; /* MODE_VMM: QEMU's rules, after KVM's handed the hcall over */
 	/* NEED_PAGES: allocate the absent guest-view pages [need_first, need_last] of need_t. */
@@ -102,7 +103,7 @@ static inline _Atomic uint64_t *view_page(const struct liobn_table *t, uint64_t 
 
 static inline uint64_t view_mask(const struct liobn_table *t)
 {
-	return (1ULL << t->view_shift) - 1;
+	return t->view_mask;
 }
 
 /*
@@ -139,7 +140,7 @@ static inline bool kvm_ioba_ok(const struct liobn_table *t, uint64_t ioba, uint6
 {
 	uint64_t idx = ioba >> t->page_shift;
 
-	if ((ioba & ((1ULL << t->page_shift) - 1)) || idx < t->offset)
+	if ((ioba & t->page_mask) || idx < t->offset)
 		return false;
 	idx -= t->offset;
 	if (idx > t->size || npages > t->size - idx)
@@ -154,7 +155,7 @@ static inline bool kvm_ioba_ok(const struct liobn_table *t, uint64_t ioba, uint6
  */
 static inline uint64_t qemu_index(const struct liobn_table *t, uint64_t ioba)
 {
-	ioba &= ~((1ULL << t->page_shift) - 1);
+	ioba &= ~t->page_mask;
 	return (ioba - t->bus_offset) >> t->page_shift;
 }
 
@@ -172,29 +173,22 @@ static inline uint64_t qemu_prefix(const struct liobn_table *t, uint64_t idx, ui
 }
 
 /*
- * kvmppc_tce_validate(): a TCE without R/W is always accepted ("poison");
- * one with R/W needs a gpa aligned to the IOMMU page, in guest memory, and
- * that every attached table accepts. Inside RCU.
+ * kvmppc_tce_validate() but for the tables (hw_validate()): a TCE without
+ * R/W is always accepted ("poison"); one with R/W needs a gpa aligned to
+ * the IOMMU page, in guest memory. Inside RCU.
  */
 static inline long kvm_tce_validate(struct uiommu_guest *guest, const struct liobn_table *t,
-				    const struct papr_hw_set *hw, uint64_t tce, uint64_t *slot_first,
-				    uint64_t *slot_last)
+				    uint64_t tce, uint64_t *slot_first, uint64_t *slot_last)
 {
 	uint64_t gpa = tce & ~TCE_RW;
 
 	if (!(tce & TCE_RW))
 		return UIOMMU_H_SUCCESS;
-	if (gpa & ((1ULL << t->page_shift) - 1))
+	if (gpa & t->page_mask)
 		return UIOMMU_H_TOO_HARD;
 	if ((gpa < *slot_first || gpa > *slot_last) &&
 	    !guest_memslot_rcu(guest, gpa, slot_first, slot_last))
 		return UIOMMU_H_TOO_HARD;
-	for (size_t i = 0; hw && i < hw->n; i++) {
-		long ret = hw->hw[i].ops->validate(hw->hw[i].opaque, tce);
-
-		if (ret != UIOMMU_H_SUCCESS)
-			return UIOMMU_H_TOO_HARD;
-	}
 	return UIOMMU_H_SUCCESS;
 }
 
@@ -252,6 +246,15 @@ static void hw_end(const struct papr_hw_set *hw, struct papr_hw_batch *b)
 		hw->hw[i].ops->end(&b[i]);
 }
 
+/* KVM: every attached table accepts @tce (with R/W), in the batches begun. */
+static long hw_validate(const struct papr_hw_set *hw, struct papr_hw_batch *b, uint64_t tce)
+{
+	for (size_t i = 0; (tce & TCE_RW) && i < hw->n; i++)
+		if (hw->hw[i].ops->validate(&b[i], tce) != UIOMMU_H_SUCCESS)
+			return UIOMMU_H_TOO_HARD;
+	return UIOMMU_H_SUCCESS;
+}
+
 /*
  * Entry @entry (absolute) of every attached table to @tce: map or unmap.
  * On a failure the failing table's entry is cleared and its code returned
@@ -270,19 +273,6 @@ static long hw_put(const struct papr_hw_set *hw, struct papr_hw_batch *b, uint64
 		}
 	}
 	return UIOMMU_H_SUCCESS;
-}
-
-/* hw_put() of one entry in a batch of its own. */
-static long hw_put_one(const struct papr_hw_set *hw, uint64_t entry, uint64_t tce)
-{
-	struct papr_hw_batch b[PAPR_HW_MAX];
-	long ret = hw_begin(hw, b, entry, 1);
-
-	if (ret != UIOMMU_H_SUCCESS)
-		return ret;
-	ret = hw_put(hw, b, entry, tce);
-	hw_end(hw, b);
-	return ret;
 }
 
 /*
@@ -390,27 +380,26 @@ static inline bool view_copy(struct hcall *h, struct liobn_table *t, uint64_t id
 	return true;
 }
 
+/* A vCPU is in its read-side section all along; other hcalls enter one each. */
 static inline void reader_enter(const struct hcall *h)
 {
-	if (h->mode == MODE_VCPU)
-		rcu_qsbr_read_enter();
-	else
+	if (h->mode != MODE_VCPU)
 		rcu_read_enter();
 }
 
 static inline void reader_exit(const struct hcall *h)
 {
-	if (h->mode == MODE_VCPU)
-		rcu_qsbr_read_exit();
-	else
+	if (h->mode != MODE_VCPU)
 		rcu_read_exit();
 }
 
 /* A vCPU leaves guest context for what may block, and comes back. */
 static inline void vcpu_block_begin(const struct hcall *h)
 {
-	if (h->mode == MODE_VCPU)
+	if (h->mode == MODE_VCPU) {
+		vcpu_forget(h->vcpu);
 		rcu_qsbr_offline();
+	}
 }
 
 static inline void vcpu_block_end(const struct hcall *h)
@@ -481,6 +470,7 @@ static long hcall_run(struct hcall *h, long (*body)(struct hcall *h, void *arg),
 static long put_tce_body(struct hcall *h, void *arg)
 {
 	uint64_t tce = *(const uint64_t *)arg;
+	struct papr_hw_batch b[PAPR_HW_MAX];
 	const struct papr_hw_set *hw;
 	struct liobn_table *t;
 	_Atomic uint64_t *page;
@@ -490,15 +480,14 @@ static long put_tce_body(struct hcall *h, void *arg)
 	t = hcall_table(h, &ret);
 	if (unlikely(!t))
 		return ret;
-	hw = hcall_hw(h, t);
 	if (h->kvm) {
 		uint64_t first = 1, last = 0;
 
 		if (unlikely(!kvm_ioba_ok(t, h->ioba, 1, &idx)))
-			return hcall_fail(h, (h->ioba & ((1ULL << t->page_shift) - 1)) ?
+			return hcall_fail(h, (h->ioba & t->page_mask) ?
 						     ERR_IOBA_ALIGN : ERR_IOBA_RANGE,
 					  UIOMMU_H_PARAMETER);
-		ret = kvm_tce_validate(h->guest, t, hw, tce, &first, &last);
+		ret = kvm_tce_validate(h->guest, t, tce, &first, &last);
 		if (unlikely(ret != UIOMMU_H_SUCCESS))
 			return ret;
 	} else {
@@ -506,21 +495,37 @@ static long put_tce_body(struct hcall *h, void *arg)
 		if (unlikely(idx >= t->size))
 			return hcall_fail(h, ERR_IOBA_RANGE, UIOMMU_H_PARAMETER);
 	}
+	hw = hcall_hw(h, t);
+	if (unlikely(hw)) {
+		ret = hw_begin(hw, b, t->offset + idx, 1);
+		if (ret != UIOMMU_H_SUCCESS)
+			return ret;
+		if (h->kvm) {
+			ret = hw_validate(hw, b, tce);
+			if (ret != UIOMMU_H_SUCCESS)
+				goto out;
+		}
+	}
 	page = view_page(t, idx);
 	if (unlikely(!page) && tce) {
 		h->need_t = t;
 		h->need_first = h->need_last = idx >> t->view_shift;
-		return NEED_PAGES;
+		ret = NEED_PAGES;
+		goto out;
 	}
 	if (unlikely(hw)) {
-		ret = hw_put_one(hw, t->offset + idx, tce);
+		ret = hw_put(hw, b, t->offset + idx, tce);
 		if (ret != UIOMMU_H_SUCCESS)
-			return ret;
+			goto out;
 	}
 	if (page)
 		atomic_store_explicit(&page[idx & view_mask(t)], tce, memory_order_relaxed);
 	hcall_written(h, t, idx, 1);
-	return UIOMMU_H_SUCCESS;
+	ret = UIOMMU_H_SUCCESS;
+out:
+	if (unlikely(hw))
+		hw_end(hw, b);
+	return ret;
 }
 
 /*
@@ -554,7 +559,7 @@ static inline bool fast_index(struct papr_guest *pg, uint64_t liobn, uint64_t io
 }
 
 /* H_PUT_TCE's common case (see fast_index()), inside a read-side section. */
-static inline bool put_tce_fast(struct uiommu_guest *guest, struct papr_guest *pg,
+__attribute__((always_inline)) static inline bool put_tce_fast(struct uiommu_guest *guest, struct papr_guest *pg,
 				uint64_t liobn, uint64_t ioba, uint64_t tce)
 {
 	struct liobn_table *t;
@@ -566,7 +571,7 @@ static inline bool put_tce_fast(struct uiommu_guest *guest, struct papr_guest *p
 
 		if (likely((page || !tce) && !atomic_load_explicit(&t->hw, memory_order_relaxed) &&
 			   (!kvm || !(tce & TCE_RW) ||
-			    kvm_tce_validate(guest, t, NULL, tce, &first, &last) ==
+			    kvm_tce_validate(guest, t, tce, &first, &last) ==
 				    UIOMMU_H_SUCCESS))) {
 			if (page)
 				atomic_store_explicit(&page[idx & view_mask(t)], tce,
@@ -581,10 +586,10 @@ static inline bool put_tce_fast(struct uiommu_guest *guest, struct papr_guest *p
 __attribute__((noinline, cold)) static long put_tce_slow(struct uiommu_guest *guest,
 							 struct papr_guest *pg, uint64_t liobn,
 							 uint64_t ioba, uint64_t tce,
-							 enum hcall_mode mode)
+							 struct uiommu_vcpu *vcpu)
 {
 	struct hcall h = { .name = "H_PUT_TCE", .guest = guest, .pg = pg, .liobn = liobn,
-			   .ioba = ioba, .mode = mode };
+			   .ioba = ioba, .mode = vcpu ? MODE_VCPU : MODE_BP, .vcpu = vcpu };
 
 	return hcall_run(&h, put_tce_body, &tce);
 }
@@ -603,7 +608,7 @@ UIOMMU_EXPORT long uiommu_h_put_tce(struct uiommu_guest *guest, uint64_t liobn, 
 		if (likely(done))
 			return UIOMMU_H_SUCCESS;
 	}
-	return put_tce_slow(guest, pg, liobn, ioba, tce, MODE_BP);
+	return put_tce_slow(guest, pg, liobn, ioba, tce, NULL);
 }
 
 /* ---- H_GET_TCE ---- */
@@ -619,7 +624,7 @@ static long get_tce_body(struct hcall *h, void *arg)
 		return ret;
 	if (h->kvm) {
 		if (unlikely(!kvm_ioba_ok(t, h->ioba, 1, &idx)))
-			return hcall_fail(h, (h->ioba & ((1ULL << t->page_shift) - 1)) ?
+			return hcall_fail(h, (h->ioba & t->page_mask) ?
 						     ERR_IOBA_ALIGN : ERR_IOBA_RANGE,
 					  UIOMMU_H_PARAMETER);
 	} else {
@@ -632,7 +637,7 @@ static long get_tce_body(struct hcall *h, void *arg)
 }
 
 /* H_GET_TCE's common case, inside a read-side section. */
-static inline bool get_tce_fast(struct papr_guest *pg, uint64_t liobn, uint64_t ioba,
+__attribute__((always_inline)) static inline bool get_tce_fast(struct papr_guest *pg, uint64_t liobn, uint64_t ioba,
 				uint64_t *ret_tce)
 {
 	struct liobn_table *t;
@@ -649,10 +654,10 @@ static inline bool get_tce_fast(struct papr_guest *pg, uint64_t liobn, uint64_t 
 __attribute__((noinline, cold)) static long get_tce_slow(struct uiommu_guest *guest,
 							 struct papr_guest *pg, uint64_t liobn,
 							 uint64_t ioba, uint64_t *ret_tce,
-							 enum hcall_mode mode)
+							 struct uiommu_vcpu *vcpu)
 {
 	struct hcall h = { .name = "H_GET_TCE", .guest = guest, .pg = pg, .liobn = liobn,
-			   .ioba = ioba, .mode = mode };
+			   .ioba = ioba, .mode = vcpu ? MODE_VCPU : MODE_BP, .vcpu = vcpu };
 	uint64_t tce;
 	long ret = hcall_run(&h, get_tce_body, &tce);
 
@@ -677,7 +682,7 @@ UIOMMU_EXPORT long uiommu_h_get_tce(struct uiommu_guest *guest, uint64_t liobn, 
 		if (likely(done))
 			return UIOMMU_H_SUCCESS;
 	}
-	return get_tce_slow(guest, pg, liobn, ioba, ret_tce, MODE_BP);
+	return get_tce_slow(guest, pg, liobn, ioba, ret_tce, NULL);
 }
 
 /* ---- H_PUT_TCE_INDIRECT ---- */
@@ -686,48 +691,48 @@ struct indirect_args {
 	uint64_t tce_list, npages;
 };
 
-/* Entries [0, n) of @tces_be through the attached tables and into the view. */
+/*
+ * Entries [0, n) of @tces_be through the attached tables (@hw, batches @b
+ * begun for the range; NULL: none) and into the view.
+ */
 static long indirect_commit(struct hcall *h, struct liobn_table *t, uint64_t idx, uint64_t n,
-			    const uint64_t *tces_be, bool be)
+			    const uint64_t *tces_be, bool be, const struct papr_hw_set *hw,
+			    struct papr_hw_batch *b)
 {
-	const struct papr_hw_set *hw = hcall_hw(h, t);
-	struct papr_hw_batch b[PAPR_HW_MAX];
-	long ret;
-
-	if (likely(!hw) || !n) {
+	if (likely(!hw)) {
 		if (!view_copy(h, t, idx, n, tces_be, be))
 			return NEED_PAGES;
 		hcall_written(h, t, idx, n);
 		return UIOMMU_H_SUCCESS;
 	}
-	ret = hw_begin(hw, b, t->offset + idx, n);
-	if (ret != UIOMMU_H_SUCCESS)
-		return ret;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t tce = be ? be64toh(tces_be[i]) : tces_be[i];
+		_Atomic uint64_t *page = view_page(t, idx + i);
+		long ret;
 
 		/* The page first: no table may change for an entry the view cannot take. */
-		if (tce && !view_page(t, idx + i)) {
+		if (tce && !page) {
 			h->need_t = t;
 			h->need_first = h->need_last = (idx + i) >> t->view_shift;
-			ret = NEED_PAGES;
-			break;
+			return NEED_PAGES;
 		}
 		ret = hw_put(hw, b, t->offset + idx + i, tce);
 		if (ret != UIOMMU_H_SUCCESS)
-			break;
-		view_copy(h, t, idx + i, 1, &tces_be[i], be);
+			return ret;
+		if (page)
+			atomic_store_explicit(&page[(idx + i) & view_mask(t)], tce,
+					      memory_order_relaxed);
 	}
-	hw_end(hw, b);
-	return ret;
+	return UIOMMU_H_SUCCESS;
 }
 
 static long indirect_body_kvm(struct hcall *h, struct liobn_table *t,
 			      const struct indirect_args *a)
 {
-	uint64_t slot_first = 1, slot_last = 0, idx, n, page_mask;
+	uint64_t slot_first = 1, slot_last = 0, idx, n;
 	uint64_t tces[UIOMMU_PAPR_MAX_INDIRECT_NPAGES];
 	const struct papr_hw_set *hw = hcall_hw(h, t);
+	struct papr_hw_batch b[PAPR_HW_MAX];
 	const uint64_t *list_be;
 	long ret;
 
@@ -736,8 +741,7 @@ static long indirect_body_kvm(struct hcall *h, struct liobn_table *t,
 	if (a->tce_list & (UIOMMU_PAPR_TCE_LIST_ALIGN - 1))
 		return hcall_fail(h, ERR_LIST_ALIGN, UIOMMU_H_PARAMETER);
 	if (!kvm_ioba_ok(t, h->ioba, a->npages, &idx))
-		return hcall_fail(h, (h->ioba & ((1ULL << t->page_shift) - 1)) ? ERR_IOBA_ALIGN
-										: ERR_IOBA_RANGE,
+		return hcall_fail(h, (h->ioba & t->page_mask) ? ERR_IOBA_ALIGN : ERR_IOBA_RANGE,
 				  UIOMMU_H_PARAMETER);
 	/* The list is in one 4 KiB page, so in one memslot or none. */
 	list_be = guest_gpa_to_hva_rcu(h->guest, a->tce_list, a->npages ? a->npages * 8 : 8);
@@ -754,7 +758,6 @@ static long indirect_body_kvm(struct hcall *h, struct liobn_table *t,
 	 * guest memory, the entries before it written: note that point (n) now.
 	 * A TCE with R/W that passed validation is in guest memory.
 	 */
-	page_mask = (1ULL << t->page_shift) - 1;
 	n = a->npages;
 	for (uint64_t i = 0; i < a->npages; i++) {
 		uint64_t tce = be64toh(list_be[i]);
@@ -763,30 +766,39 @@ static long indirect_body_kvm(struct hcall *h, struct liobn_table *t,
 		if (tce & TCE_RW) {
 			uint64_t gpa = tce & ~TCE_RW;
 
-			if ((gpa & page_mask) ||
+			if ((gpa & t->page_mask) ||
 			    ((gpa < slot_first || gpa > slot_last) &&
-			     kvm_tce_validate(h->guest, t, NULL, tce, &slot_first, &slot_last)))
+			     kvm_tce_validate(h->guest, t, tce, &slot_first, &slot_last)))
 				return UIOMMU_H_TOO_HARD;
 		} else if (n == a->npages &&
 			   !kvm_tce_in_memory(h, tce, &slot_first, &slot_last)) {
 			n = i;
 		}
 	}
-	if (unlikely(hw)) {
+	if (unlikely(hw) && a->npages) {
+		/* The tables' part of the validation, in the batches that will write them. */
+		ret = hw_begin(hw, b, t->offset + idx, a->npages);
+		if (ret != UIOMMU_H_SUCCESS)
+			return ret;
 		for (uint64_t i = 0; i < a->npages; i++) {
-			ret = kvm_tce_validate(h->guest, t, hw, tces[i], &slot_first, &slot_last);
+			ret = hw_validate(hw, b, tces[i]);
 			if (ret != UIOMMU_H_SUCCESS)
-				return ret;
+				goto out;
 		}
+	} else {
+		hw = NULL;
 	}
-	if (!view_ready(h, t, idx, n, tces, 0)) /* a zero test: byte order does not matter */
-		return NEED_PAGES;
-	ret = indirect_commit(h, t, idx, n, tces, false);
-	if (ret != UIOMMU_H_SUCCESS)
-		return ret;
-	if (n < a->npages)
-		return hcall_fail(h, ERR_TCE_MEMORY, UIOMMU_H_PARAMETER);
-	return UIOMMU_H_SUCCESS;
+	if (!view_ready(h, t, idx, n, tces, 0)) { /* a zero test: byte order does not matter */
+		ret = NEED_PAGES;
+		goto out;
+	}
+	ret = indirect_commit(h, t, idx, n, tces, false, hw, b);
+	if (ret == UIOMMU_H_SUCCESS && n < a->npages)
+		ret = hcall_fail(h, ERR_TCE_MEMORY, UIOMMU_H_PARAMETER);
+out:
+	if (hw)
+		hw_end(hw, b);
+	return ret;
 }
 
 /* An all-zero TCE list: what QEMU's ldq_be_phys() reads from unassigned memory. */
@@ -795,6 +807,8 @@ static const uint64_t zero_list[UIOMMU_PAPR_MAX_INDIRECT_NPAGES];
 static long indirect_body_qemu(struct hcall *h, struct liobn_table *t,
 			       const struct indirect_args *a)
 {
+	const struct papr_hw_set *hw = hcall_hw(h, t);
+	struct papr_hw_batch b[PAPR_HW_MAX];
 	const uint64_t *tces_be;
 	uint64_t idx, n;
 	long ret;
@@ -813,7 +827,16 @@ static long indirect_body_qemu(struct hcall *h, struct liobn_table *t,
 		tces_be = zero_list;
 	if (!view_ready(h, t, idx, n, tces_be, 0))
 		return NEED_PAGES;
-	ret = indirect_commit(h, t, idx, n, tces_be, true);
+	if (unlikely(hw) && n) {
+		ret = hw_begin(hw, b, t->offset + idx, n);
+		if (ret != UIOMMU_H_SUCCESS)
+			return ret;
+	} else {
+		hw = NULL;
+	}
+	ret = indirect_commit(h, t, idx, n, tces_be, true, hw, b);
+	if (hw)
+		hw_end(hw, b);
 	if (ret != UIOMMU_H_SUCCESS)
 		return ret;
 	if (n < a->npages)
@@ -832,22 +855,15 @@ static long indirect_body(struct hcall *h, void *arg)
 	return h->kvm ? indirect_body_kvm(h, t, arg) : indirect_body_qemu(h, t, arg);
 }
 
-static long put_tce_indirect_run(struct uiommu_guest *guest, uint64_t liobn, uint64_t ioba,
-				 uint64_t tce_list_gpa, uint64_t npages, enum hcall_mode mode)
-{
-	struct hcall h = { .name = "H_PUT_TCE_INDIRECT", .guest = guest,
-			   .pg = papr_guest_peek(guest), .liobn = liobn, .ioba = ioba,
-			   .mode = mode };
-	struct indirect_args a = { tce_list_gpa, npages };
-
-	return hcall_run(&h, indirect_body, &a);
-}
-
 UIOMMU_EXPORT long uiommu_h_put_tce_indirect(struct uiommu_guest *guest, uint64_t liobn,
 					     uint64_t ioba, uint64_t tce_list_gpa,
 					     uint64_t npages)
 {
-	return put_tce_indirect_run(guest, liobn, ioba, tce_list_gpa, npages, MODE_BP);
+	struct hcall h = { .name = "H_PUT_TCE_INDIRECT", .guest = guest,
+			   .pg = papr_guest_peek(guest), .liobn = liobn, .ioba = ioba };
+	struct indirect_args a = { tce_list_gpa, npages };
+
+	return hcall_run(&h, indirect_body, &a);
 }
 
 /* ---- H_STUFF_TCE ---- */
@@ -864,7 +880,7 @@ static long stuff_body_kvm(struct hcall *h, struct liobn_table *t, const struct 
 	uint64_t idx;
 
 	if (!kvm_ioba_ok(t, h->ioba, a->npages, &idx))
-		return hcall_fail(h, (h->ioba & ((1ULL << t->page_shift) - 1)) ? ERR_IOBA_ALIGN
+		return hcall_fail(h, (h->ioba & t->page_mask) ? ERR_IOBA_ALIGN
 										: ERR_IOBA_RANGE,
 				  UIOMMU_H_PARAMETER);
 	/* "Check permission bits only to allow userspace poison TCE for debug". */
@@ -946,78 +962,196 @@ static long stuff_body(struct hcall *h, void *arg)
 	return h->kvm ? stuff_body_kvm(h, t, arg) : stuff_body_qemu(h, t, arg);
 }
 
-static long stuff_tce_run(struct uiommu_guest *guest, uint64_t liobn, uint64_t ioba,
-			  uint64_t tce_value, uint64_t npages, enum hcall_mode mode)
+UIOMMU_EXPORT long uiommu_h_stuff_tce(struct uiommu_guest *guest, uint64_t liobn, uint64_t ioba,
+				      uint64_t tce_value, uint64_t npages)
 {
 	struct hcall h = { .name = "H_STUFF_TCE", .guest = guest, .pg = papr_guest_peek(guest),
-			   .liobn = liobn, .ioba = ioba, .mode = mode };
+			   .liobn = liobn, .ioba = ioba };
 	struct stuff_args a = { tce_value, npages };
 
 	return hcall_run(&h, stuff_body, &a);
 }
 
-UIOMMU_EXPORT long uiommu_h_stuff_tce(struct uiommu_guest *guest, uint64_t liobn, uint64_t ioba,
-				      uint64_t tce_value, uint64_t npages)
+/* ---- vCPU handles: the same hcalls, no read-side lock in guest context ---- */
+
+/* Remember the table of @liobn (the vCPU is online), if there is one. */
+static void vcpu_table_fill(struct uiommu_vcpu *v, uint64_t liobn)
 {
-	return stuff_tce_run(guest, liobn, ioba, tce_value, npages, MODE_BP);
+	const struct rcu_array *a = rcu_deref(v->pg->liobns);
+	size_t i = rcu_array_find(a, liobn);
+
+	if (i != SIZE_MAX) {
+		v->c_liobns = a;
+		v->c_liobn = liobn;
+		v->c_t = a->e[i].ptr;
+	}
 }
 
-/* ---- vCPU handles: the same hcalls, no read-side lock in guest context ---- */
+/* Remember the memslot of @gpa (the vCPU is online), if any. */
+static void vcpu_slot_fill(struct uiommu_vcpu *v, uint64_t gpa)
+{
+	const struct rcu_array *slots = rcu_deref(v->guest->slots);
+	uint64_t first, last;
+
+	/* A newer array than @slots may answer: then @slots is never current again. */
+	if (guest_memslot_rcu(v->guest, gpa, &first, &last)) {
+		v->c_slots = slots;
+		v->c_first = first;
+		v->c_last = last;
+	}
+}
+
+/*
+ * The table of @liobn if the vCPU remembers it, else NULL: the LIOBN array
+ * it was found in is still the published one. An offline vCPU remembers
+ * nothing (vcpu_forget()), so this is also its check of being online.
+ */
+static inline struct liobn_table *vcpu_table(const struct uiommu_vcpu *v,
+					     const struct rcu_array *liobns, uint64_t liobn)
+{
+	return likely(liobns == v->c_liobns && liobn == v->c_liobn) ? v->c_t : NULL;
+}
+
+/*
+ * put_tce_fast() for an entered vCPU, from what it remembers only: a leaf
+ * with no call and no loop, so that it saves no register. False changes
+ * nothing; the caller learns what was missing and tries again, or runs
+ * the general path.
+ */
+__attribute__((always_inline)) static inline bool vcpu_put_fast(struct uiommu_vcpu *v,
+								 uint64_t liobn, uint64_t ioba,
+								 uint64_t tce)
+{
+	struct papr_guest *pg = v->pg;
+	bool kvm = profile_kvm(pg);
+	struct liobn_table *t = vcpu_table(v, rcu_deref(pg->liobns), liobn);
+	_Atomic uint64_t *page;
+	uint64_t idx;
+
+	if (unlikely(!t))
+		return false;
+	if (kvm) {
+		/* kvm_ioba_ok() of one entry: the window is page aligned, so is rel if ioba is. */
+		uint64_t rel = ioba - t->bus_offset, gpa = tce & ~TCE_RW;
+
+		idx = rel >> t->page_shift;
+		if ((rel & t->page_mask) || idx >= t->size)
+			return false;
+		/* kvmppc_tce_validate() without tables: an aligned gpa in the memslot remembered. */
+		if ((tce & TCE_RW) &&
+		    ((gpa & t->page_mask) || rcu_deref(v->guest->slots) != v->c_slots ||
+		     gpa < v->c_first || gpa > v->c_last))
+			return false;
+	} else {
+		idx = qemu_index(t, ioba);
+		if (idx >= t->size || (liobn >> 32))
+			return false;
+	}
+	if (atomic_load_explicit(&t->hw, memory_order_relaxed))
+		return false;
+	page = view_page(t, idx);
+	if (likely(page)) {
+		atomic_store_explicit(&page[idx & t->view_mask], tce, memory_order_relaxed);
+		return true;
+	}
+	return !tce; /* a zero TCE needs no page */
+}
+
+/* get_tce_fast() for an entered vCPU, from what it remembers only. */
+__attribute__((always_inline)) static inline bool vcpu_get_fast(struct uiommu_vcpu *v,
+								 uint64_t liobn, uint64_t ioba,
+								 uint64_t *ret_tce)
+{
+	struct papr_guest *pg = v->pg;
+	bool kvm = profile_kvm(pg);
+	struct liobn_table *t = vcpu_table(v, rcu_deref(pg->liobns), liobn);
+	uint64_t idx;
+
+	if (unlikely(!t))
+		return false;
+	if (kvm) {
+		uint64_t rel = ioba - t->bus_offset;
+
+		idx = rel >> t->page_shift;
+		if ((rel & t->page_mask) || idx >= t->size)
+			return false;
+	} else {
+		idx = qemu_index(t, ioba);
+		if (idx >= t->size || (liobn >> 32))
+			return false;
+	}
+	*ret_tce = liobn_view_read(t, idx);
+	return true;
+}
+
+/*
+ * What a vCPU's H_PUT_TCE or H_GET_TCE does when its common case does not
+ * apply: the memslot learnt and the common case tried again, else the
+ * general path; out of line, so that the common case tail-calls it.
+ */
+__attribute__((noinline)) static long vcpu_put_tce_slow(struct uiommu_vcpu *vcpu, uint64_t liobn,
+							uint64_t ioba, uint64_t tce)
+{
+	long ret;
+
+	if (!vcpu->online)
+		return uiommu_h_put_tce(vcpu->guest, liobn, ioba, tce);
+	/* What the vCPU did not remember, learnt; then the common case again. */
+	vcpu_table_fill(vcpu, liobn);
+	if (tce & TCE_RW)
+		vcpu_slot_fill(vcpu, tce & ~TCE_RW);
+	if (vcpu_put_fast(vcpu, liobn, ioba, tce))
+		return UIOMMU_H_SUCCESS;
+	vcpu->slow++;
+	ret = put_tce_slow(vcpu->guest, vcpu->pg, liobn, ioba, tce, vcpu);
+	vcpu->too_hard += ret == UIOMMU_H_TOO_HARD;
+	return ret;
+}
+
+__attribute__((noinline)) static long vcpu_get_tce_slow(struct uiommu_vcpu *vcpu, uint64_t liobn,
+							uint64_t ioba, uint64_t *ret_tce)
+{
+	long ret;
+
+	if (!vcpu->online || !ret_tce)
+		return uiommu_h_get_tce(vcpu->guest, liobn, ioba, ret_tce);
+	vcpu_table_fill(vcpu, liobn);
+	if (vcpu_get_fast(vcpu, liobn, ioba, ret_tce))
+		return UIOMMU_H_SUCCESS;
+	vcpu->slow++;
+	ret = get_tce_slow(vcpu->guest, vcpu->pg, liobn, ioba, ret_tce, vcpu);
+	vcpu->too_hard += ret == UIOMMU_H_TOO_HARD;
+	return ret;
+}
 
 UIOMMU_EXPORT long uiommu_vcpu_h_put_tce(struct uiommu_vcpu *vcpu, uint64_t liobn, uint64_t ioba,
 					 uint64_t tce)
 {
-	long ret;
-	bool done;
-
-	vcpu->hcalls++;
-	if (unlikely(!vcpu->online))
-		return uiommu_h_put_tce(vcpu->guest, liobn, ioba, tce);
-	rcu_qsbr_read_enter();
-	done = put_tce_fast(vcpu->guest, vcpu->pg, liobn, ioba, tce);
-	rcu_qsbr_read_exit();
-	if (likely(done))
+	if (likely(vcpu_put_fast(vcpu, liobn, ioba, tce)))
 		return UIOMMU_H_SUCCESS;
-	vcpu->slow++;
-	ret = put_tce_slow(vcpu->guest, vcpu->pg, liobn, ioba, tce, MODE_VCPU);
-	vcpu->too_hard += ret == UIOMMU_H_TOO_HARD;
-	return ret;
+	return vcpu_put_tce_slow(vcpu, liobn, ioba, tce);
 }
 
 UIOMMU_EXPORT long uiommu_vcpu_h_get_tce(struct uiommu_vcpu *vcpu, uint64_t liobn, uint64_t ioba,
 					 uint64_t *ret_tce)
 {
-	long ret;
-	bool done;
-
-	vcpu->hcalls++;
-	if (unlikely(!vcpu->online || !ret_tce))
-		return uiommu_h_get_tce(vcpu->guest, liobn, ioba, ret_tce);
-	rcu_qsbr_read_enter();
-	done = get_tce_fast(vcpu->pg, liobn, ioba, ret_tce);
-	rcu_qsbr_read_exit();
-	if (likely(done))
+	if (likely(ret_tce && vcpu_get_fast(vcpu, liobn, ioba, ret_tce)))
 		return UIOMMU_H_SUCCESS;
-	vcpu->slow++;
-	ret = get_tce_slow(vcpu->guest, vcpu->pg, liobn, ioba, ret_tce, MODE_VCPU);
-	vcpu->too_hard += ret == UIOMMU_H_TOO_HARD;
-	return ret;
-}
-
-/* The mode of a vCPU's hcall that has no inline common case. */
-static inline enum hcall_mode vcpu_mode(struct uiommu_vcpu *vcpu)
-{
-	vcpu->hcalls++;
-	return vcpu->online ? MODE_VCPU : MODE_BP;
+	return vcpu_get_tce_slow(vcpu, liobn, ioba, ret_tce);
 }
 
 UIOMMU_EXPORT long uiommu_vcpu_h_put_tce_indirect(struct uiommu_vcpu *vcpu, uint64_t liobn,
 						  uint64_t ioba, uint64_t tce_list_gpa,
 						  uint64_t npages)
 {
-	long ret = put_tce_indirect_run(vcpu->guest, liobn, ioba, tce_list_gpa, npages,
-					vcpu_mode(vcpu));
+	struct hcall h = { .name = "H_PUT_TCE_INDIRECT", .guest = vcpu->guest, .pg = vcpu->pg,
+			   .liobn = liobn, .ioba = ioba,
+			   .mode = vcpu->online ? MODE_VCPU : MODE_BP, .vcpu = vcpu };
+	struct indirect_args a = { tce_list_gpa, npages };
+	long ret;
 
+	vcpu->slow++;
+	ret = hcall_run(&h, indirect_body, &a);
 	vcpu->too_hard += ret == UIOMMU_H_TOO_HARD;
 	return ret;
 }
@@ -1025,8 +1159,14 @@ UIOMMU_EXPORT long uiommu_vcpu_h_put_tce_indirect(struct uiommu_vcpu *vcpu, uint
 UIOMMU_EXPORT long uiommu_vcpu_h_stuff_tce(struct uiommu_vcpu *vcpu, uint64_t liobn,
 					   uint64_t ioba, uint64_t tce_value, uint64_t npages)
 {
-	long ret = stuff_tce_run(vcpu->guest, liobn, ioba, tce_value, npages, vcpu_mode(vcpu));
+	struct hcall h = { .name = "H_STUFF_TCE", .guest = vcpu->guest, .pg = vcpu->pg,
+			   .liobn = liobn, .ioba = ioba,
+			   .mode = vcpu->online ? MODE_VCPU : MODE_BP, .vcpu = vcpu };
+	struct stuff_args a = { tce_value, npages };
+	long ret;
 
+	vcpu->slow++;
+	ret = hcall_run(&h, stuff_body, &a);
 	vcpu->too_hard += ret == UIOMMU_H_TOO_HARD;
 	return ret;
 }

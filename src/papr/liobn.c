@@ -187,7 +187,9 @@ int liobn_create_locked(struct papr_guest *pg, uint64_t liobn, unsigned int page
 	t->size = size;
 	t->bus_offset = offset << page_shift;
 	t->page_shift = page_shift;
+	t->page_mask = (1ULL << page_shift) - 1;
 	t->view_shift = view_shift;
+	t->view_mask = (1ULL << view_shift) - 1;
 	t->view_npages = view_npages;
 	t->locked_bytes = locked;
 	t->ctx = ctx;

@@ -44,6 +44,8 @@ struct liobn_table {
 	uint64_t offset;     /* first entry, in IOMMU pages */
 	uint64_t size;	     /* entries */
 	uint64_t bus_offset; /* offset << page_shift */
+	uint64_t page_mask;	 /* (1 << page_shift) - 1 */
+	uint64_t view_mask;	 /* (1 << view_shift) - 1 */
 	unsigned int page_shift;
 	unsigned int view_shift; /* log2 of the TCEs in one guest-view page */
 	uint64_t view_npages;	 /* guest-view pages */
@@ -77,13 +79,34 @@ struct papr_guest {
 /*
  * A vCPU handle (uiommu/vcpu.h). Every field but the guest's is the
  * handle's thread's alone, so the counters are plain.
+ *
+ * The vCPU remembers what its last hypercall looked up, as a TLB would:
+ * the LIOBN array it searched and the table it found, the memslot array
+ * and the slot's gpa range. An entry is used only while the array it came
+ * from is still the published one; and since nothing is freed before the
+ * vCPU reports a quiescent state, an array it remembers cannot be freed
+ * and its address reused meanwhile. So it forgets everything whenever it
+ * goes offline or reports a quiescent state (vcpu_forget()).
  */
 struct uiommu_vcpu {
 	struct uiommu_guest *guest;
 	struct papr_guest *pg;
 	bool online; /* in guest context: an online QSBR reader */
-	uint64_t hcalls, too_hard, slow;
+	uint64_t slow, too_hard;
+	const struct rcu_array *c_liobns; /* the LIOBN array c_t was found in */
+	uint64_t c_liobn;
+	struct liobn_table *c_t;
+	const struct rcu_array *c_slots; /* the memslot array [c_first, c_last] came from */
+	uint64_t c_first, c_last;
 };
+
+/* Forget what the vCPU remembers; an offline vCPU remembers nothing (its fast path relies on it). */
+static inline void vcpu_forget(struct uiommu_vcpu *v)
+{
+	v->c_liobns = NULL;
+	v->c_t = NULL;
+	v->c_slots = NULL;
+}
 
 /* The guest's PAPR state, creating it on first use; NULL if out of memory. */
 struct papr_guest *papr_guest_get(struct uiommu_guest *guest);
@@ -110,8 +133,7 @@ static inline uint64_t liobn_view_read(const struct liobn_table *t, uint64_t idx
 
 	if (!page)
 		return 0;
-	return atomic_load_explicit(&page[idx & ((1ULL << t->view_shift) - 1)],
-				    memory_order_relaxed);
+	return atomic_load_explicit(&page[idx & t->view_mask], memory_order_relaxed);
 }
 
 /* liobn.c */

@@ -15,6 +15,8 @@
  * - the attached hardware-table array: rcu_defer(), and detach waits for
  *   a grace period before its owner may free what it points at;
  * - the memslot array: rcu_defer();
+ * - what the vCPU remembers from one hypercall to the next (papr.h): the
+ *   same objects, forgotten at every quiescent state;
  * - what an attached table's ops read (src/accel/: a container's
  *   registrations, their regions, a host table and its kill links): the
  *   same two ways.
@@ -72,8 +74,7 @@ UIOMMU_EXPORT int uiommu_vcpu_free(struct uiommu_vcpu *vcpu)
 		return 0;
 	if (!on_thread(vcpu))
 		return -EPERM;
-	if (vcpu->online)
-		rcu_qsbr_offline();
+	uiommu_vcpu_exit(vcpu);
 	rcu_qsbr_unregister();
 	thread_vcpu = NULL;
 	ctx = vcpu->guest->ctx;
@@ -100,6 +101,7 @@ UIOMMU_EXPORT int uiommu_vcpu_exit(struct uiommu_vcpu *vcpu)
 		return -EPERM;
 	if (vcpu->online) {
 		vcpu->online = false;
+		vcpu_forget(vcpu);
 		rcu_qsbr_offline();
 	}
 	return 0;
@@ -109,8 +111,10 @@ UIOMMU_EXPORT int uiommu_vcpu_quiescent(struct uiommu_vcpu *vcpu)
 {
 	if (!on_thread(vcpu))
 		return -EPERM;
-	if (vcpu->online)
+	if (vcpu->online) {
+		vcpu_forget(vcpu);
 		rcu_qsbr_quiescent();
+	}
 	return 0;
 }
 
@@ -125,7 +129,6 @@ UIOMMU_EXPORT int uiommu_vcpu_info(const struct uiommu_vcpu *vcpu,
 	if (!vcpu || !ret_info || ret_info->size < INFO_SIZE_V1)
 		return -EINVAL;
 	out.in_guest = vcpu->online;
-	out.hcalls = vcpu->hcalls;
 	out.too_hard = vcpu->too_hard;
 	out.slow = vcpu->slow;
 	struct_copy_out(ret_info, &out, INFO_SIZE_V1);

@@ -511,9 +511,9 @@ struct mock_hw {
 	struct fx *f;
 };
 
-static long mock_validate(void *opaque, uint64_t tce)
+static long mock_validate(struct papr_hw_batch *b, uint64_t tce)
 {
-	struct mock_hw *m = opaque;
+	struct mock_hw *m = b->opaque;
 
 	(void)tce;
 	m->validates++;
@@ -573,7 +573,7 @@ static void mock_clear(struct papr_hw_batch *b, uint64_t entry)
 }
 
 static const struct papr_hw_ops mock_ops = {
-	.validate = mock_validate, .begin = mock_begin, .map = mock_map, .unmap = mock_unmap,
+	.begin = mock_begin, .validate = mock_validate, .map = mock_map, .unmap = mock_unmap,
 	.clear = mock_clear, .end = mock_end,
 };
 
