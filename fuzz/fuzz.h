@@ -82,5 +82,7 @@ struct fuzz_accel_stats {
 	uint64_t inputs, hcalls, punts, faults, hardware, detached_hcalls;
 };
 extern struct fuzz_accel_stats fuzz_accel_stats;
+int fuzz_grant(const uint8_t *data, size_t size);
+int fuzz_grant_wire(const uint8_t *data, size_t size);
 
 #endif /* UIOMMU_FUZZ_H */

@@ -52,6 +52,13 @@
 #define MAX_OPS 400
 #define BYPASS UIOMMU_PE_BYPASS_BASE
 #define NOT_RAM 0x1000000ULL /* 16 MiB aligned, below every RAM region */
+/*
+ * A 4 KiB host and a 256 MiB default window: the host's default tables
+ * (made and dropped by every take and release) cost a few 4 KiB pages, so
+ * that inputs run fast.
+ */
+#define HOST_SHIFT 12
+#define TCE32_SIZE (256ULL << 20)
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
@@ -301,7 +308,7 @@ static void check_all(struct run *r)
 
 			FUZZ_CHECK(g->tables[0] && !g->tables[1], "PE %d: host configuration", i);
 			ti = tinfo(g->tables[0]);
-			FUZZ_CHECK(ti.refs == 1 && ti.kill_links == 1 && ti.page_shift == 16,
+			FUZZ_CHECK(ti.refs == 1 && ti.kill_links == 1 && ti.page_shift == HOST_SHIFT,
 				   "PE %d: host default table", i);
 			windows++;
 			bytes += e->host_table_size;
@@ -492,16 +499,13 @@ static void op_comp_attach(struct run *r, int c, int i)
 
 /* ---- ownership ---- */
 
-static int pe_take(struct model *m, int i)
+static void pe_take(struct model *m, int i)
 {
 	struct mpe *p = &m->pe[i];
 
-	if (p->user)
-		return -EBUSY;
 	p->user = true;
 	p->host = false;
 	pe_flush(p);
-	return 0;
 }
 
 static int pe_release_check(struct model *m, int i)
@@ -618,7 +622,7 @@ static void table_adopt(struct run *r, int t, struct uiommu_tce_table *tbl, cons
 	mt->bus_offset = ti.bus_offset;
 	mt->it_offset = ti.it_offset;
 	mt->it_size = ti.it_size;
-	mt->size = uiommu_tce_table_size(16, g->ps, g->window, g->levels);
+	mt->size = uiommu_tce_table_size(HOST_SHIFT, g->ps, g->window, g->levels);
 	FUZZ_CHECK(ti.allocated_size == mt->size && ti.refs == 1 && !ti.kill_links, "new table");
 	/* Entries used: both ends, level boundaries, a few in the middle. */
 	for (int k = 0; k < NENT; k++)
@@ -1027,7 +1031,7 @@ static void page_candidates(struct run *r, int i, uint64_t ioba, enum uiommu_dma
 	}
 	if (w < 0) {
 		/* The host's default window holds no entry the driver maps. */
-		pm->c[0].reason = p->host && ioba < UIOMMU_PHB_DEFAULT_TCE32_SIZE ?
+		pm->c[0].reason = p->host && ioba < TCE32_SIZE ?
 					  UIOMMU_DMA_FAULT_INVALID_TCE :
 					  UIOMMU_DMA_FAULT_NO_WINDOW;
 		return;
@@ -1199,25 +1203,34 @@ static void op_dma(struct run *r, int i, unsigned int where, unsigned int lensel
 static struct env *fuzz_env(void)
 {
 	static struct env env;
+	struct uiommu_ctx_config cc = { .size = sizeof(cc), .host_page_shift = HOST_SHIFT };
 	struct uiommu_phb_config cfg;
 
 	if (env.ctx)
 		return &env;
-	FUZZ_CHECK(!uiommu_ctx_new(NULL, &env.ctx), "ctx_new");
+	FUZZ_CHECK(!uiommu_ctx_new(&cc, &env.ctx), "ctx_new");
 	FUZZ_CHECK(!uiommu_ctx_set_guest_log_ratelimit(env.ctx, 0, 1000000000ULL), "log");
 	uiommu_phb_config_default(&cfg, 0);
 	cfg.pgsizes = PGS_GPU;
+	cfg.tce32_size = TCE32_SIZE;
 	FUZZ_CHECK(!uiommu_phb_new(env.ctx, &cfg, &env.phb[0]), "phb");
 	uiommu_phb_config_default(&cfg, 1);
 	cfg.flags = UIOMMU_PHB_NPU;
 	cfg.pgsizes = PGS_NPU;
+	cfg.tce32_size = TCE32_SIZE;
 	FUZZ_CHECK(!uiommu_phb_new(env.ctx, &cfg, &env.phb[1]), "phb");
 	FUZZ_CHECK(!uiommu_hostmem_alloc(env.ctx, HOST_PAGES * HOST_PAGE, 16, UIOMMU_HOSTMEM_SCATTER,
 					 (void **)&env.host), "hostmem");
 	for (int k = 0; k < HOST_PAGES; k++)
 		FUZZ_CHECK(!uiommu_hva_to_hpa(env.ctx, env.host + (uint64_t)k * HOST_PAGE, &env.hpa[k]),
 			   "hpa");
-	env.host_table_size = uiommu_tce_table_size(16, 16, UIOMMU_PHB_DEFAULT_TCE32_SIZE,
+	/*
+	 * Bytes that differ from place to place, so that a DMA's bytes say
+	 * where they went (every DMA write leaves a pattern of its own).
+	 */
+	for (uint64_t q = 0; q < HOST_PAGES * HOST_PAGE / 8; q++)
+		((uint64_t *)(void *)env.host)[q] = (q + 1) * 0x9e3779b97f4a7c15ULL;
+	env.host_table_size = uiommu_tce_table_size(HOST_SHIFT, HOST_SHIFT, TCE32_SIZE,
 						    UIOMMU_PE_DEFAULT_TABLE_LEVELS);
 	return &env;
 }
@@ -1286,9 +1299,6 @@ int fuzz_pe(const uint8_t *data, size_t size)
 
 	memset(&model, 0, sizeof(model));
 	model.mode = (unsigned int)fuzz_take(&r.in, 1) % 3;
-	/* Bytes that differ from place to place, so that a DMA's bytes say where they went. */
-	for (uint64_t q = 0; q < HOST_PAGES * HOST_PAGE / 8; q++)
-		((uint64_t *)(void *)e->host)[q] = (q + 1) * 0x9e3779b97f4a7c15ULL;
 	while (!fuzz_done(&r.in) && nops++ < MAX_OPS) {
 		unsigned int op = (unsigned int)fuzz_take(&r.in, 1) % 24;
 		unsigned int a = (unsigned int)fuzz_take(&r.in, 1), b = (unsigned int)fuzz_take(&r.in, 1);

@@ -179,6 +179,26 @@ int mem_frames_alloc(struct uiommu_ctx *ctx, unsigned int order, uint64_t *ret_h
 int mem_frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order);
 
 /*
+ * mem_frames_alloc_shared() - A run of 2^@order frames, as mem_frames_alloc(),
+ * whose first @npages (1..2^@order) frames are backed by a memfd of their
+ * own, *@ret_fd (@npages * 4 KiB bytes, sealed against shrinking and
+ * growing; the caller may add seals), mapped writable at *@ret_hva in the
+ * library region's mapping so that hpa and host-pointer lookups stay right. Handing the fd to another
+ * process shares those frames and no other memory; the memfd's pages are
+ * never reused (mem_frames_free_shared() puts the library's backing back
+ * and closes the fd), so what a peer keeps mapped stays its own. Return: 0,
+ * -EINVAL bad @npages, -ENOMEM (frames, a fault point, the memfd or the
+ * mapping), -EMFILE out of file descriptors.
+ *
+ * mem_frames_free_shared() - Free such a run and close @fd. Return: 0,
+ * -EINVAL not a run, -EBUSY a frame is pinned, -ENOMEM the library's
+ * mapping could not be put back (the run is leaked, never reused).
+ */
+int mem_frames_alloc_shared(struct uiommu_ctx *ctx, unsigned int order, uint64_t npages,
+			    uint64_t *ret_hpa, void **ret_hva, int *ret_fd);
+int mem_frames_free_shared(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, int fd);
+
+/*
  * mem_pin() / mem_unpin(): uiommu_pin() and uiommu_unpin(), charging
  * UIOMMU_RES_LOCKED_BYTES only if @charge (a caller that charged up front,
  * as a VFIO v1 container charges its 32-bit window at ENABLE, pins
@@ -253,6 +273,12 @@ int prereg_ua_to_hpa(const struct uiommu_prereg *mem, uint64_t ua, unsigned int 
 int prereg_mapped_add(struct uiommu_prereg *mem, uint64_t n);
 void prereg_mapped_sub(struct uiommu_prereg *mem, uint64_t n);
 void prereg_range(const struct uiommu_prereg *mem, uint64_t *ret_ua, uint64_t *ret_last);
+
+/* ---- grant/ ---- */
+
+/* The context of a grant table or mapping handle (for shbuf/'s allocations). */
+struct uiommu_ctx *grant_gntshr_ctx(const struct uiommu_gntshr *gs);
+struct uiommu_ctx *grant_gnttab_ctx(const struct uiommu_gnttab *gt);
 
 /* ---- guest/ ---- */
 

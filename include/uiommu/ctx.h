@@ -192,6 +192,11 @@ unsigned int uiommu_ctx_host_page_shift(const struct uiommu_ctx *ctx);
  *	address spaces (prereg.h). Default 65536.
  * @UIOMMU_RES_VFIO_CONTAINERS: VFIO containers (vfio.h). Default 1024.
  * @UIOMMU_RES_VCPUS: vCPU handles (vcpu.h). Default 1024.
+ * @UIOMMU_RES_GRANT_TABLES: grant tables and grant mapping handles
+ *	(grant.h). Default 64.
+ * @UIOMMU_RES_GRANT_PEERS: grant connections, at either end. Default 1024.
+ * @UIOMMU_RES_GRANT_MAPS: grant mappings, counted by the mapping side and
+ *	by the granting side for each peer (Xen's maptrack). Default 262144.
  * @UIOMMU_RES_NR: number of resources.
  *
  * A charge that would take the usage past the limit fails with -ENOMEM for
@@ -218,6 +223,9 @@ enum uiommu_resource {
 	UIOMMU_RES_PREREG_REGIONS,
 	UIOMMU_RES_VFIO_CONTAINERS,
 	UIOMMU_RES_VCPUS,
+	UIOMMU_RES_GRANT_TABLES,
+	UIOMMU_RES_GRANT_PEERS,
+	UIOMMU_RES_GRANT_MAPS,
 	UIOMMU_RES_NR
 };
 
@@ -283,6 +291,8 @@ int uiommu_ctx_get_usage(const struct uiommu_ctx *ctx, enum uiommu_resource res,
  * @UIOMMU_COUNTER_ACCEL_TOO_HARD: hypercalls whose hardware-table update
  *	the fast path could not finish and handed to the VMM
  *	(UIOMMU_H_TOO_HARD, accel.h), ever.
+ * @UIOMMU_COUNTER_GRANTS_PENDING: grant references whose end of access
+ *	waits for their peer to unmap them, currently (grant.h).
  * @UIOMMU_COUNTER_NR: number of counters.
  */
 enum uiommu_counter {
@@ -294,6 +304,7 @@ enum uiommu_counter {
 	UIOMMU_COUNTER_LOG_SUPPRESSED,
 	UIOMMU_COUNTER_DMA_FAULTS,
 	UIOMMU_COUNTER_ACCEL_TOO_HARD,
+	UIOMMU_COUNTER_GRANTS_PENDING,
 	UIOMMU_COUNTER_NR
 };
 

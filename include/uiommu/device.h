@@ -258,7 +258,9 @@ int uiommu_dev_set_fault_handler(struct uiommu_dev *dev, uiommu_dev_fault_fn *fn
  *
  * Context: lock-free (RCU read-side sections, never a mutex) except on the
  * fault path, which logs, may call the fault handler and takes the
- * device's fault lock. Does not allocate.
+ * device's fault lock: not inside an RCU read-side critical section. Does
+ * not allocate. Never waits for a kill (kills wait for DMA, in chunks of
+ * at most 64 KiB).
  *
  * Return: 0 when every byte moved, or a negative errno:
  * * -EINVAL NULL @dev or @buf, @len 0, or a @ret_fault whose @size is below

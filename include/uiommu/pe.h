@@ -449,6 +449,7 @@ int uiommu_table_group_take_ownership(struct uiommu_table_group *grp);
  *   without take);
  * * -EPERM the group has no release_ownership op;
  * * -EBUSY a window is still set, or the PE is a compound member;
+ * * -ENODEV a compound group with no member;
  * * -ENOSPC, -ENOMEM the default table could not be created (its charges,
  *   as uiommu_tce_table_new()); the group stays owned by the user.
  */

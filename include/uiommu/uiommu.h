@@ -24,5 +24,7 @@
 #include <uiommu/vfio.h>
 #include <uiommu/vcpu.h>
 #include <uiommu/accel.h>
+#include <uiommu/grant.h>
+#include <uiommu/shbuf.h>
 
 #endif /* UIOMMU_UIOMMU_H */

@@ -29,6 +29,9 @@ static const char *const resource_names[UIOMMU_RES_NR] = {
 	[UIOMMU_RES_PREREG_REGIONS] = "prereg_regions",
 	[UIOMMU_RES_VFIO_CONTAINERS] = "vfio_containers",
 	[UIOMMU_RES_VCPUS] = "vcpus",
+	[UIOMMU_RES_GRANT_TABLES] = "grant_tables",
+	[UIOMMU_RES_GRANT_PEERS] = "grant_peers",
+	[UIOMMU_RES_GRANT_MAPS] = "grant_maps",
 };
 
 static const uint64_t resource_defaults[UIOMMU_RES_NR] = {
@@ -51,6 +54,9 @@ static const uint64_t resource_defaults[UIOMMU_RES_NR] = {
 	[UIOMMU_RES_PREREG_REGIONS] = 65536,
 	[UIOMMU_RES_VFIO_CONTAINERS] = 1024,
 	[UIOMMU_RES_VCPUS] = 1024,
+	[UIOMMU_RES_GRANT_TABLES] = 64,
+	[UIOMMU_RES_GRANT_PEERS] = 1024,
+	[UIOMMU_RES_GRANT_MAPS] = 262144,
 };
 
 /* Byte resources refuse with -ENOMEM (as account_locked_vm()), counts with -ENOSPC. */

@@ -5,6 +5,7 @@
  * record. The DMA engine is dma.c.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "device.h"
 
@@ -14,6 +15,7 @@
 UIOMMU_EXPORT int uiommu_dev_new(struct uiommu_pe *pe, const struct uiommu_dev_config *cfg,
 				 struct uiommu_dev **ret_dev)
 {
+	char name[UIOMMU_DEV_NAME_MAX];
 	struct uiommu_ctx *ctx;
 	struct uiommu_dev *dev;
 	int ret;
@@ -26,17 +28,18 @@ UIOMMU_EXPORT int uiommu_dev_new(struct uiommu_pe *pe, const struct uiommu_dev_c
 	if (cfg->flags || cfg->reserved || cfg->bdf > 0xffff)
 		return -EINVAL;
 	ctx = uiommu_pe_table_group(pe)->ctx;
+	snprintf(name, sizeof(name), "%04x:%02x:%02x.%x", pe_domain(pe) & 0xffff,
+		 (cfg->bdf >> 8) & 0xff, (cfg->bdf >> 3) & 0x1f, cfg->bdf & 7);
 	ret = ctx_charge(ctx, UIOMMU_RES_DEVICES, 1);
 	if (ret) {
-		ctx_guest_error(ctx, "device refused: the %s limit",
+		ctx_guest_error(ctx, "device %s refused: the %s limit", name,
 				uiommu_resource_name(UIOMMU_RES_DEVICES));
 		return ret;
 	}
 	/* The number first: a duplicate is -EEXIST whatever else would fail. */
 	ret = pe_dev_attach(pe, cfg->bdf);
 	if (ret) {
-		ctx_guest_error(ctx, "device %04x:%02x:%02x.%x exists already", pe_domain(pe) & 0xffff,
-				(cfg->bdf >> 8) & 0xff, (cfg->bdf >> 3) & 0x1f, cfg->bdf & 7);
+		ctx_guest_error(ctx, "device %s exists already", name);
 		goto err_uncharge;
 	}
 	dev = ctx_alloc(ctx, sizeof(*dev));
@@ -48,8 +51,7 @@ UIOMMU_EXPORT int uiommu_dev_new(struct uiommu_pe *pe, const struct uiommu_dev_c
 	dev->ctx = ctx;
 	dev->pe = pe;
 	dev->bdf = cfg->bdf;
-	snprintf(dev->name, sizeof(dev->name), "%04x:%02x:%02x.%x", pe_domain(pe) & 0xffff,
-		 (cfg->bdf >> 8) & 0xff, (cfg->bdf >> 3) & 0x1f, cfg->bdf & 7);
+	memcpy(dev->name, name, sizeof(name));
 	dev->fault_fn = cfg->fault_fn;
 	dev->fault_opaque = cfg->fault_opaque;
 	pthread_mutex_init(&dev->fault_lock, NULL);

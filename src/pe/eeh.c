@@ -39,22 +39,6 @@ unsigned int pe_eeh_state(const struct uiommu_pe *pe)
 	return UIOMMU_EEH_PE_STATE_UNAVAIL;
 }
 
-const char *eeh_state_name(unsigned int state)
-{
-	switch (state) {
-	case UIOMMU_EEH_PE_STATE_NORMAL:
-		return "normal";
-	case UIOMMU_EEH_PE_STATE_RESET:
-		return "reset";
-	case UIOMMU_EEH_PE_STATE_STOPPED:
-		return "stopped";
-	case UIOMMU_EEH_PE_STATE_STOPPED_DMA:
-		return "DMA stopped";
-	default:
-		return "unavailable";
-	}
-}
-
 bool pe_dma_error(struct uiommu_pe *pe)
 {
 	uint32_t e = atomic_load_explicit(&pe->eeh, memory_order_relaxed);

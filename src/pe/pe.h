@@ -147,7 +147,4 @@ void pe_cache_flush(struct uiommu_pe *pe);
 /* The kill callback each PE links to the tables of its windows. */
 void pe_tce_kill(void *opaque, struct uiommu_tce_table *tbl, uint64_t entry, uint64_t npages);
 
-/* Names of things, for messages. */
-const char *eeh_state_name(unsigned int state);
-
 #endif /* UIOMMU_PE_PRIV_H */

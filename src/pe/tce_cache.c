@@ -167,7 +167,7 @@ static bool cache_fill(struct uiommu_pe *pe, struct tce_cache_slot *s, uint64_t 
 	return filled;
 }
 
-/* Empty slot @s if it caches an entry of window @num in [@first, @last]. */
+/* Empty slot @s if it caches an entry of window @num (-1: any) in [@first, @last]. */
 static uint64_t slot_invalidate(struct tce_cache_slot *s, int num, uint64_t first, uint64_t last)
 {
 	uint64_t seq, key, entry;
@@ -176,14 +176,14 @@ static uint64_t slot_invalidate(struct tce_cache_slot *s, int num, uint64_t firs
 	slot_hold(s, true, &seq);
 	key = atomic_load_explicit(&s->key, memory_order_relaxed);
 	entry = key >> 2;
-	hit = key && (int)((key >> 1) & 1) == num && entry >= first && entry <= last;
+	hit = key && (num < 0 || (int)((key >> 1) & 1) == num) && entry >= first && entry <= last;
 	if (hit)
 		atomic_store_explicit(&s->key, 0, memory_order_relaxed);
 	slot_release(s, seq);
 	return hit;
 }
 
-/* Empty the slots caching window @num's entries [@entry, @entry + @npages). */
+/* Empty the slots caching window @num's (-1: any window's) entries [@entry, @entry + @npages). */
 static void cache_invalidate(struct uiommu_pe *pe, int num, uint64_t entry, uint64_t npages)
 {
 	uint64_t n = 0, last = entry + (npages - 1);
@@ -224,8 +224,7 @@ void pe_cache_flush(struct uiommu_pe *pe)
 {
 	atomic_fetch_add_explicit(&pe->kills, 1, memory_order_relaxed);
 	atomic_fetch_add(&pe->kill_seq, 1);
-	for (int num = 0; num < UIOMMU_TABLE_GROUP_MAX_TABLES; num++)
-		cache_invalidate(pe, num, 0, UINT64_MAX >> 2);
+	cache_invalidate(pe, -1, 0, UINT64_MAX >> 2);
 	gate_sync(&pe->gate);
 }
 

@@ -400,6 +400,28 @@ static void test_set_unset_window(void **state)
 	assert_int_equal(uiommu_tce_table_new(ctx, 0, 24, 16 * MiB, 1, &t), 0); /* 16M: not offered */
 	assert_int_equal(uiommu_table_group_set_window(grp, 0, t), -EINVAL);
 	uiommu_tce_table_unref(t);
+	{
+		/* More levels than the PHB allows. */
+		struct uiommu_phb_config c2;
+		struct uiommu_phb *two;
+		struct uiommu_pe *p2;
+
+		uiommu_phb_config_default(&c2, 5);
+		c2.max_levels = 2;
+		assert_int_equal(uiommu_phb_new(ctx, &c2, &two), 0);
+		p2 = pe_new(two, 0);
+		assert_int_equal(uiommu_table_group_take_ownership(uiommu_pe_table_group(p2)), 0);
+		assert_int_equal(uiommu_tce_table_new(ctx, UIOMMU_PE_BUS_OFFSET_64, 12, 64 * GiB, 3,
+						      &t), 0);
+		assert_int_equal(uiommu_table_group_set_window(uiommu_pe_table_group(p2), 1, t),
+				 -EINVAL);
+		assert_int_equal(uiommu_table_group_create_table(uiommu_pe_table_group(p2), 1, 12,
+								 64 * GiB, 3, &foreign), -EINVAL);
+		uiommu_tce_table_unref(t);
+		assert_int_equal(uiommu_table_group_release_ownership(uiommu_pe_table_group(p2)), 0);
+		assert_int_equal(uiommu_pe_free(p2), 0);
+		assert_int_equal(uiommu_phb_free(two), 0);
+	}
 	/* Set: the group holds a reference and a link, tables[] shows it. */
 	assert_int_equal(uiommu_table_group_set_window(grp, 0, w0), 0);
 	assert_int_equal(uiommu_table_group_set_window(grp, 1, w1), 0);
@@ -789,6 +811,10 @@ static void test_compound_attach(void **state)
 		assert_int_equal(uiommu_table_group_take_ownership(grp), -ENODEV);
 		assert_int_equal(uiommu_table_group_eeh_op(grp, UIOMMU_EEH_PE_GET_STATE, NULL), -ENODEV);
 		assert_int_equal(uiommu_table_group_unset_window(grp, 0), -ENODEV);
+		assert_int_equal(uiommu_table_group_release_ownership(grp), -ENODEV);
+		assert_int_equal(uiommu_tce_table_new(ctx, 0, 12, MiB, 1, &t), 0);
+		assert_int_equal(uiommu_table_group_set_window(grp, 0, t), -ENODEV);
+		uiommu_tce_table_unref(t);
 	}
 	npu = pe_new(npus, 0);
 	foreign = pe_new(other, 0);
