@@ -17,8 +17,9 @@
  * freed only after a grace period of the flavour that read it, whichever
  * module owns it. Before the first registration that costs one relaxed
  * load; a process without vCPUs never uses this flavour.
+ *
+ * Built with liburcu only: -Drcu=mutex has no QSBR flavour (rcu.h).
  */
-#ifndef UIOMMU_RCU_MUTEX
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -121,5 +122,3 @@ void rcu_qsbr_wait_callbacks(void)
 	if (atomic_load(&qsbr_used))
 		urcu_qsbr_barrier();
 }
-
-#endif /* !UIOMMU_RCU_MUTEX */
