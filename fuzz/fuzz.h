@@ -79,7 +79,7 @@ extern struct fuzz_pe_stats fuzz_pe_stats;
 int fuzz_accel(const uint8_t *data, size_t size);
 /* What fuzz_accel() exercised: hcalls, those the fast path handed over, faults injected, ... */
 struct fuzz_accel_stats {
-	uint64_t inputs, hcalls, punts, faults, hardware, detached_hcalls;
+	uint64_t inputs, hcalls, punts, faults, unmappable, detached_hcalls;
 };
 extern struct fuzz_accel_stats fuzz_accel_stats;
 int fuzz_grant(const uint8_t *data, size_t size);

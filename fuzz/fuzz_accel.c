@@ -14,10 +14,9 @@
  * rules (KVM's, and QEMU's where KVM hands the hypercall to the VMM for a
  * reason of its own), then each entry written is mapped in the host table
  * if its page is in the memory the container registered (fanned out to
- * host pages, write stored as read-write), else left empty with its view
- * entry 0 and the hypercall's H_SUCCESS turned into H_HARDWARE. Whether the
- * fast path finished, or stopped anywhere and the VMM path redid it, must
- * not show.
+ * host pages, write stored as read-write), else left empty (the view
+ * keeps the TCE, as QEMU's). Whether the fast path finished, or stopped
+ * anywhere and the VMM path redid it, must not show.
  *
  * Checked after every step: the code (and GET's value), every guest-view
  * entry, every host entry and its user address, the region's mapped
@@ -111,22 +110,17 @@ static bool m_host_write(const struct env *e, struct model *m, uint64_t i, uint6
 	return ok;
 }
 
-/* Entries [i, i + n) written with @tces (or @value): the view, the tables, the code. */
+/* Entries [i, i + n) written with @tces (or @value): the view and the tables; returns @ret. */
 static long m_commit(const struct env *e, struct model *m, uint64_t i, uint64_t n,
 		     const uint64_t *tces, uint64_t value, long ret)
 {
-	bool ok = true;
-
 	for (uint64_t k = 0; k < n; k++) {
 		uint64_t tce = tces ? tces[k] : value;
 
 		m->view[i + k] = tce;
-		if (!m_host_write(e, m, i + k, tce)) {
-			m->view[i + k] = 0;
-			ok = false;
-		}
+		stats.unmappable += !m_host_write(e, m, i + k, tce);
 	}
-	return ok || ret != UIOMMU_H_SUCCESS ? ret : UIOMMU_H_HARDWARE;
+	return ret;
 }
 
 /* The index of @ioba by QEMU's rules (masked, unsigned): m->n or more if outside. */
@@ -569,7 +563,6 @@ int fuzz_accel(const uint8_t *data, size_t size)
 			uiommu_ctx_inject_fault(e->ctx, 0, 0);
 		}
 		stats.hcalls++;
-		stats.hardware += got == UIOMMU_H_HARDWARE;
 		stats.detached_hcalls += !attached(&m);
 		FUZZ_CHECK(got == want && (mop != 1 || got || fwd == get),
 			   "op %u (0x%llx, 0x%llx, 0x%llx, %llu), %s, geometry %u: %ld, model %ld", mop,

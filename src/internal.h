@@ -427,9 +427,8 @@ struct papr_change {
  */
 long papr_hcall_vmm(struct uiommu_guest *guest, uint64_t opcode, const uint64_t *args,
 		    unsigned int nargs, uint64_t *rets, unsigned int nrets, struct papr_change *chg);
-/* The TCE now in entry @chg->entry + @i; papr_change_zero(): make it 0 (a failed map). */
+/* The TCE now in entry @chg->entry + @i. */
 uint64_t papr_change_tce(const struct papr_change *chg, uint64_t i);
-void papr_change_zero(const struct papr_change *chg, uint64_t i);
 /* Drop @chg's reference. */
 void papr_change_done(struct papr_change *chg);
 

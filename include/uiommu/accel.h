@@ -184,20 +184,19 @@ int uiommu_accel_release_group(struct uiommu_guest *guest, struct uiommu_table_g
  * guest's profile; where the KVM profile would hand it to the VMM for a
  * reason of its own (an unknown LIOBN, a TCE with R/W outside guest
  * memory, a list outside guest memory), it runs by QEMU's rules, as QEMU
- * answers then. Deliberate difference: where the container refuses a
- * mapping (memory it has not registered, a window it no longer has), QEMU
- * reports the error, returns H_SUCCESS and leaves the entry unmapped while
- * the guest view shows it; here the entry is unmapped, its guest view set
- * to 0 so that both agree, and the hypercall returns UIOMMU_H_HARDWARE
- * (the code David Gibson asked for in the review of the Linux patch:
- * "a bug in qemu, which is hardware as far as the guest is concerned").
+ * answers then. Where the container refuses a mapping (memory it has not
+ * registered, a window it no longer has), the entry is left unmapped in
+ * every attached table (never with the page it held before), the refusal
+ * is logged and counted (struct uiommu_accel_info's @vmm_failures), and
+ * the hypercall returns what it would have, as QEMU's notifier does: the
+ * guest view holds the TCE, a device's DMA there faults.
  *
  * Context: takes the guest's attach lock shared and the containers' locks;
  * may allocate and sleep; not inside an RCU read-side section, nor on a
  * vCPU in guest context.
  *
- * Return: the hypercall's PAPR code (see uiommu_papr_hcall()), or
- * UIOMMU_H_HARDWARE as above. Never UIOMMU_H_TOO_HARD.
+ * Return: the hypercall's PAPR code (see uiommu_papr_hcall()); never
+ * UIOMMU_H_TOO_HARD.
  */
 long uiommu_accel_vmm_hcall(struct uiommu_guest *guest, uint64_t opcode, const uint64_t *args,
 			    unsigned int nargs, uint64_t *rets, unsigned int nrets);
@@ -213,7 +212,7 @@ long uiommu_accel_vmm_hcall(struct uiommu_guest *guest, uint64_t opcode, const u
  *	VMM (UIOMMU_H_TOO_HARD), ever.
  * @vmm_hcalls: uiommu_accel_vmm_hcall() calls that applied a change to its
  *	tables, ever.
- * @vmm_failures: of them, those a container refused (UIOMMU_H_HARDWARE).
+ * @vmm_failures: entries a container refused to map in them.
  */
 struct uiommu_accel_info {
 	uint32_t size;

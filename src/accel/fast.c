@@ -151,10 +151,10 @@ static long accel_validate(struct papr_hw_batch *pb, uint64_t tce)
 	struct vfio_hold *h;
 
 	if (!batch_ua(b, tce & ~(size - 1), size, &ua))
-		return UIOMMU_H_TOO_HARD;
+		return too_hard(at);
 	h = batch_hold(b, ua, size);
 	if (!h || accel_vfio_hold_hpa(h, ua, at->host_shift, &hpa))
-		return UIOMMU_H_TOO_HARD;
+		return too_hard(at);
 	return UIOMMU_H_SUCCESS;
 }
 

@@ -24,13 +24,12 @@ static void unmap_all(struct accel_table *const *at, unsigned int n, uint64_t io
 /*
  * Apply entries [0, chg->n) of the change to the containers of @at[0..n).
  * A mapping one of them refuses leaves the entry unmapped in all of them
- * and 0 in the view; false if any was.
+ * (never the page it held before).
  */
-static bool apply(struct accel_table *const *at, unsigned int n, const struct papr_change *chg)
+static void apply(struct accel_table *const *at, unsigned int n, const struct papr_change *chg)
 {
 	const uint64_t size = 1ULL << chg->page_shift;
 	uint64_t run_first = 0, run_n = 0;
-	bool ok = true;
 
 	for (uint64_t i = 0; i < chg->n; i++) {
 		uint64_t tce = papr_change_tce(chg, i);
@@ -58,18 +57,16 @@ static bool apply(struct accel_table *const *at, unsigned int n, const struct pa
 			k++;
 		if (k == n)
 			continue;
+		/* As QEMU's notifier: reported, the hcall goes on; a DMA there faults. */
 		ctx_guest_error(at[0]->ctx, "accel: LIOBN 0x%llx IOBA 0x%llx: gpa 0x%llx cannot be "
-				"mapped (not in memory a container registered)",
+				"mapped (not in memory a container registered); left unmapped",
 				(unsigned long long)chg->liobn, (unsigned long long)iova,
 				(unsigned long long)gpa);
 		atomic_fetch_add_explicit(&at[k < n ? k : 0]->vmm_failures, 1, memory_order_relaxed);
 		unmap_all(at, n, iova, size);
-		papr_change_zero(chg, i);
-		ok = false;
 	}
 	if (run_n)
 		unmap_all(at, n, run_first, run_n << chg->page_shift);
-	return ok;
 }
 
 UIOMMU_EXPORT long uiommu_accel_vmm_hcall(struct uiommu_guest *guest, uint64_t opcode,
@@ -93,8 +90,8 @@ UIOMMU_EXPORT long uiommu_accel_vmm_hcall(struct uiommu_guest *guest, uint64_t o
 				at[n++] = t;
 			}
 		}
-		if (n && !apply(at, n, &chg) && ret == UIOMMU_H_SUCCESS)
-			ret = UIOMMU_H_HARDWARE;
+		if (n)
+			apply(at, n, &chg);
 		pthread_rwlock_unlock(&ag->lock);
 	}
 	papr_change_done(&chg);

@@ -1301,16 +1301,6 @@ uint64_t papr_change_tce(const struct papr_change *chg, uint64_t i)
 	return liobn_view_read(chg->t, chg->entry - chg->t->offset + i);
 }
 
-void papr_change_zero(const struct papr_change *chg, uint64_t i)
-{
-	struct liobn_table *t = chg->t;
-	uint64_t idx = chg->entry - t->offset + i;
-	_Atomic uint64_t *page = view_page(t, idx);
-
-	if (page)
-		atomic_store_explicit(&page[idx & view_mask(t)], 0, memory_order_relaxed);
-}
-
 void papr_change_done(struct papr_change *chg)
 {
 	if (chg->t)
