@@ -379,6 +379,11 @@ struct papr_hw_ops {
 	long (*map)(struct papr_hw_batch *b, uint64_t entry, uint64_t tce);
 	/* Clear @entry (a TCE without R/W). */
 	long (*unmap)(struct papr_hw_batch *b, uint64_t entry);
+	/*
+	 * Optional: @unmap of [entry, entry + npages) at once, for H_STUFF_TCE
+	 * (H_SUCCESS or H_TOO_HARD, which a redo overwrites).
+	 */
+	long (*unmap_range)(struct papr_hw_batch *b, uint64_t entry, uint64_t npages);
 	/* Error path: force @entry to no access (KVM kvmppc_clear_tce()). */
 	void (*clear)(struct papr_hw_batch *b, uint64_t entry);
 	/* The end of the hcall's use of the table: invalidation, releases. */

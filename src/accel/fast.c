@@ -186,8 +186,15 @@ static void unmap_one(struct accel_batch *b, uint64_t e)
 {
 	struct uiommu_tce_table *tbl = b->at->tbl;
 	enum uiommu_dma_dir old_dir = UIOMMU_DMA_NONE;
-	uint64_t old_ua = 0;
+	uint64_t old_ua = 0, cur = 0;
 
+	/*
+	 * Most entries a guest clears are empty (Linux stuffs whole windows):
+	 * look before exchanging. The batch holds the entry: nobody else writes it.
+	 */
+	uiommu_tce_table_get(tbl, e, &cur);
+	if (!cur)
+		return;
 	/* Clearing never needs a level: an absent one holds an empty entry. */
 	uiommu_tce_table_xchg_no_alloc(tbl, e, 0, UIOMMU_DMA_NONE, NULL, &old_dir);
 	if (old_dir == UIOMMU_DMA_NONE)
@@ -259,6 +266,38 @@ static long accel_unmap(struct papr_hw_batch *pb, uint64_t entry)
 	return UIOMMU_H_SUCCESS;
 }
 
+/* uiommu_tce_table_clear()'s word for each entry that held a TCE. */
+static void unmap_range_one(void *opaque, uint64_t e, uint64_t old_hpa, enum uiommu_dma_dir old_dir)
+{
+	struct accel_batch *b = opaque;
+	uint64_t old_ua = 0;
+
+	(void)old_hpa;
+	(void)old_dir;
+	/* The word exists since the TCE did: clearing it never needs a level. */
+	uiommu_tce_table_ua_xchg_no_alloc(b->at->tbl, e, 0, &old_ua);
+	/* No kill_add(): the clear kills its whole range before the batch releases anything. */
+	b->tces--;
+	batch_release(b, old_ua);
+}
+
+/*
+ * kvmppc_tce_iommu_unmap() of guest entries [entry, entry + npages): the
+ * table's own clear, which skips absent levels and looks at empty entries
+ * eight at a time (and kills the range it cleared).
+ */
+static long accel_unmap_range(struct papr_hw_batch *pb, uint64_t entry, uint64_t npages)
+{
+	struct accel_batch *b = batch_of(pb);
+	struct accel_table *at = b->at;
+
+	if (hcall_fault(at->ctx))
+		return too_hard(at);
+	uiommu_tce_table_clear(at->tbl, entry << at->sub_shift, npages << at->sub_shift,
+			       unmap_range_one, b, NULL);
+	return UIOMMU_H_SUCCESS;
+}
+
 /* kvmppc_clear_tce(), but releasing what the entries held (see the top). */
 static void accel_clear(struct papr_hw_batch *pb, uint64_t entry)
 {
@@ -282,6 +321,7 @@ const struct papr_hw_ops accel_hw_ops = {
 	.validate = accel_validate,
 	.map = accel_map,
 	.unmap = accel_unmap,
+	.unmap_range = accel_unmap_range,
 	.clear = accel_clear,
 	.end = accel_end,
 };

@@ -872,6 +872,38 @@ struct stuff_args {
 	uint64_t value, npages;
 };
 
+/*
+ * STUFF's tables (KVM's order: every table, every entry): @unmap over
+ * [entry, entry + n) on each, a range at a time where the table can.
+ * UIOMMU_H_TOO_HARD returns at once; another failure gets @clear and the
+ * loop goes on; the last op's code is returned.
+ */
+static long hw_unmap_all(const struct papr_hw_set *hw, struct papr_hw_batch *b, uint64_t entry,
+			 uint64_t n)
+{
+	long ret = UIOMMU_H_SUCCESS;
+
+	for (size_t k = 0; k < hw->n; k++) {
+		const struct papr_hw_ops *ops = hw->hw[k].ops;
+
+		if (ops->unmap_range) {
+			ret = ops->unmap_range(&b[k], entry, n);
+			if (ret == UIOMMU_H_TOO_HARD)
+				return ret;
+			continue;
+		}
+		for (uint64_t i = 0; i < n; i++) {
+			ret = ops->unmap(&b[k], entry + i);
+			if (ret == UIOMMU_H_SUCCESS)
+				continue;
+			if (ret == UIOMMU_H_TOO_HARD)
+				return ret;
+			ops->clear(&b[k], entry + i);
+		}
+	}
+	return ret;
+}
+
 static long stuff_body_kvm(struct hcall *h, struct liobn_table *t, const struct stuff_args *a)
 {
 	struct papr_hw_batch b[PAPR_HW_MAX];
@@ -893,21 +925,10 @@ static long stuff_body_kvm(struct hcall *h, struct liobn_table *t, const struct 
 		ret = hw_begin(hw, b, t->offset + idx, a->npages);
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
-		for (size_t k = 0; k < hw->n; k++) {
-			const struct papr_hw_ops *ops = hw->hw[k].ops;
-
-			for (uint64_t i = 0; i < a->npages; i++) {
-				ret = ops->unmap(&b[k], t->offset + idx + i);
-				if (ret == UIOMMU_H_SUCCESS)
-					continue;
-				if (ret == UIOMMU_H_TOO_HARD) {
-					hw_end(hw, b);
-					return ret; /* the guest view untouched */
-				}
-				ops->clear(&b[k], t->offset + idx + i);
-			}
-		}
+		ret = hw_unmap_all(hw, b, t->offset + idx, a->npages);
 		hw_end(hw, b);
+		if (ret == UIOMMU_H_TOO_HARD)
+			return ret; /* the guest view untouched */
 	}
 	view_fill(t, idx, a->npages, a->value);
 	hcall_written(h, t, idx, a->npages);
@@ -932,12 +953,19 @@ static long stuff_body_qemu(struct hcall *h, struct liobn_table *t, const struct
 
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
-		/* put_tce_emu() per entry: tables, then the view, stopping at a failure. */
-		for (uint64_t i = 0; i < n; i++) {
-			ret = hw_put(hw, b, t->offset + idx + i, a->value);
-			if (ret != UIOMMU_H_SUCCESS)
-				break;
-			view_fill(t, idx + i, 1, a->value);
+		if (!(a->value & TCE_RW)) {
+			/* Clearing: the tables a range at a time, then the view. */
+			ret = hw_unmap_all(hw, b, t->offset + idx, n);
+			if (ret == UIOMMU_H_SUCCESS)
+				view_fill(t, idx, n, a->value);
+		} else {
+			/* put_tce_emu() per entry: tables, then the view, stopping at a failure. */
+			for (uint64_t i = 0; i < n; i++) {
+				ret = hw_put(hw, b, t->offset + idx + i, a->value);
+				if (ret != UIOMMU_H_SUCCESS)
+					break;
+				view_fill(t, idx + i, 1, a->value);
+			}
 		}
 		hw_end(hw, b);
 		if (ret != UIOMMU_H_SUCCESS)
