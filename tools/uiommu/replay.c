@@ -97,7 +97,7 @@ int replay_init(struct replay *r, const struct replay_options *opt)
 
 	memset(r, 0, sizeof(*r));
 	r->opt = *opt;
-	ret = uiommu_ctx_new(NULL, &r->ctx);
+	ret = uiommu_ctx_new(opt->ctx_cfg, &r->ctx);
 	if (!ret)
 		ret = uiommu_guest_new(r->ctx, &r->guest);
 	if (!ret)
@@ -411,6 +411,8 @@ static long hcall(struct replay *r, uint64_t opcode, const uint64_t *args, unsig
 {
 	if (r->record)
 		r->record(r->record_opaque, opcode, args, nargs, list, npages);
+	if (r->hooks)
+		return r->hooks->hcall(r->hooks->opaque, opcode, args, nargs, rets, nrets);
 	return uiommu_papr_hcall(r->guest, opcode, args, nargs, rets, nrets);
 }
 
@@ -751,9 +753,13 @@ int replay_event(struct replay *r, uint64_t lineno, const struct trace_event *ev
 	case TRACE_XLATE:
 		do_xlate(r, lineno, ev);
 		return 0;
-	case TRACE_NEW_TABLE:
-		return new_table(r, lineno, ev->liobn);
-	default:
-		return do_ddw(r, lineno, ev);
+	default: /* windows change: a new table, a DDW call */
+		if (r->hooks)
+			r->hooks->before(r->hooks->opaque, ev);
+		ret = ev->type == TRACE_NEW_TABLE ? new_table(r, lineno, ev->liobn) :
+						    do_ddw(r, lineno, ev);
+		if (!ret && r->hooks)
+			ret = r->hooks->after(r->hooks->opaque, lineno, ev);
+		return ret;
 	}
 }
