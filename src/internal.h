@@ -367,6 +367,12 @@ struct liobn_table;
 
 struct papr_hw_batch {
 	void *opaque; /* the table's, as attached */
+	/*
+	 * A memslot the hcall knows already (a vCPU remembers one): gpas
+	 * [slot_first, slot_last] are at host address slot_hva + (gpa -
+	 * slot_first). None if slot_first > slot_last. Valid until @end.
+	 */
+	uint64_t slot_first, slot_last, slot_hva;
 	uint64_t priv[PAPR_HW_BATCH_WORDS];
 };
 

@@ -24,17 +24,22 @@
 #include "accel.h"
 
 /* Registrations whose counts one batch gathers before it must kill and release. */
-#define ACCEL_REL_MAX 6
+#define ACCEL_REL_MAX 5
 
 struct accel_batch {
 	struct accel_table *at;
 	uint64_t token;			 /* accel_vfio_begin()'s */
 	uint64_t kill_first, kill_last;	 /* host entries changed since the last kill */
 	int64_t tces;			 /* change of the container's TCE count */
-	uint64_t slot_first, slot_last;	 /* the memslot last used: its gpas */
-	uint64_t slot_hva;		 /* and the hva of slot_first */
 	struct vfio_hold *hold;		 /* the registration last used */
 	uint64_t hold_ua, hold_last;
+	/*
+	 * TCE counts taken from a registration ahead of the entries that use
+	 * them (one atomic per run, not per entry); what is left goes back at
+	 * the end. @left: host entries of the batch not done yet.
+	 */
+	struct vfio_hold *res_h;
+	uint64_t res_n, left;
 	uint64_t nrel;
 	struct {
 		struct vfio_hold *h;
@@ -64,21 +69,27 @@ static long too_hard(struct accel_table *at)
 	return UIOMMU_H_TOO_HARD;
 }
 
-/* The user address of guest page @gpa (@size bytes, in one memslot), or false. */
-static inline bool batch_ua(struct accel_batch *b, uint64_t gpa, uint64_t size, uint64_t *ret_ua)
+/*
+ * The user address of guest page @gpa (@size bytes, in one memslot), or
+ * false. The memslot is remembered in the seam's batch (which may come
+ * with the hcall's own).
+ */
+static inline bool batch_ua(struct papr_hw_batch *pb, uint64_t gpa, uint64_t size,
+			    uint64_t *ret_ua)
 {
-	if (unlikely(gpa < b->slot_first || gpa > b->slot_last || size - 1 > b->slot_last - gpa)) {
+	if (unlikely(gpa < pb->slot_first || gpa > pb->slot_last || size - 1 > pb->slot_last - gpa)) {
+		struct uiommu_guest *guest = batch_of(pb)->at->guest;
 		uint64_t first, last;
 		void *hva;
 
-		if (!guest_memslot_rcu(b->at->guest, gpa, &first, &last) ||
-		    size - 1 > last - gpa || !(hva = guest_gpa_to_hva_rcu(b->at->guest, first, 1)))
+		if (!guest_memslot_rcu(guest, gpa, &first, &last) || size - 1 > last - gpa ||
+		    !(hva = guest_gpa_to_hva_rcu(guest, first, 1)))
 			return false;
-		b->slot_first = first;
-		b->slot_last = last;
-		b->slot_hva = (uint64_t)(uintptr_t)hva;
+		pb->slot_first = first;
+		pb->slot_last = last;
+		pb->slot_hva = (uint64_t)(uintptr_t)hva;
 	}
-	*ret_ua = b->slot_hva + (gpa - b->slot_first);
+	*ret_ua = pb->slot_hva + (gpa - pb->slot_first);
 	return true;
 }
 
@@ -150,7 +161,7 @@ static long accel_validate(struct papr_hw_batch *pb, uint64_t tce)
 	uint64_t size = 1ULL << at->guest_shift, ua, hpa;
 	struct vfio_hold *h;
 
-	if (!batch_ua(b, tce & ~(size - 1), size, &ua))
+	if (!batch_ua(pb, tce & ~(size - 1), size, &ua))
 		return too_hard(at);
 	h = batch_hold(b, ua, size);
 	if (!h || accel_vfio_hold_hpa(h, ua, at->host_shift, &hpa))
@@ -174,9 +185,10 @@ static long accel_begin(struct papr_hw_batch *pb, uint64_t entry, uint64_t npage
 	b->kill_first = 1;
 	b->kill_last = 0;
 	b->tces = 0;
-	b->slot_first = 1;
-	b->slot_last = 0;
 	b->hold = NULL;
+	b->res_h = NULL;
+	b->res_n = 0;
+	b->left = npages << at->sub_shift;
 	b->nrel = 0;
 	return UIOMMU_H_SUCCESS;
 }
@@ -205,8 +217,31 @@ static void unmap_one(struct accel_batch *b, uint64_t e)
 	batch_release(b, old_ua);
 }
 
+/*
+ * @n TCE counts from @h for entries about to point into it: from what the
+ * batch took already, or taken now for every host entry the batch has
+ * left (the region's mapped and the container's counts, one atomic each).
+ * False if the region is being unregistered.
+ */
+static inline bool batch_reserve(struct accel_batch *b, struct vfio_hold *h, uint64_t n)
+{
+	if (likely(b->res_h == h && b->res_n >= n)) {
+		b->res_n -= n;
+		return true;
+	}
+	if (b->res_n)
+		accel_vfio_hold_sub(b->res_h, b->res_n);
+	b->res_h = NULL;
+	b->res_n = 0;
+	if (accel_vfio_hold_add(h, MAX(n, b->left)))
+		return false;
+	b->res_h = h;
+	b->res_n = MAX(n, b->left) - n;
+	return true;
+}
+
 /* kvmppc_tce_iommu_map(): every host entry of guest entry @entry. */
-static long accel_map(struct papr_hw_batch *pb, uint64_t entry, uint64_t tce)
+static inline long map_one(struct papr_hw_batch *pb, uint64_t entry, uint64_t tce)
 {
 	struct accel_batch *b = batch_of(pb);
 	struct accel_table *at = b->at;
@@ -217,19 +252,21 @@ static long accel_map(struct papr_hw_batch *pb, uint64_t entry, uint64_t tce)
 	uint64_t ua, hpa, i;
 
 	/* As the VMM path maps it (QEMU's notifier masks the gpa to the page). */
-	if (!batch_ua(b, tce & ~(size - 1), size, &ua))
+	if (!batch_ua(pb, tce & ~(size - 1), size, &ua))
 		return too_hard(at);
 	h = batch_hold(b, ua, size);
 	if (!h || accel_vfio_hold_hpa(h, ua, at->host_shift, &hpa))
 		return too_hard(at);
 	/* One count per host TCE, for the whole page at once; what is not used goes back. */
-	if (accel_vfio_hold_add(h, n))
+	if (!batch_reserve(b, h, n))
 		return too_hard(at); /* the region is being unregistered */
+	b->left -= MIN(b->left, n);
 	for (i = 0; i < n; i++) {
 		uint64_t e = first + i, ua_i = ua + (i << at->host_shift), old_ua, old_hpa;
 		enum uiommu_dma_dir old_dir;
 
-		if (hcall_fault(at->ctx) || accel_vfio_hold_hpa(h, ua_i, at->host_shift, &hpa))
+		if (hcall_fault(at->ctx) ||
+		    (i && accel_vfio_hold_hpa(h, ua_i, at->host_shift, &hpa)))
 			break;
 		/* A missing level of either tree: the VMM path allocates it. */
 		if (uiommu_tce_table_ua_xchg_no_alloc(at->tbl, e, ua_i, &old_ua))
@@ -247,8 +284,13 @@ static long accel_map(struct papr_hw_batch *pb, uint64_t entry, uint64_t tce)
 	}
 	if (i == n)
 		return UIOMMU_H_SUCCESS;
-	accel_vfio_hold_sub(h, n - i);
+	b->res_n += n - i; /* the counts not used stay with the batch */
 	return too_hard(at); /* the host entries before i are mapped: a redo overwrites them */
+}
+
+static long accel_map(struct papr_hw_batch *pb, uint64_t entry, uint64_t tce)
+{
+	return map_one(pb, entry, tce);
 }
 
 /* kvmppc_tce_iommu_unmap(): every host entry of guest entry @entry. */
@@ -258,6 +300,7 @@ static long accel_unmap(struct papr_hw_batch *pb, uint64_t entry)
 	struct accel_table *at = b->at;
 	const uint64_t n = 1ULL << at->sub_shift, first = entry << at->sub_shift;
 
+	b->left -= MIN(b->left, n);
 	for (uint64_t i = 0; i < n; i++) {
 		if (hcall_fault(at->ctx))
 			return too_hard(at);
@@ -312,6 +355,8 @@ static void accel_end(struct papr_hw_batch *pb)
 {
 	struct accel_batch *b = batch_of(pb);
 
+	if (b->res_n)
+		accel_vfio_hold_sub(b->res_h, b->res_n);
 	batch_flush(b);
 	accel_vfio_end(b->at->c, b->token, b->tces);
 }

@@ -113,7 +113,21 @@ static inline uint64_t view_mask(const struct liobn_table *t)
  */
 static inline struct liobn_table *hcall_table(struct hcall *h, long *ret)
 {
-	struct liobn_table *t = h->pg ? liobn_find_rcu(h->pg, h->liobn) : NULL;
+	const struct uiommu_vcpu *v = h->vcpu;
+	struct liobn_table *t = NULL;
+
+	/* What a vCPU remembers, if its LIOBN array is still the published one (papr.h). */
+	if (h->pg) {
+		const struct rcu_array *a = rcu_deref(h->pg->liobns);
+
+		if (v && v->c_t && a == v->c_liobns && h->liobn == v->c_liobn) {
+			t = v->c_t;
+		} else {
+			size_t i = rcu_array_find(a, h->liobn);
+
+			t = i == SIZE_MAX ? NULL : a->e[i].ptr;
+		}
+	}
 
 	h->kvm = h->pg && !h->force_qemu && profile_kvm(h->pg);
 	if (h->kvm) {
@@ -223,13 +237,20 @@ static inline void hcall_written(struct hcall *h, struct liobn_table *t, uint64_
  * (absolute, n >= 1): all of them, or none (a refusal ends the ones begun
  * and is returned).
  */
-static long hw_begin(const struct papr_hw_set *hw, struct papr_hw_batch *b, uint64_t entry,
-		     uint64_t n)
+static long hw_begin(const struct hcall *h, const struct papr_hw_set *hw,
+		     struct papr_hw_batch *b, uint64_t entry, uint64_t n)
 {
+	const struct uiommu_vcpu *v = h->vcpu;
+	/* The vCPU's memslot, if it still is one. */
+	bool hint = v && v->c_slots && rcu_deref(h->guest->slots) == v->c_slots;
+
 	for (size_t i = 0; i < hw->n; i++) {
 		long ret;
 
 		b[i].opaque = hw->hw[i].opaque;
+		b[i].slot_first = hint ? v->c_first : 1;
+		b[i].slot_last = hint ? v->c_last : 0;
+		b[i].slot_hva = hint ? v->c_hva : 0;
 		ret = hw->hw[i].ops->begin(&b[i], entry, n);
 		if (ret != UIOMMU_H_SUCCESS) {
 			while (i--)
@@ -481,7 +502,9 @@ static long put_tce_body(struct hcall *h, void *arg)
 	if (unlikely(!t))
 		return ret;
 	if (h->kvm) {
-		uint64_t first = 1, last = 0;
+		const struct uiommu_vcpu *v = h->vcpu;
+		bool hint = v && v->c_slots && rcu_deref(h->guest->slots) == v->c_slots;
+		uint64_t first = hint ? v->c_first : 1, last = hint ? v->c_last : 0;
 
 		if (unlikely(!kvm_ioba_ok(t, h->ioba, 1, &idx)))
 			return hcall_fail(h, (h->ioba & t->page_mask) ?
@@ -497,7 +520,7 @@ static long put_tce_body(struct hcall *h, void *arg)
 	}
 	hw = hcall_hw(h, t);
 	if (unlikely(hw)) {
-		ret = hw_begin(hw, b, t->offset + idx, 1);
+		ret = hw_begin(h, hw, b, t->offset + idx, 1);
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
 		if (h->kvm) {
@@ -777,7 +800,7 @@ static long indirect_body_kvm(struct hcall *h, struct liobn_table *t,
 	}
 	if (unlikely(hw) && a->npages) {
 		/* The tables' part of the validation, in the batches that will write them. */
-		ret = hw_begin(hw, b, t->offset + idx, a->npages);
+		ret = hw_begin(h, hw, b, t->offset + idx, a->npages);
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
 		for (uint64_t i = 0; i < a->npages; i++) {
@@ -828,7 +851,7 @@ static long indirect_body_qemu(struct hcall *h, struct liobn_table *t,
 	if (!view_ready(h, t, idx, n, tces_be, 0))
 		return NEED_PAGES;
 	if (unlikely(hw) && n) {
-		ret = hw_begin(hw, b, t->offset + idx, n);
+		ret = hw_begin(h, hw, b, t->offset + idx, n);
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
 	} else {
@@ -922,7 +945,7 @@ static long stuff_body_kvm(struct hcall *h, struct liobn_table *t, const struct 
 		return NEED_PAGES;
 	hw = hcall_hw(h, t);
 	if (unlikely(hw) && a->npages) {
-		ret = hw_begin(hw, b, t->offset + idx, a->npages);
+		ret = hw_begin(h, hw, b, t->offset + idx, a->npages);
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
 		ret = hw_unmap_all(hw, b, t->offset + idx, a->npages);
@@ -949,7 +972,7 @@ static long stuff_body_qemu(struct hcall *h, struct liobn_table *t, const struct
 		return NEED_PAGES;
 	hw = hcall_hw(h, t);
 	if (unlikely(hw) && n) {
-		long ret = hw_begin(hw, b, t->offset + idx, n);
+		long ret = hw_begin(h, hw, b, t->offset + idx, n);
 
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
@@ -1021,11 +1044,15 @@ static void vcpu_slot_fill(struct uiommu_vcpu *v, uint64_t gpa)
 	const struct rcu_array *slots = rcu_deref(v->guest->slots);
 	uint64_t first, last;
 
+	void *hva;
+
 	/* A newer array than @slots may answer: then @slots is never current again. */
-	if (guest_memslot_rcu(v->guest, gpa, &first, &last)) {
+	if (guest_memslot_rcu(v->guest, gpa, &first, &last) &&
+	    (hva = guest_gpa_to_hva_rcu(v->guest, first, 1))) {
 		v->c_slots = slots;
 		v->c_first = first;
 		v->c_last = last;
+		v->c_hva = (uint64_t)(uintptr_t)hva;
 	}
 }
 
@@ -1122,13 +1149,22 @@ __attribute__((noinline)) static long vcpu_put_tce_slow(struct uiommu_vcpu *vcpu
 {
 	long ret;
 
+	uint64_t gpa = tce & ~TCE_RW;
+	bool learnt = false;
+
 	if (!vcpu->online)
 		return uiommu_h_put_tce(vcpu->guest, liobn, ioba, tce);
 	/* What the vCPU did not remember, learnt; then the common case again. */
-	vcpu_table_fill(vcpu, liobn);
-	if (tce & TCE_RW)
-		vcpu_slot_fill(vcpu, tce & ~TCE_RW);
-	if (vcpu_put_fast(vcpu, liobn, ioba, tce))
+	if (!vcpu_table(vcpu, rcu_deref(vcpu->pg->liobns), liobn)) {
+		vcpu_table_fill(vcpu, liobn);
+		learnt = true;
+	}
+	if ((tce & TCE_RW) && (rcu_deref(vcpu->guest->slots) != vcpu->c_slots ||
+			       gpa < vcpu->c_first || gpa > vcpu->c_last)) {
+		vcpu_slot_fill(vcpu, gpa);
+		learnt = true;
+	}
+	if (learnt && vcpu_put_fast(vcpu, liobn, ioba, tce))
 		return UIOMMU_H_SUCCESS;
 	vcpu->slow++;
 	ret = put_tce_slow(vcpu->guest, vcpu->pg, liobn, ioba, tce, vcpu);

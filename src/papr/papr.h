@@ -98,6 +98,7 @@ struct uiommu_vcpu {
 	struct liobn_table *c_t;
 	const struct rcu_array *c_slots; /* the memslot array [c_first, c_last] came from */
 	uint64_t c_first, c_last;
+	uint64_t c_hva; /* the host address of c_first */
 };
 
 /* Forget what the vCPU remembers; an offline vCPU remembers nothing (its fast path relies on it). */
