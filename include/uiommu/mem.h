@@ -62,8 +62,10 @@ extern "C" {
  *	page size.
  * @size: bytes, a non-zero multiple of the system page size.
  * @hva: the caller's existing MAP_SHARED mapping of [@fd_offset, +@size) of
- *	@fd, or NULL to have the library map it. The caller keeps @hva mapped
- *	until uiommu_ram_remove().
+ *	@fd, or NULL to have the library map it (at an address aligned as
+ *	@size is, from 64 KiB to 1 GiB, as a VMM aligns guest RAM, so that
+ *	host pages are host pages in hva and hpa alike). The caller keeps
+ *	@hva mapped until uiommu_ram_remove().
  * @ret_hpa: on success, the hpa of the first byte, a multiple of
  *	UIOMMU_HPA_REGION_ALIGN.
  *

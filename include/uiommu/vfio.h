@@ -387,7 +387,8 @@ int uiommu_vfio_info(struct uiommu_vfio_container *container, struct uiommu_vfio
  * * -EPERM another address space is bound, or the caller has none, or the
  *   group has no 32-bit window (tce32_size 0);
  * * -EBUSY already enabled;
- * * -ENOMEM the UIOMMU_RES_LOCKED_BYTES limit.
+ * * -ENOMEM the UIOMMU_RES_LOCKED_BYTES limit, or the caller's process
+ *   address space could not be made (uiommu_mm_current()).
  */
 int uiommu_vfio_enable(struct uiommu_vfio_container *container);
 
@@ -429,7 +430,8 @@ int uiommu_vfio_disable(struct uiommu_vfio_container *container);
  * * -EBUSY this container has registered exactly this range already;
  * * -EFAULT memory the model cannot resolve;
  * * -ENOSPC the UIOMMU_RES_PREREG_REGIONS limit;
- * * -ENOMEM the UIOMMU_RES_LOCKED_BYTES limit, mlock(2), out of memory.
+ * * -ENOMEM the UIOMMU_RES_LOCKED_BYTES limit, mlock(2), out of memory (also
+ *   for the caller's process address space).
  */
 int uiommu_vfio_register_memory(struct uiommu_vfio_container *container, uint64_t vaddr,
 				uint64_t size);
@@ -492,7 +494,8 @@ int uiommu_vfio_unregister_memory(struct uiommu_vfio_container *container, uint6
  *   first group lacks set_window, unset_window, get_table_size or
  *   create_table;
  * * -ENOSPC both windows exist already, or create_table's -ENOSPC;
- * * -ENOMEM the UIOMMU_RES_LOCKED_BYTES limit, or create_table's -ENOMEM;
+ * * -ENOMEM the UIOMMU_RES_LOCKED_BYTES limit, create_table's -ENOMEM, or
+ *   the caller's process address space could not be made;
  * * the error of creating the pending default window, of create_table, or
  *   of set_window on a group.
  */
@@ -506,7 +509,10 @@ int uiommu_vfio_create_window(struct uiommu_vfio_container *container, unsigned 
  *	inside it, not only the start; kept).
  *
  * As Linux tce_iommu_remove_window(): binds the caller's address space;
- * while the default window is pending, @start_addr 0 only cancels it.
+ * while the default window is pending, @start_addr 0 only cancels it, and
+ * so does the 32-bit window's start that GET_INFO reports (Linux knows
+ * only 0, powernv's tce32_start, so QEMU's removal of it by that address
+ * fails on a group whose window lies elsewhere).
  * Otherwise every TCE of the window is cleared (before the window is
  * unset, as upstream since v6.11), the window is unset on every group and
  * its table freed and uncharged. Fixed quirk: a group without unset_window
@@ -520,7 +526,8 @@ int uiommu_vfio_create_window(struct uiommu_vfio_container *container, unsigned 
  *   @start_addr;
  * * -ENOTTY a v1 container;
  * * -EPERM another address space is bound, or the caller has none, or a
- *   group lacks unset_window.
+ *   group lacks unset_window;
+ * * -ENOMEM the caller's process address space could not be made.
  */
 int uiommu_vfio_remove_window(struct uiommu_vfio_container *container, uint64_t start_addr);
 

@@ -268,6 +268,39 @@ static int hpa_reserve_locked(struct mem_state *mem, uint64_t size, uint64_t *re
 	return 0;
 }
 
+/*
+ * Map [fd_offset, + size) of @fd shared, at an address aligned as the size
+ * is (64 KiB at least, 1 GiB at most), as a VMM aligns guest RAM: the hva
+ * then agrees with the 16 GiB aligned hpa in those low bits, so that the
+ * region's host pages (and a VFIO container's IOMMU pages up to them) are
+ * host pages in both. MAP_FAILED with errno set on failure.
+ */
+static void *map_aligned(int fd, uint64_t fd_offset, uint64_t size)
+{
+	uint64_t align = MIN(MAX(1ULL << __builtin_ctzll(size), 64ULL << 10), 1ULL << 30);
+	char *reserve, *p;
+
+	reserve = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+	if (reserve == MAP_FAILED)
+		return MAP_FAILED;
+	p = (char *)(((uintptr_t)reserve + align - 1) & ~(uintptr_t)(align - 1));
+	if (mmap(p, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, (off_t)fd_offset) ==
+	    MAP_FAILED) {
+		int err = errno;
+
+		munmap(reserve, size + align);
+		errno = err;
+		return MAP_FAILED;
+	}
+	/* Give the slack back on both sides. */
+	if (p > reserve)
+		munmap(reserve, (size_t)(p - reserve));
+	if (reserve + size + align > p + size)
+		munmap(p + size, (size_t)(reserve + size + align - (p + size)));
+	return p;
+}
+
 static int map_errno(int err)
 {
 	switch (err) {
@@ -323,7 +356,7 @@ UIOMMU_EXPORT int uiommu_ram_add(struct uiommu_ctx *ctx, int fd, uint64_t fd_off
 			ret = -ENOMEM;
 			goto err_close;
 		}
-		map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, dupfd, (off_t)fd_offset);
+		map = map_aligned(dupfd, fd_offset, size);
 		if (map == MAP_FAILED) {
 			map = NULL;
 			ret = map_errno(errno);

@@ -14,9 +14,14 @@
 
 static _Atomic unsigned int fork_gen;
 
-/* This thread's uiommu_mm_use(), valid only in the generation it was made in. */
-static _Thread_local struct uiommu_mm *tls_mm;
-static _Thread_local unsigned int tls_gen;
+/*
+ * This thread's uiommu_mm_use(), valid only in the generation it was made
+ * in. Initial-exec: every VFIO request reads it, and the general dynamic
+ * model costs a __tls_get_addr() call each time (16 bytes of static TLS,
+ * which glibc's surplus covers even for a library loaded by dlopen()).
+ */
+static _Thread_local struct uiommu_mm *tls_mm __attribute__((tls_model("initial-exec")));
+static _Thread_local unsigned int tls_gen __attribute__((tls_model("initial-exec")));
 
 static void fork_child(void)
 {

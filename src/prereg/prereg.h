@@ -35,6 +35,7 @@ struct uiommu_mm {
 
 struct uiommu_prereg {
 	struct uiommu_mm *mm;
+	struct uiommu_ctx *ctx;		/* for a free deferred past the address space */
 	uint64_t ua, last;		/* inclusive */
 	unsigned int page_shift;	/* largest IOMMU page it backs (Linux pageshift) */
 	unsigned int granule_shift;	/* hpas[] has one hpa per 1 << granule_shift bytes */

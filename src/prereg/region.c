@@ -77,7 +77,7 @@ static bool mapped_sub(struct uiommu_prereg *mem, uint64_t n)
 void prereg_mapped_sub(struct uiommu_prereg *mem, uint64_t n)
 {
 	if (unlikely(!mapped_sub(mem, n)))
-		ctx_err(mem->mm->ctx, "prereg region 0x%llx: mapped decremented by %llu below 1",
+		ctx_err(mem->ctx, "prereg region 0x%llx: mapped decremented by %llu below 1",
 			(unsigned long long)mem->ua, (unsigned long long)n);
 }
 
@@ -91,7 +91,7 @@ void prereg_range(const struct uiommu_prereg *mem, uint64_t *ret_ua, uint64_t *r
 
 static void region_free(struct uiommu_prereg *mem)
 {
-	struct uiommu_ctx *ctx = mem->mm->ctx;
+	struct uiommu_ctx *ctx = mem->ctx;
 
 	ctx_free(ctx, mem->hpas);
 	ctx_free(ctx, mem);
@@ -273,6 +273,7 @@ UIOMMU_EXPORT int uiommu_prereg_new(struct uiommu_mm *mm, uint64_t ua, uint64_t 
 		goto err_unpin;
 	}
 	mem->mm = mm;
+	mem->ctx = ctx;
 	mem->ua = ua;
 	mem->last = last;
 	/* Natural alignment of the range, and no more than the memory vouches for. */
@@ -359,12 +360,14 @@ UIOMMU_EXPORT int uiommu_prereg_put(struct uiommu_prereg *mem)
 	struct uiommu_mm *mm;
 	struct uiommu_ctx *ctx;
 	struct rcu_array *a;
-	uint64_t idle = 1, used;
+	uint64_t idle = 1, used, ua, last;
 
 	if (!mem)
 		return -EINVAL;
 	mm = mem->mm;
 	ctx = mm->ctx;
+	ua = mem->ua; /* @mem may be freed once it is out of the array */
+	last = mem->last;
 	pthread_mutex_lock(&mm->lock);
 	used = atomic_load_explicit(&mem->used, memory_order_relaxed);
 	if (used > 1) {
@@ -385,7 +388,7 @@ UIOMMU_EXPORT int uiommu_prereg_put(struct uiommu_prereg *mem)
 		regions_publish(mm, a, mem);
 	pthread_mutex_unlock(&mm->lock);
 
-	unpin_pieces(ctx, mem->ua, mem->last);
+	unpin_pieces(ctx, ua, last);
 	ctx_uncharge(ctx, UIOMMU_RES_PREREG_REGIONS, 1);
 	return 0;
 }

@@ -79,6 +79,19 @@ int vfio_mm_set(struct uiommu_vfio_container *c)
 	return 0;
 }
 
+int vfio_lock_v2(struct uiommu_vfio_container *c, bool bind)
+{
+	int ret;
+
+	pthread_rwlock_wrlock(&c->lock);
+	ret = vfio_iommu_check(c);
+	if (!ret && !c->v2)
+		ret = -ENOTTY;
+	if (!ret && bind)
+		ret = vfio_mm_set(c);
+	return ret;
+}
+
 struct uiommu_table_group *vfio_first_group(struct uiommu_vfio_container *c)
 {
 	return c->tce_groups ? c->tce_groups->grp : NULL;

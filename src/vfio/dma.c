@@ -170,10 +170,11 @@ void vfio_clear_window_locked(struct uiommu_vfio_container *c, int num)
 /*
  * Take the lock shared, with the checks MAP and UNMAP start with, and the
  * pending default window created (Linux creates it with no lock at all).
- * @flags_ok false: -EINVAL at the point where Linux checks flags. Returns 0
+ * @late_err: returned where Linux reads the struct and checks argsz and
+ * flags (after the enabled check, before the default window). Returns 0
  * with the lock held shared, or an error with no lock held.
  */
-static int dma_lock(struct uiommu_vfio_container *c, bool flags_ok)
+static int dma_lock(struct uiommu_vfio_container *c, int late_err)
 {
 	int ret;
 
@@ -182,8 +183,8 @@ static int dma_lock(struct uiommu_vfio_container *c, bool flags_ok)
 		ret = vfio_iommu_check(c);
 		if (!ret && !c->enabled)
 			ret = -EPERM;
-		if (!ret && !flags_ok)
-			ret = -EINVAL;
+		if (!ret)
+			ret = late_err;
 		if (!ret && !c->def_window_pending)
 			return 0;
 		pthread_rwlock_unlock(&c->lock);
@@ -388,8 +389,8 @@ static int map_v1(struct uiommu_vfio_container *c, const struct vfio_window *w, 
 
 /* ---- public ---- */
 
-UIOMMU_EXPORT int uiommu_vfio_map_dma(struct uiommu_vfio_container *c, uint64_t vaddr,
-				      uint64_t iova, uint64_t size, unsigned int flags)
+int vfio_map_dma(struct uiommu_vfio_container *c, uint64_t vaddr, uint64_t iova,
+		 uint64_t size, unsigned int flags, int late_err)
 {
 	const unsigned int rw = UIOMMU_VFIO_DMA_MAP_FLAG_READ | UIOMMU_VFIO_DMA_MAP_FLAG_WRITE;
 	static const enum uiommu_dma_dir dirs[4] = {
@@ -404,9 +405,9 @@ UIOMMU_EXPORT int uiommu_vfio_map_dma(struct uiommu_vfio_container *c, uint64_t 
 	uint64_t npages, entry, mask, last, done = 0, fresh = 0;
 	int num, ret;
 
-	if (!c)
-		return -EINVAL;
-	ret = dma_lock(c, !(flags & ~rw));
+	if (!late_err && (flags & ~rw))
+		late_err = -EINVAL;
+	ret = dma_lock(c, late_err);
 	if (ret)
 		return ret;
 	ret = dma_window(c, iova, size, vaddr, true, &num, &npages);
@@ -450,16 +451,13 @@ out_unlock:
 	return ret;
 }
 
-UIOMMU_EXPORT int uiommu_vfio_unmap_dma(struct uiommu_vfio_container *c, uint64_t iova,
-					uint64_t size)
+int vfio_unmap_dma(struct uiommu_vfio_container *c, uint64_t iova, uint64_t size, int late_err)
 {
 	const struct vfio_window *w;
 	uint64_t npages, entry, mask;
 	int num, ret;
 
-	if (!c)
-		return -EINVAL;
-	ret = dma_lock(c, true);
+	ret = dma_lock(c, late_err);
 	if (ret)
 		return ret;
 	ret = dma_window(c, iova, size, 0, false, &num, &npages);
@@ -478,4 +476,20 @@ UIOMMU_EXPORT int uiommu_vfio_unmap_dma(struct uiommu_vfio_container *c, uint64_
 out_unlock:
 	pthread_rwlock_unlock(&c->lock);
 	return ret;
+}
+
+UIOMMU_EXPORT int uiommu_vfio_map_dma(struct uiommu_vfio_container *c, uint64_t vaddr,
+				      uint64_t iova, uint64_t size, unsigned int flags)
+{
+	if (!c)
+		return -EINVAL;
+	return vfio_map_dma(c, vaddr, iova, size, flags, 0);
+}
+
+UIOMMU_EXPORT int uiommu_vfio_unmap_dma(struct uiommu_vfio_container *c, uint64_t iova,
+					uint64_t size)
+{
+	if (!c)
+		return -EINVAL;
+	return vfio_unmap_dma(c, iova, size, 0);
 }

@@ -39,11 +39,6 @@ static int iommu_precheck(struct uiommu_vfio_container *c, unsigned long request
 	if (ret)
 		goto out;
 	switch (request) {
-	case VFIO_IOMMU_MAP_DMA:
-	case VFIO_IOMMU_UNMAP_DMA:
-		if (!c->enabled)
-			ret = -EPERM;
-		break;
 	case VFIO_IOMMU_ENABLE:
 	case VFIO_IOMMU_DISABLE:
 		if (c->v2)
@@ -111,28 +106,37 @@ static int get_info(struct uiommu_vfio_container *c, void *arg)
 	return 0;
 }
 
+/* MAP and UNMAP: the struct's errors are returned after the checks that precede its copy. */
 static int map_dma(struct uiommu_vfio_container *c, const void *arg)
 {
-	struct vfio_iommu_type1_dma_map p;
+	const size_t minsz = offsetofend(struct vfio_iommu_type1_dma_map, size);
+	struct vfio_iommu_type1_dma_map p = { 0 };
+	int err = 0;
 
-	memcpy(&p, arg, offsetofend(struct vfio_iommu_type1_dma_map, size));
-	if (p.argsz < offsetofend(struct vfio_iommu_type1_dma_map, size))
-		return -EINVAL;
-	if (p.flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE))
-		return -EINVAL;
-	return uiommu_vfio_map_dma(c, p.vaddr, p.iova, p.size, p.flags);
+	if (!arg)
+		err = -EFAULT;
+	else
+		memcpy(&p, arg, minsz);
+	if (!err && (p.argsz < minsz || (p.flags & ~(VFIO_DMA_MAP_FLAG_READ |
+						    VFIO_DMA_MAP_FLAG_WRITE))))
+		err = -EINVAL;
+	return vfio_map_dma(c, p.vaddr, p.iova, p.size, p.flags, err);
 }
 
 static int unmap_dma(struct uiommu_vfio_container *c, const void *arg)
 {
-	struct vfio_iommu_type1_dma_unmap p;
+	const size_t minsz = offsetofend(struct vfio_iommu_type1_dma_unmap, size);
+	struct vfio_iommu_type1_dma_unmap p = { 0 };
+	int err = 0;
 
-	memcpy(&p, arg, offsetofend(struct vfio_iommu_type1_dma_unmap, size));
-	if (p.argsz < offsetofend(struct vfio_iommu_type1_dma_unmap, size))
-		return -EINVAL;
-	if (p.flags) /* no flag is supported (the type1 ones are refused) */
-		return -EINVAL;
-	return uiommu_vfio_unmap_dma(c, p.iova, p.size);
+	if (!arg)
+		err = -EFAULT;
+	else
+		memcpy(&p, arg, minsz);
+	/* No flag is supported (the type1 ones are refused). */
+	if (!err && (p.argsz < minsz || p.flags))
+		err = -EINVAL;
+	return vfio_unmap_dma(c, p.iova, p.size, err);
 }
 
 static int register_memory(struct uiommu_vfio_container *c, const void *arg, bool reg)
@@ -219,7 +223,12 @@ UIOMMU_EXPORT int uiommu_vfio_ioctl(struct uiommu_vfio_container *c, unsigned lo
 		return uiommu_vfio_set_iommu(c, arg);
 	}
 
-	/* The IOMMU's: the checks before the struct is read, then the struct. */
+	/* The hot pair checks its struct in the call, at Linux's place. */
+	if (request == VFIO_IOMMU_MAP_DMA)
+		return map_dma(c, ptr);
+	if (request == VFIO_IOMMU_UNMAP_DMA)
+		return unmap_dma(c, ptr);
+	/* The others: the checks before the struct is read, then the struct. */
 	ret = iommu_precheck(c, request);
 	if (ret)
 		return ret;
@@ -234,10 +243,6 @@ UIOMMU_EXPORT int uiommu_vfio_ioctl(struct uiommu_vfio_container *c, unsigned lo
 	switch (request) {
 	case VFIO_IOMMU_SPAPR_TCE_GET_INFO:
 		return get_info(c, ptr);
-	case VFIO_IOMMU_MAP_DMA:
-		return map_dma(c, ptr);
-	case VFIO_IOMMU_UNMAP_DMA:
-		return unmap_dma(c, ptr);
 	case VFIO_IOMMU_SPAPR_REGISTER_MEMORY:
 		return register_memory(c, ptr, true);
 	case VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY:

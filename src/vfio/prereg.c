@@ -99,12 +99,7 @@ UIOMMU_EXPORT int uiommu_vfio_register_memory(struct uiommu_vfio_container *c, u
 
 	if (!c)
 		return -EINVAL;
-	pthread_rwlock_wrlock(&c->lock);
-	ret = vfio_iommu_check(c);
-	if (!ret && !c->v2)
-		ret = -ENOTTY;
-	if (!ret)
-		ret = vfio_mm_set(c);
+	ret = vfio_lock_v2(c, true);
 	if (!ret)
 		ret = prereg_range_check(c, vaddr, size, true);
 	if (ret)
@@ -159,10 +154,7 @@ UIOMMU_EXPORT int uiommu_vfio_unregister_memory(struct uiommu_vfio_container *c,
 
 	if (!c)
 		return -EINVAL;
-	pthread_rwlock_wrlock(&c->lock);
-	ret = vfio_iommu_check(c);
-	if (!ret && !c->v2)
-		ret = -ENOTTY;
+	ret = vfio_lock_v2(c, false);
 	if (!ret && !c->mm)
 		ret = -EPERM;
 	if (!ret)

@@ -106,6 +106,12 @@ struct vfio_state {
 int vfio_iommu_check(struct uiommu_vfio_container *c);
 /* vfio_mm_set() - Bind the caller's address space, or check it (Linux tce_iommu_mm_set()). */
 int vfio_mm_set(struct uiommu_vfio_container *c);
+/*
+ * vfio_lock_v2() - What every v2-only request starts with: the lock
+ * (exclusive, held on return whatever the result), vfio_iommu_check(),
+ * -ENOTTY on v1, and, if @bind, vfio_mm_set().
+ */
+int vfio_lock_v2(struct uiommu_vfio_container *c, bool bind);
 /* The first group the IOMMU attached (Linux list_first_entry of group_list), or NULL. */
 struct uiommu_table_group *vfio_first_group(struct uiommu_vfio_container *c);
 
@@ -124,6 +130,13 @@ int vfio_windows_set_on(struct uiommu_vfio_container *c, struct uiommu_table_gro
 void vfio_windows_unset_on(struct uiommu_vfio_container *c, struct uiommu_table_group *grp);
 
 /* dma.c */
+/*
+ * MAP_DMA and UNMAP_DMA; @late_err is the ioctl's error of reading its
+ * struct (a NULL pointer, argsz, flags), returned where Linux would.
+ */
+int vfio_map_dma(struct uiommu_vfio_container *c, uint64_t vaddr, uint64_t iova,
+		 uint64_t size, unsigned int flags, int late_err);
+int vfio_unmap_dma(struct uiommu_vfio_container *c, uint64_t iova, uint64_t size, int late_err);
 /* Clear [entry, entry + npages) of window @num, releasing every page; 0 or -EINVAL (range). */
 int vfio_clear(struct uiommu_vfio_container *c, int num, uint64_t entry, uint64_t npages);
 /* Clear a whole window; the caller holds the lock exclusively (no stripes needed). */

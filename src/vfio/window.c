@@ -168,12 +168,7 @@ UIOMMU_EXPORT int uiommu_vfio_create_window(struct uiommu_vfio_container *c,
 
 	if (!c || !ret_start_addr)
 		return -EINVAL;
-	pthread_rwlock_wrlock(&c->lock);
-	ret = vfio_iommu_check(c);
-	if (!ret && !c->v2)
-		ret = -ENOTTY;
-	if (!ret)
-		ret = vfio_mm_set(c);
+	ret = vfio_lock_v2(c, true);
 	if (!ret)
 		ret = vfio_default_window_locked(c);
 	if (!ret)
@@ -190,16 +185,16 @@ UIOMMU_EXPORT int uiommu_vfio_remove_window(struct uiommu_vfio_container *c, uin
 
 	if (!c)
 		return -EINVAL;
-	pthread_rwlock_wrlock(&c->lock);
-	ret = vfio_iommu_check(c);
-	if (!ret && !c->v2)
-		ret = -ENOTTY;
-	if (!ret)
-		ret = vfio_mm_set(c);
+	ret = vfio_lock_v2(c, true);
 	if (ret)
 		goto out;
-	/* Removing the default window before it exists: just do not create it. */
-	if (c->def_window_pending && !start_addr) {
+	/*
+	 * Removing the default window before it exists: just do not create it.
+	 * Linux knows it only by bus address 0 (powernv's tce32_start); the
+	 * address GET_INFO reports, where QEMU removes it, is taken too.
+	 */
+	if (c->def_window_pending &&
+	    (!start_addr || start_addr == vfio_first_group(c)->tce32_start)) {
 		c->def_window_pending = false;
 		goto out;
 	}

@@ -74,6 +74,10 @@ static void test_address_spaces(void **state)
 	assert_int_equal(uiommu_mm_new(ctx, &mm), 0);
 	assert_int_equal(uiommu_mm_new(ctx, &spare), -ENOSPC);
 	assert_int_equal(uiommu_mm_new(ctx2, &mm2), 0);
+	assert_int_equal(uiommu_ctx_inject_fault(ctx2, 1, UIOMMU_FAULT_HEAP), 0);
+	assert_int_equal(uiommu_mm_new(ctx2, &spare), -ENOMEM);
+	assert_int_equal(uiommu_ctx_inject_fault(ctx2, 0, 0), 0);
+	assert_int_equal(ctx_usage(ctx2, UIOMMU_RES_ADDRESS_SPACES), 1);
 
 	/* Using one: this thread acts in it for its context only. */
 	assert_int_equal(uiommu_mm_use(NULL), -EINVAL);
@@ -231,13 +235,14 @@ static void test_prereg_dead(void **state)
 {
 	struct uiommu_ctx *ctx = vt_ctx_new(16);
 	struct uiommu_mm *mm = NULL;
-	struct uiommu_prereg *mem = NULL;
+	struct uiommu_prereg *mem = NULL, *other = NULL;
 	struct vt_ram ram;
 
 	(void)state;
-	vt_ram_new(ctx, 1 * MiB, 64 * KiB, &ram);
+	vt_ram_new(ctx, 2 * MiB, 64 * KiB, &ram);
 	assert_int_equal(uiommu_mm_new(ctx, &mm), 0);
 	assert_int_equal(uiommu_prereg_new(mm, UA(ram.hva), MiB, &mem), 0);
+	assert_int_equal(uiommu_prereg_new(mm, UA(ram.hva) + MiB, MiB, &other), 0);
 	/* Out of memory for the smaller array: the dead region stays in place until the next edit. */
 	assert_int_equal(uiommu_ctx_inject_fault(ctx, 1, UIOMMU_FAULT_HEAP | UIOMMU_FAULT_PERSIST), 0);
 	assert_int_equal(uiommu_prereg_put(mem), 0);
@@ -246,7 +251,8 @@ static void test_prereg_dead(void **state)
 	assert_int_equal(info_of(mem).mapped, 0);
 	assert_int_equal(info_of(mem).used, 0);
 	assert_int_equal(info_of(mem).locked_bytes, 0);
-	assert_int_equal(ctx_usage(ctx, UIOMMU_RES_LOCKED_BYTES), 0);
+	assert_int_equal(ctx_usage(ctx, UIOMMU_RES_LOCKED_BYTES), MiB);
+	assert_int_equal(uiommu_prereg_put(other), 0);
 	/* The address space frees it. */
 	assert_int_equal(uiommu_mm_free(mm), 0);
 	vt_ram_free(ctx, &ram);
@@ -268,6 +274,21 @@ static void test_prereg_page_shift(void **state)
 	/* Ordinary memory: the host page at most, however aligned. */
 	assert_int_equal(uiommu_prereg_new(mm, UA(ram.hva), 32 * MiB, &mem[0]), 0);
 	assert_int_equal(info_of(mem[0]).page_shift, 16);
+	/* The library maps RAM as aligned as its size: 64 KiB host pages, and an exact hpa. */
+	{
+		uint64_t lib_hpa;
+		void *lib_hva = NULL;
+		struct uiommu_prereg *lib = NULL;
+
+		assert_int_equal(uiommu_ram_create(ctx, 8 * MiB, &lib_hpa, &lib_hva), 0);
+		assert_int_equal((uintptr_t)lib_hva & (8 * MiB - 1), 0);
+		assert_int_equal(uiommu_prereg_new(mm, UA(lib_hva), 8 * MiB, &lib), 0);
+		assert_int_equal(info_of(lib).page_shift, 16);
+		assert_int_equal(uiommu_prereg_ua_to_hpa(lib, UA(lib_hva) + 0x70000, 16, &hpa), 0);
+		assert_int_equal(hpa, lib_hpa + 0x70000);
+		assert_int_equal(uiommu_prereg_put(lib), 0);
+		assert_int_equal(uiommu_ram_remove(ctx, lib_hpa), 0);
+	}
 	/* Huge pages: their size, capped by the range's alignment. */
 	assert_int_equal(uiommu_hostmem_alloc(ctx, 64 * MiB, 24, 0, &huge), 0);
 	assert_int_equal(uiommu_prereg_new(mm, UA(huge), 32 * MiB, &mem[1]), 0);
@@ -426,6 +447,7 @@ static void test_prereg_faults(void **state)
 	vt_ram_new(ctx, 4 * MiB, 64 * KiB, &ram);
 	assert_int_equal(uiommu_mm_new(ctx, &mm), 0);
 	assert_int_equal(uiommu_prereg_new(mm, UA(ram.hva), MiB, &keep), 0);
+	assert_int_equal(uiommu_mm_free(mm), -EBUSY); /* a region is registered */
 	for (uint64_t n = 1;; n++, runs++) {
 		int ret;
 

@@ -560,6 +560,11 @@ static void test_v2_register(void **state)
 	assert_int_equal(io_register(c2, RAM(&f, 0), 2 * MiB), 0);
 	assert_int_equal(ctx_usage(f.ctx, UIOMMU_RES_LOCKED_BYTES), locked + 4 * MiB);
 	assert_int_equal(rinfo(f.ctx, RAM(&f, 0), 1).used, 2);
+	/* Fixed: c2 maps only memory it registered (upstream: any region of the mm). */
+	assert_int_equal(io_map(c2, RAM(&f, 2 * MiB), 0, 4096, RW), -EINVAL);
+	assert_int_equal(io_map(c2, RAM(&f, 0), 0, 4096, RW), 0);
+	assert_int_equal(io_unmap(c2, 0, 4096), 0);
+	assert_int_equal(io_remove(c2, 0), 0); /* the default window the MAP made */
 
 	/* UNREGISTER: exact ranges only, and only ranges this container holds. */
 	assert_int_equal(io_unregister(f.c, RAM(&f, 0), 1 * MiB), -ENOENT);
@@ -647,6 +652,27 @@ static void test_v2_windows(void **state)
 	assert_int_equal(io_create(f.c, 16, 1 * GiB, 1, &start), 0);
 	assert_int_equal(start, 0);
 	(void)tbl2g;
+	fx_fini(&f);
+}
+
+/* A 32-bit window elsewhere than 0: REMOVE of the start GET_INFO reports cancels it too. */
+static void test_v2_default_window_elsewhere(void **state)
+{
+	struct vfio_iommu_spapr_tce_info info = { .argsz = sizeof(info) };
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, 16);
+	f.g[0].grp.tce32_start = 256 * MiB;
+	f.g[0].grp.tce32_size = 256 * MiB;
+	assert_int_equal(uiommu_vfio_group_set_container(&f.g[0].grp, f.c), 0);
+	assert_int_equal(uiommu_vfio_ioctl(f.c, VFIO_SET_IOMMU, V2), 0);
+	assert_int_equal(uiommu_vfio_ioctl(f.c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info), 0);
+	assert_int_equal(info.dma32_window_start, 256 * MiB);
+	/* QEMU removes it by that address (Linux: -EINVAL, a window it cannot find). */
+	assert_int_equal(io_remove(f.c, info.dma32_window_start), 0);
+	assert_false(cinfo(f.c).flags & UIOMMU_VFIO_INFO_DEF_WINDOW);
+	assert_int_equal(io_remove(f.c, info.dma32_window_start), -EINVAL);
 	fx_fini(&f);
 }
 
@@ -1374,6 +1400,65 @@ static void test_fault_injection(void **state)
 	test_ctx_free(ctx);
 }
 
+/* The remaining documented errors, one by one. */
+static void test_more_errors(void **state)
+{
+	static const struct uiommu_table_group_ops no_take = {
+		.get_table_size = vt_get_table_size, .create_table = vt_create_table,
+		.set_window = vt_set_window, .unset_window = vt_unset_window,
+		.release_ownership = vt_release,
+	};
+	struct uiommu_vfio_container *c2 = NULL;
+	struct vt_group nt;
+	uint64_t start;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, 16);
+	/* A group without take_ownership: -EPERM (as the wrapper refuses a missing op). */
+	vt_group_init(&nt, f.ctx, &no_take, 3);
+	assert_int_equal(uiommu_vfio_group_set_container(&nt.grp, f.c), -EPERM);
+	/* NULL containers and outputs. */
+	assert_int_equal(uiommu_vfio_enable(NULL), -EINVAL);
+	assert_int_equal(uiommu_vfio_disable(NULL), -EINVAL);
+	assert_int_equal(uiommu_vfio_register_memory(NULL, 0, 0), -EINVAL);
+	assert_int_equal(uiommu_vfio_unregister_memory(NULL, 0, 0), -EINVAL);
+	assert_int_equal(uiommu_vfio_create_window(NULL, 12, GiB, 1, &start), -EINVAL);
+	assert_int_equal(uiommu_vfio_create_window(f.c, 12, GiB, 1, NULL), -EINVAL);
+	assert_int_equal(uiommu_vfio_remove_window(NULL, 0), -EINVAL);
+	assert_int_equal(uiommu_vfio_map_dma(NULL, 0, 0, 4096, 3), -EINVAL);
+	assert_int_equal(uiommu_vfio_unmap_dma(NULL, 0, 4096), -EINVAL);
+	/* The typed calls before SET_IOMMU: -EINVAL (no IOMMU). */
+	assert_int_equal(uiommu_vfio_enable(f.c), -EINVAL);
+	assert_int_equal(uiommu_vfio_remove_window(f.c, 0), -EINVAL);
+	assert_int_equal(uiommu_vfio_eeh_pe_op(f.c, 0, NULL), -EINVAL);
+
+	/* v1 on a group with no 32-bit window: ENABLE is -EPERM. */
+	f.g[0].grp.tce32_size = 0;
+	assert_int_equal(uiommu_vfio_group_set_container(&f.g[0].grp, f.c), 0);
+	assert_int_equal(uiommu_vfio_set_iommu(f.c, V1), 0);
+	assert_int_equal(uiommu_vfio_enable(f.c), -EPERM);
+	assert_int_equal(uiommu_vfio_disable(f.c), 0);
+	assert_int_equal(uiommu_vfio_group_unset_container(&f.g[0].grp), 0);
+	f.g[0].grp.tce32_size = 2 * GiB;
+
+	/* The first binding request cannot make the process address space: -ENOMEM. */
+	assert_int_equal(uiommu_vfio_container_new(f.ctx, &c2), 0);
+	assert_int_equal(uiommu_vfio_group_set_container(&f.g[1].grp, c2), 0);
+	assert_int_equal(uiommu_vfio_set_iommu(c2, V2), 0);
+	assert_int_equal(uiommu_ctx_inject_fault(f.ctx, 1, UIOMMU_FAULT_HEAP), 0);
+	assert_int_equal(uiommu_vfio_remove_window(c2, 0), -ENOMEM);
+	assert_int_equal(uiommu_ctx_inject_fault(f.ctx, 0, 0), 0);
+	assert_false(cinfo(c2).flags & UIOMMU_VFIO_INFO_MM_BOUND);
+	assert_int_equal(uiommu_vfio_remove_window(c2, 0), 0);
+	/* Freeing a container whose group cannot be given back: its error, the group stays. */
+	f.g[1].fail[VT_RELEASE] = -ENOMEM;
+	assert_int_equal(uiommu_vfio_container_free(c2), -ENOMEM);
+	assert_true(f.g[1].owned);
+	assert_int_equal(uiommu_table_group_release_ownership(&f.g[1].grp), 0);
+	fx_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1386,6 +1471,7 @@ int main(void)
 		cmocka_unit_test(test_v2_register),
 		cmocka_unit_test(test_v2_windows),
 		cmocka_unit_test(test_v2_default_window),
+		cmocka_unit_test(test_v2_default_window_elsewhere),
 		cmocka_unit_test(test_v2_map),
 		cmocka_unit_test(test_v2_adjacent_regions),
 		cmocka_unit_test(test_v2_huge_pages),
@@ -1397,6 +1483,7 @@ int main(void)
 		cmocka_unit_test(test_address_space),
 		cmocka_unit_test(test_real_pe),
 		cmocka_unit_test(test_fault_injection),
+		cmocka_unit_test(test_more_errors),
 	};
 
 	test_require_memfd();

@@ -11,6 +11,7 @@
  * zero. Run under ASan and TSan in CI.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 #include <linux/vfio.h>
@@ -22,6 +23,18 @@
 #define DDW_PAGES 4096u	     /* 64 KiB pages in the DDW window: 256 MiB */
 #define DEF_PAGES 8192u	     /* 4 KiB pages used in window 0 */
 #define REGION_BYTES (16 * MiB)
+
+/* ThreadSanitizer runs each call ~20 times slower: fewer calls, the same interleavings. */
+#if defined(__SANITIZE_THREAD__)
+#define MAPPER_CALLS 1500
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MAPPER_CALLS 1500
+#endif
+#endif
+#ifndef MAPPER_CALLS
+#define MAPPER_CALLS 6000
+#endif
 
 struct shared {
 	struct uiommu_ctx *ctx;
@@ -44,7 +57,7 @@ static void *mapper(void *arg)
 	struct shared *s = arg;
 	uint64_t rng = test_seed() ^ (uint64_t)(uintptr_t)&rng;
 
-	for (int i = 0; i < 6000 && !atomic_load(&s->bad); i++) {
+	for (int i = 0; i < MAPPER_CALLS && !atomic_load(&s->bad); i++) {
 		uint64_t r = test_rand(&rng);
 		bool ddw = r & 1, unmap = (r >> 1) % 3 == 0;
 		uint64_t page = ddw ? 64 * KiB : 4 * KiB, pages = ddw ? DDW_PAGES : DEF_PAGES;
@@ -119,6 +132,7 @@ static void *dma(void *arg)
 			atomic_fetch_add(&s->dma_fault, 1);
 		else
 			atomic_store(&s->bad, 4);
+		sched_yield(); /* leave the mappers the CPU: this thread only probes */
 	}
 	return NULL;
 }

@@ -37,6 +37,8 @@ struct replay_cli {
 struct row {
 	const char *path;
 	uint64_t lines, hcalls, rtas, xlate, mismatches;
+	bool vfio;
+	uint64_t maps, unmaps, locked; /* --vfio */
 	double hcalls_per_s;
 	const char *result;
 	int mode; /* enum replay_vmm_mode, or -1 */
@@ -267,6 +269,21 @@ static void print_human(const char *path, const struct replay *r, enum trace_out
 	print_hist("  stuff", &st->hist_stuff);
 	printf("  translations       %" PRIu64 " checked, %" PRIu64 " mismatched%s\n",
 	       st->xlate_checked, st->xlate_mismatched, r->opt.check_xlate ? "" : " (not checked)");
+	if (r->vfio) {
+		struct replay_vfio_stats vs;
+
+		replay_vfio_stats(r->vfio, &vs);
+		printf("  vfio               %" PRIu64 " container(s), %" PRIu64 " MAP_DMA, %" PRIu64 " UNMAP_DMA, %" PRIu64 " TCE_CREATE, %" PRIu64 " TCE_REMOVE, %" PRIu64 " guest TCEs outside RAM\n",
+		       vs.containers, vs.map_calls, vs.unmap_calls, vs.windows_created,
+		       vs.windows_removed, vs.maps_skipped);
+		if (vs.windows_unplaceable)
+			printf("  vfio windows       %" PRIu64 " guest window(s) a VFIO host cannot place where the guest has them (the container put them where Linux does; QEMU would stop: \"Host doesn't support DMA window\"); not mirrored\n",
+			       vs.windows_unplaceable);
+		printf("  vfio memory        %" PRIu64 " MiB registered, locked %" PRIu64 " KiB now, %" PRIu64 " KiB at most\n",
+		       vs.registered_bytes >> 20, vs.locked_bytes >> 10, vs.locked_peak >> 10);
+		printf("  vfio translations  %" PRIu64 " checked through the host PE, %" PRIu64 " mismatched\n",
+		       vs.xlate_checked, vs.xlate_mismatched);
+	}
 	if (st->nphase) {
 		printf("  phases            ");
 		for (unsigned int i = 0; i < st->nphase; i++)
@@ -430,6 +447,25 @@ static struct json_object *json_trace(const char *path, const struct replay *r,
 	json_object_object_add(x, "checked", json_u(st->xlate_checked));
 	json_object_object_add(x, "mismatched", json_u(st->xlate_mismatched));
 	json_object_object_add(o, "translations", x);
+	if (r->vfio) {
+		struct replay_vfio_stats vs;
+
+		replay_vfio_stats(r->vfio, &vs);
+		x = json_object_new_object();
+		json_object_object_add(x, "containers", json_u(vs.containers));
+		json_object_object_add(x, "map_dma", json_u(vs.map_calls));
+		json_object_object_add(x, "unmap_dma", json_u(vs.unmap_calls));
+		json_object_object_add(x, "tce_create", json_u(vs.windows_created));
+		json_object_object_add(x, "tce_remove", json_u(vs.windows_removed));
+		json_object_object_add(x, "windows_unplaceable", json_u(vs.windows_unplaceable));
+		json_object_object_add(x, "maps_outside_ram", json_u(vs.maps_skipped));
+		json_object_object_add(x, "registered_bytes", json_u(vs.registered_bytes));
+		json_object_object_add(x, "locked_bytes", json_u(vs.locked_bytes));
+		json_object_object_add(x, "locked_bytes_peak", json_u(vs.locked_peak));
+		json_object_object_add(x, "translations_checked", json_u(vs.xlate_checked));
+		json_object_object_add(x, "translations_mismatched", json_u(vs.xlate_mismatched));
+		json_object_object_add(o, "vfio", x);
+	}
 	x = json_object_new_array();
 	for (unsigned int i = 0; i < st->nphase; i++) {
 		y = json_object_new_object();
@@ -495,12 +531,16 @@ static void print_table(const struct row *rows, int n)
 	uint64_t lines = 0, hcalls = 0, rtas = 0, xlate = 0, mism = 0;
 	int matched = 0;
 
-	printf("%-56s %8s %8s %5s %8s %10s %9s  %s\n", "trace", "lines", "hcalls", "rtas", "xlate",
+	printf("%-56s %8s %8s %5s %8s %10s %9s  %s", "trace", "lines", "hcalls", "rtas", "xlate",
 	       "mismatches", "hcalls/s", "result");
+	printf(rows[0].vfio ? "  %8s %9s %9s\n" : "\n", "MAP_DMA", "UNMAP_DMA", "locked");
 	for (int i = 0; i < n; i++) {
-		printf("%-56s %8" PRIu64 " %8" PRIu64 " %5" PRIu64 " %8" PRIu64 " %10" PRIu64 " %8.1fM  %s",
+		printf("%-56s %8" PRIu64 " %8" PRIu64 " %5" PRIu64 " %8" PRIu64 " %10" PRIu64 " %8.1fM  %-8s",
 		       rows[i].path, rows[i].lines, rows[i].hcalls, rows[i].rtas, rows[i].xlate,
 		       rows[i].mismatches, rows[i].hcalls_per_s / 1e6, rows[i].result);
+		if (rows[i].vfio)
+			printf("%8" PRIu64 " %9" PRIu64 " %8" PRIu64 "M", rows[i].maps, rows[i].unmaps,
+			       rows[i].locked >> 20);
 		if (rows[i].mode >= 0)
 			printf(" (%s, %" PRIu64 " fallbacks)",
 			       replay_vmm_mode_name((enum replay_vmm_mode)rows[i].mode),
@@ -530,10 +570,10 @@ static int run(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "lenient", no_argument, NULL, 'l' },
 		{ "no-xlate", no_argument, NULL, 'X' },
+		{ "vfio", no_argument, NULL, 'V' },
 		{ "progress", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "detail", no_argument, NULL, 'd' },
-		{ "vfio", no_argument, NULL, 'V' },
 		{ "accel", no_argument, NULL, 'A' },
 		{ "exits", no_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
@@ -542,7 +582,7 @@ static int run(int argc, char **argv)
 	struct replay_cli cli = { .opt = { .profile = UIOMMU_PAPR_PROFILE_QEMU, .check_xlate = true },
 				  .progress = -1 };
 	struct json_object *doc = NULL, *arr = NULL;
-	bool any_mismatch = false, any_failed = false, table, vfio = false;
+	bool any_mismatch = false, any_failed = false, table;
 	struct replay_vmm *vmm = NULL;
 	struct row *rows = NULL;
 	int modes[3], nmodes = 0, nrows = 0;
@@ -550,7 +590,7 @@ static int run(int argc, char **argv)
 	struct replay *r;
 	int c, ntraces;
 
-	while ((c = getopt_long(argc, argv, "p:jlXP:qdh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:jlXVP:qdh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (!strcmp(optarg, "qemu"))
@@ -569,6 +609,9 @@ static int run(int argc, char **argv)
 		case 'X':
 			cli.opt.check_xlate = false;
 			break;
+		case 'V':
+			cli.opt.vfio = true;
+			break;
 		case 'P':
 			if (!strcmp(optarg, "auto"))
 				cli.progress = -1;
@@ -585,9 +628,6 @@ static int run(int argc, char **argv)
 		case 'd':
 			cli.detail = true;
 			break;
-		case 'V':
-			vfio = true;
-			break;
 		case 'A':
 			cli.modes[REPLAY_VMM_ACCEL] = true;
 			break;
@@ -603,8 +643,6 @@ static int run(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return cli_usage_error("replay", "no trace given (a file, or - for standard input)");
-	if (vfio && !cli.modes[REPLAY_VMM_ACCEL] && !cli.modes[REPLAY_VMM_EXITS])
-		return cli_usage_error("replay", "--vfio needs --accel or --exits");
 	for (int m = 0; m < 2; m++)
 		if (cli.modes[m])
 			modes[nmodes++] = m;
@@ -618,6 +656,8 @@ static int run(int argc, char **argv)
 						       "twice: not from standard input");
 		replay_vmm_ctx_config(&cli.ctx_cfg);
 		cli.opt.ctx_cfg = &cli.ctx_cfg;
+		/* The modes bring their own containers (replay_vmm.c); not a second set. */
+		cli.opt.vfio = false;
 	}
 
 	ntraces = argc - optind;
@@ -673,7 +713,16 @@ static int run(int argc, char **argv)
 				.fallbacks = v ? v->fallbacks : 0,
 				.hcall_rate = v ? vmm_hcall_rate(v) : 0,
 				.mapped_mb_s = v ? vmm_mapped_mb_s(v) : 0,
+				.vfio = r->vfio != NULL,
 			};
+			if (r->vfio) {
+				struct replay_vfio_stats vs;
+
+				replay_vfio_stats(r->vfio, &vs);
+				rows[nrows - 1].maps = vs.map_calls;
+				rows[nrows - 1].unmaps = vs.unmap_calls;
+				rows[nrows - 1].locked = vs.locked_peak;
+			}
 			replay_vmm_fini(vmm);
 			replay_fini(r);
 		}
@@ -711,6 +760,10 @@ const struct cli_cmd cmd_replay = {
 		 "  -j, --json              one JSON document on stdout (64-bit values as hex strings)\n"
 		 "  -l, --lenient           count and skip malformed lines instead of stopping\n"
 		 "  -X, --no-xlate          do not compare translation events\n"
+		 "  -V, --vfio              a VFIO container behind each PHB: guest RAM preregistered,\n"
+		 "                          a host window per guest window, every TCE change mirrored\n"
+		 "                          by MAP_DMA/UNMAP_DMA as QEMU does, and every translation\n"
+		 "                          checked again through the host PE\n"
 		 "  -P, --progress WHEN     auto (stderr is a terminal), always or never\n"
 		 "  -q, --quiet             print only traces that did not match\n"
 		 "  -d, --detail            the full report of every trace (default with one trace;\n"
@@ -721,7 +774,7 @@ const struct cli_cmd cmd_replay = {
 		 "      --exits             the same containers, every TCE hcall an exit to a VMM\n"
 		 "                          thread that applies it through the container's ioctls;\n"
 		 "                          with --accel, each trace in both modes, and the ratio\n"
-		 "      --vfio              (implied by --accel and --exits)\n"
+		 "                          (--vfio adds nothing to them: they bring their own)\n"
 		 "  -h, --help              this text\n\n"
 		 "Exit status: 0 all matched, 3 a mismatch, 1 unreadable, malformed or refused\n"
 		 "input, 2 usage error.",

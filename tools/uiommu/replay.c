@@ -79,6 +79,16 @@ __attribute__((format(printf, 3, 4))) static int fatal(struct replay *r, uint64_
 	return -EINVAL;
 }
 
+/* --vfio: a hook's result (0, 1 mismatch, -errno fatal) with its message in r->vfio_why. */
+static int vfio_hook(struct replay *r, uint64_t line, int ret)
+{
+	if (ret > 0)
+		mismatch(r, line, "vfio: %s", r->vfio_why);
+	else if (ret < 0)
+		return fatal(r, line, "vfio: %s", r->vfio_why);
+	return 0;
+}
+
 void replay_bad_line(struct replay *r, uint64_t lineno, const char *why)
 {
 	r->st.malformed++;
@@ -95,21 +105,32 @@ int replay_init(struct replay *r, const struct replay_options *opt)
 {
 	int ret;
 
+	/* --vfio: guest RAM is pinned as QEMU's is; simulated, and counted without a limit. */
+	struct uiommu_ctx_config cfg = { .size = sizeof(cfg), .flags = UIOMMU_CTX_PIN_SIMULATE };
+
 	memset(r, 0, sizeof(*r));
 	r->opt = *opt;
-	ret = uiommu_ctx_new(opt->ctx_cfg, &r->ctx);
+	ret = uiommu_ctx_new(opt->ctx_cfg ? opt->ctx_cfg : opt->vfio ? &cfg : NULL, &r->ctx);
+	if (!ret && opt->vfio)
+		ret = uiommu_ctx_set_limit(r->ctx, UIOMMU_RES_LOCKED_BYTES, UIOMMU_LIMIT_NONE);
 	if (!ret)
 		ret = uiommu_guest_new(r->ctx, &r->guest);
 	if (!ret)
 		ret = uiommu_papr_set_profile(r->guest, opt->profile);
-	if (ret)
+	if (ret) {
 		snprintf(r->fatal, sizeof(r->fatal), "cannot create the guest: %s",
 			 uiommu_strerror(ret));
+		return ret;
+	}
+	if (opt->vfio)
+		ret = replay_vfio_new(r->ctx, r->guest, &r->vfio, r->fatal, sizeof(r->fatal));
 	return ret;
 }
 
 void replay_fini(struct replay *r)
 {
+	replay_vfio_free(r->vfio); /* QEMU's exit: containers closed, RAM unpinned */
+	r->vfio = NULL;
 	uiommu_guest_free(r->guest);
 	r->guest = NULL;
 	for (unsigned int i = 0; i < r->nram; i++)
@@ -195,7 +216,10 @@ static int add_ram(struct replay *r, uint64_t line, uint64_t gpa, uint64_t len)
 	r->ram_len[i] = len;
 	r->ram_hva[i] = hva;
 	r->nram++;
-	return 0;
+	if (!r->vfio)
+		return 0;
+	return vfio_hook(r, line, replay_vfio_ram(r->vfio, hva, len, r->vfio_why,
+						  sizeof(r->vfio_why)));
 }
 
 /* The guest RAM holding [gpa, gpa + len), or NULL. */
@@ -293,7 +317,10 @@ static int phb_add(struct replay *r, uint64_t line, uint32_t index, uint64_t bui
 		return fatal(r, line, "PHB %u (BUID 0x%" PRIx64 ") refused: %s", index, buid,
 			     uiommu_strerror(ret));
 	r->phb_added[index & 0xff] = true;
-	return 0;
+	if (!r->vfio)
+		return 0;
+	return vfio_hook(r, line, replay_vfio_phb(r->vfio, index, r->vfio_why,
+						  sizeof(r->vfio_why)));
 }
 
 static int window_add(struct replay *r, uint64_t line, uint64_t liobn, uint64_t bus_offset,
@@ -416,6 +443,17 @@ static long hcall(struct replay *r, uint64_t opcode, const uint64_t *args, unsig
 	return uiommu_papr_hcall(r->guest, opcode, args, nargs, rets, nrets);
 }
 
+/* --vfio: QEMU's IOMMU notifier mirrors what the hcall changed into the container. */
+static int vfio_tces(struct replay *r, uint64_t line, uint64_t liobn, uint64_t ioba,
+		     uint64_t npages, long hret)
+{
+	if (!r->vfio)
+		return 0;
+	return vfio_hook(r, line, replay_vfio_tces(r->vfio, liobn, ioba, npages,
+						   hret == UIOMMU_H_SUCCESS, r->vfio_why,
+						   sizeof(r->vfio_why)));
+}
+
 static void check_ret(struct replay *r, uint64_t line, const char *what, uint64_t liobn,
 		      long got, int64_t want)
 {
@@ -431,7 +469,7 @@ static int do_put(struct replay *r, uint64_t line, const struct trace_event *ev)
 
 	count_call(r, CALL_PUT, ev->liobn, hret);
 	check_ret(r, line, "H_PUT_TCE", ev->liobn, hret, ev->ret);
-	return 0;
+	return vfio_tces(r, line, ev->liobn, ev->ioba, 1, hret);
 }
 
 static int do_get(struct replay *r, uint64_t line, const struct trace_event *ev)
@@ -509,7 +547,7 @@ static int do_indirect(struct replay *r, uint64_t line, const struct trace_event
 	count_call(r, CALL_INDIRECT, ev->liobn, hret);
 	hist_add(&r->st.hist_indirect, npages);
 	check_ret(r, line, "H_PUT_TCE_INDIRECT", ev->liobn, hret, ev->ret);
-	return 0;
+	return vfio_tces(r, line, ev->liobn, ev->ioba, npages, hret);
 }
 
 static int do_stuff(struct replay *r, uint64_t line, const struct trace_event *ev)
@@ -535,7 +573,7 @@ static int do_stuff(struct replay *r, uint64_t line, const struct trace_event *e
 	count_call(r, CALL_STUFF, ev->liobn, hret);
 	hist_add(&r->st.hist_stuff, ev->npages);
 	check_ret(r, line, "H_STUFF_TCE", ev->liobn, hret, ev->ret);
-	return 0;
+	return vfio_tces(r, line, ev->liobn, start, ev->npages, hret);
 }
 
 /* QEMU spapr_tce_translate_iommu(): page address, permission, address mask. */
@@ -575,6 +613,11 @@ static void do_xlate(struct replay *r, uint64_t line, const struct trace_event *
 	}
 	want_mask = (1ULL << shift) - 1;
 	got_page = gpa & ~want_mask;
+	/* --vfio: the same translation through the host PE, as its device would DMA. */
+	if (r->vfio)
+		vfio_hook(r, line, replay_vfio_xlate(r->vfio, ev->liobn, off + ev->ioba, ev->tce,
+						     ev->perm, ev->mask ? ev->mask : want_mask,
+						     r->vfio_why, sizeof(r->vfio_why)));
 	if (ret || got_page != ev->tce || prot != ev->perm || (ev->mask && ev->mask != want_mask)) {
 		r->st.xlate_mismatched++;
 		if (ret)
@@ -659,6 +702,15 @@ static int do_ddw(struct replay *r, uint64_t line, const struct trace_event *ev)
 			mismatch(r, line, "ibm,reset-pe-dma-window buid=0x%" PRIx64 ": status %d, QEMU succeeded",
 				 ev->buid, status);
 		break;
+	}
+	/* --vfio: the PHB's windows changed; QEMU's listener follows them in the container. */
+	if (r->vfio) {
+		uint64_t index = ev->type == TRACE_DDW_REMOVE ? (ev->liobn >> 8) & 0xff
+							      : ev->buid - QEMU_PCI_BASE_BUID;
+
+		if (index < 256 && r->phb_added[index])
+			return vfio_hook(r, line, replay_vfio_phb(r->vfio, (uint32_t)index,
+								  r->vfio_why, sizeof(r->vfio_why)));
 	}
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <uiommu/papr.h>
 
 #include "trace.h"
+#include "replay_vfio.h"
 
 #define REPLAY_MAX_LIOBNS 64	  /* LIOBNs with their own statistics; more are "other" */
 #define REPLAY_MAX_KEPT 20	  /* mismatches (and malformed lines) described in full */
@@ -35,6 +36,7 @@ struct replay_options {
 	enum uiommu_papr_profile profile;
 	bool lenient;	   /* count and skip malformed lines instead of stopping */
 	bool check_xlate;  /* compare translation events (default on) */
+	bool vfio;	   /* a VFIO container behind each PHB (replay_vfio.h) */
 	const struct uiommu_ctx_config *ctx_cfg; /* the context's configuration, NULL: default */
 };
 
@@ -110,6 +112,7 @@ struct replay {
 	const struct replay_hooks *hooks; /* NULL: none */
 	struct uiommu_ctx *ctx;
 	struct uiommu_guest *guest;
+	struct replay_vfio *vfio; /* --vfio: the host side */
 	bool guest_ready;
 	uint64_t ram_size;	  /* from the header, 0 if none */
 	uint64_t ram_hpa[REPLAY_MAX_RAM_REGIONS]; /* RAM regions; memslot i is region i */
@@ -138,6 +141,7 @@ struct replay {
 	bool header_end_ok;	  /* "# end: ok" seen */
 	struct replay_stats st;
 	char fatal[512];	  /* why replay_event() failed */
+	char vfio_why[400];	  /* --vfio: what the last hook found */
 };
 
 /* replay_init() - A fresh context and guest. Return: 0 or -errno (r->fatal says why). */
