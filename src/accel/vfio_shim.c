@@ -59,17 +59,30 @@ int accel_vfio_table(struct uiommu_vfio_container *c, struct uiommu_table_group 
 	return ret;
 }
 
+/*
+ * More stripes than this: the lock exclusively instead, which excludes
+ * every stripe holder as well (they hold it shared), costs one try instead
+ * of dozens, and keeps a thread's locks held at once within what
+ * ThreadSanitizer's deadlock detector can follow (64).
+ */
+#define ACCEL_VFIO_MAX_STRIPES 16
+
 bool accel_vfio_begin(struct uiommu_vfio_container *c, int num, struct uiommu_tce_table *tbl,
 		      uint64_t first, uint64_t last, uint64_t *ret_token)
 {
-	uint64_t mask, taken = 0;
+	uint64_t mask = stripe_mask(num, first, last), taken = 0;
 
-	if (pthread_rwlock_tryrdlock(&c->lock))
+	if (__builtin_popcountll(mask) > ACCEL_VFIO_MAX_STRIPES) {
+		if (pthread_rwlock_trywrlock(&c->lock))
+			return false;
+		mask = 0;
+	} else if (pthread_rwlock_tryrdlock(&c->lock)) {
 		return false;
+	}
 	if (!c->v2 || !c->enabled || c->win[num].tbl != tbl)
 		goto fail;
 	/* In index order, as the container takes them (it may wait; we may not). */
-	for (mask = stripe_mask(num, first, last); mask; mask &= mask - 1) {
+	for (; mask; mask &= mask - 1) {
 		unsigned int i = (unsigned int)__builtin_ctzll(mask);
 
 		if (pthread_mutex_trylock(&c->stripe[i]))

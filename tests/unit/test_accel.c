@@ -3,7 +3,7 @@
  * Host tables attached to LIOBNs (uiommu/accel.h) and vCPU handles
  * (uiommu/vcpu.h): attach compatibility and every documented error, the
  * reference counts upstream leaks, the fast path's TCEs, userspace view,
- * mapped counts and kills (16 MiB guest TCEs over 64 KiB host TCEs
+ * mapped counts and kills, a STUFF wider than the stripes it tries (16 MiB guest TCEs over 64 KiB host TCEs
  * included, error paths too: host indexes, 26a62b750a4e), every fallback
  * point redone by the VMM path with the same result, levels allocated once
  * by the VMM path, memory that is not preregistered, a window the
@@ -16,6 +16,7 @@
 #include "accel_util.h"
 
 #include "internal.h"
+#include "vfio/vfio.h" /* the container's lock, for test_stuff_wide */
 
 #define H_SUCCESS UIOMMU_H_SUCCESS
 #define H_PARAMETER UIOMMU_H_PARAMETER
@@ -248,6 +249,43 @@ static void test_put_indirect_stuff(void **state)
 	assert_int_equal(acc_check(f), 1 + 511 + 510);
 
 	assert_int_equal(hcall(f, UIOMMU_H_STUFF_TCE, ACC_L4K, 0, 0, 0x500, &punted), H_SUCCESS);
+	assert_false(punted);
+	assert_int_equal(acc_check(f), 0);
+	assert_int_equal(acc_mapped(f), base);
+}
+
+/*
+ * A STUFF over more of the container's stripes than the fast path tries
+ * one by one takes the container's lock exclusively instead: with the lock
+ * held shared elsewhere (a MAP/UNMAP under way) it hands the hcall over;
+ * a narrow one still goes through; the wide one then does, every entry
+ * unmapped.
+ */
+static void test_stuff_wide(void **state)
+{
+	struct acc_fx *f = *state;
+	static const uint64_t entries[] = { 0, 5000, 20000, 40000, 65535 };
+	uint64_t base = acc_mapped(f);
+	bool punted;
+
+	assert_int_equal(uiommu_accel_attach(f->g, ACC_L4K, acc_grp(f, 0)), 0);
+	for (unsigned int i = 0; i < 5; i++)
+		assert_int_equal(hcall(f, UIOMMU_H_PUT_TCE, ACC_L4K, entries[i] << 12,
+				       (0x10000 + i * 0x1000) | RW, 0, NULL), H_SUCCESS);
+	assert_int_equal(acc_check(f), 5);
+
+	pthread_rwlock_rdlock(&f->c->lock);
+	assert_int_equal(hcall(f, UIOMMU_H_STUFF_TCE, ACC_L4K, 0, 0, 1, &punted), H_SUCCESS);
+	assert_false(punted);
+	{
+		uint64_t args[4] = { ACC_L4K, 0, 0, 0x10000 };
+
+		assert_int_equal(uiommu_papr_hcall(f->g, UIOMMU_H_STUFF_TCE, args, 4, NULL, 0),
+				 H_TOO_HARD);
+	}
+	pthread_rwlock_unlock(&f->c->lock);
+	assert_int_equal(acc_check(f), 4);
+	assert_int_equal(hcall(f, UIOMMU_H_STUFF_TCE, ACC_L4K, 0, 0, 0x10000, &punted), H_SUCCESS);
 	assert_false(punted);
 	assert_int_equal(acc_check(f), 0);
 	assert_int_equal(acc_mapped(f), base);
@@ -612,6 +650,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_attach_enospc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_refs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_indirect_stuff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stuff_wide, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fanout_16m, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fallback_every_point, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_preregistered, setup, teardown),
