@@ -1,16 +1,16 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
-# Every shipped trace replays with zero mismatches with the guest's PCI
-# windows behind VFIO containers, both accelerated (hcalls on a vCPU with
-# the host tables attached; H_TOO_HARD redone by the VMM path) and with
-# every TCE hcall an exit to a VMM thread; prints the fallback count and
-# the rates of both.
-#   replay_accel.sh UIOMMU_BINARY TRACES_DIR
+# Every trace under the directories given replays with zero mismatches
+# with the guest's PCI windows behind VFIO containers, both accelerated
+# (hcalls on a vCPU with the host tables attached; H_TOO_HARD redone by the
+# VMM path) and with every TCE hcall an exit to a VMM thread; prints the
+# fallback count and the rates of both.
+#   replay_accel.sh UIOMMU_BINARY TRACES_DIR...
 set -eu
 bin=$1
-dir=$2
-traces=$(find "$dir" -name '*.trace.xz' | sort)
-[ -n "$traces" ] || { echo "no traces under $dir"; exit 1; }
+shift
+traces=$(find "$@" -name '*.trace.xz' | sort)
+[ -n "$traces" ] || { echo "no traces under $*"; exit 1; }
 out="${TMPDIR:-/tmp}/uiommu-accel.$$.json"
 trap 'rm -f "$out"' EXIT
 # A usage error (exit status 2): both modes from standard input.
