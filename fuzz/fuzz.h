@@ -84,6 +84,7 @@ struct fuzz_accel_stats {
 extern struct fuzz_accel_stats fuzz_accel_stats;
 int fuzz_grant(const uint8_t *data, size_t size);
 int fuzz_grant_wire(const uint8_t *data, size_t size);
+int fuzz_notifier(const uint8_t *data, size_t size);
 int fuzz_vfio(const uint8_t *data, size_t size);
 
 #endif /* UIOMMU_FUZZ_H */

@@ -32,7 +32,7 @@
  */
 enum ctx_ext {
 	CTX_EXT_MEM, /* struct mem_state, src/mem/ */
-	CTX_EXT_PREREG, /* the process address space (struct uiommu_mm), src/prereg/ */
+	CTX_EXT_PREREG, /* the process address space (struct uiommu_prereg_mm), src/prereg/ */
 	CTX_EXT_VFIO, /* struct vfio_state, src/vfio/ */
 	CTX_EXT_NR
 };
@@ -199,6 +199,40 @@ int mem_frames_alloc_shared(struct uiommu_ctx *ctx, unsigned int order, uint64_t
 int mem_frames_free_shared(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, int fd);
 
 /*
+ * mem_hva_to_hpa_rcu() - The hpa of the byte at @hva of a region mapping or
+ * hostmem buffer, and the shift of the naturally aligned page holding it.
+ * False if @hva has none. Inside an RCU read-side critical section.
+ */
+bool mem_hva_to_hpa_rcu(struct uiommu_ctx *ctx, uintptr_t hva, uint64_t *ret_hpa,
+			unsigned int *ret_page_shift);
+
+/*
+ * mem_file_to_hpa_rcu() - The hpa of byte @offset of the file (@dev, @ino)
+ * (st_dev, st_ino) if a RAM region is backed by it, with the page shift.
+ * For other mappings of a region's file. Inside an RCU read-side section.
+ */
+bool mem_file_to_hpa_rcu(struct uiommu_ctx *ctx, uint64_t dev, uint64_t ino, uint64_t offset,
+			 uint64_t *ret_hpa, unsigned int *ret_page_shift);
+
+/*
+ * Page migration hooks (uiommu_ram_migrate()). Upper layers that hold hpas
+ * register one: it is called with @end false before a page's hpa changes
+ * (the old hpa still works; stop every device use of it and keep new
+ * lookups from completing until the call with @end true), and with @end
+ * true after the old hpa is poisoned and the new one published. Called in
+ * the migrating thread, under the memory model's migration lock but no
+ * other: a hook may call lookups but not uiommu_ram_migrate() nor the hook
+ * registration. mem_migrate_gen() is a sequence count: odd from before the
+ * first hook call until the new hpa is published, so that a lookup that
+ * overlapped a migration (it read an odd value, or the value changed) can
+ * be detected and redone.
+ */
+typedef void mem_migrate_hook_fn(void *opaque, uint64_t old_hpa, uint64_t len, bool end);
+int mem_migrate_hook_add(struct uiommu_ctx *ctx, mem_migrate_hook_fn *fn, void *opaque);
+void mem_migrate_hook_remove(struct uiommu_ctx *ctx, mem_migrate_hook_fn *fn, void *opaque);
+uint64_t mem_migrate_gen(struct uiommu_ctx *ctx);
+
+/*
  * mem_pin() / mem_unpin(): uiommu_pin() and uiommu_unpin(), charging
  * UIOMMU_RES_LOCKED_BYTES only if @charge (a caller that charged up front,
  * as a VFIO v1 container charges its 32-bit window at ENABLE, pins
@@ -215,10 +249,12 @@ int mem_unpin(struct uiommu_ctx *ctx, void *hva, uint64_t size, bool charge);
  *	such page, naturally aligned in host addresses, is physically
  *	contiguous and as aligned in hpa. A hostmem buffer's page_shift (a
  *	"huge page" above the host page size, 4 KiB frames below it); for a
- *	region's mapping (hpa-linear), the host page shift, or less if the
- *	mapping is less aligned: like Linux, which trusts the size of
- *	hugetlbfs pages only, the model vouches for no more than host pages
- *	of ordinary memory.
+ *	region backed by hugetlbfs, its huge page size; for another region's
+ *	mapping (hpa-linear), the host page shift, or less if the mapping is
+ *	less aligned, and 4 KiB once a page of it migrated: like Linux, which
+ *	trusts the size of hugetlbfs pages only, the model vouches for no
+ *	more than host pages of ordinary memory. Pinned memory cannot
+ *	migrate, so the answer holds while the memory is pinned.
  */
 struct mem_backing {
 	uintptr_t first, last;
@@ -238,21 +274,26 @@ int mem_backing(struct uiommu_ctx *ctx, uintptr_t hva, struct mem_backing *ret);
  */
 void tce_kill_rcu(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t npages);
 
+/* ---- grant/ ---- */
+
+/* The context of a grant table or mapping handle (for shbuf/'s allocations). */
+struct uiommu_ctx *grant_gntshr_ctx(const struct uiommu_gntshr *gs);
+struct uiommu_ctx *grant_gnttab_ctx(const struct uiommu_gnttab *gt);
 /* ---- prereg/: address spaces and preregistered memory ---- */
 
 /*
- * prereg_mm_current() - uiommu_mm_current() with its reasons: 0, -EPERM in
+ * prereg_mm_current() - uiommu_prereg_mm_current() with its reasons: 0, -EPERM in
  * a fork() child of the process that first used the context, -ENOMEM if
  * the process address space could not be made.
  */
-int prereg_mm_current(struct uiommu_ctx *ctx, struct uiommu_mm **ret_mm);
+int prereg_mm_current(struct uiommu_ctx *ctx, struct uiommu_prereg_mm **ret_mm);
 
 /*
  * prereg_mm_hold() / prereg_mm_unhold() - A container binds @mm (Linux
- * mmgrab()/mmdrop()): uiommu_mm_free() refuses while it is held.
+ * mmgrab()/mmdrop()): uiommu_prereg_mm_free() refuses while it is held.
  */
-void prereg_mm_hold(struct uiommu_mm *mm);
-void prereg_mm_unhold(struct uiommu_mm *mm);
+void prereg_mm_hold(struct uiommu_prereg_mm *mm);
+void prereg_mm_unhold(struct uiommu_prereg_mm *mm);
 
 /*
  * The lock-free fast path (VFIO MAP/UNMAP, the accelerated hcalls), as
@@ -267,18 +308,12 @@ void prereg_mm_unhold(struct uiommu_mm *mm);
  * - prereg_range(): the region's [ua, last].
  * None blocks, takes a mutex or allocates.
  */
-struct uiommu_prereg *prereg_lookup_rcu(struct uiommu_mm *mm, uint64_t ua, uint64_t size);
+struct uiommu_prereg *prereg_lookup_rcu(struct uiommu_prereg_mm *mm, uint64_t ua, uint64_t size);
 int prereg_ua_to_hpa(const struct uiommu_prereg *mem, uint64_t ua, unsigned int page_shift,
 		     uint64_t *ret_hpa);
 int prereg_mapped_add(struct uiommu_prereg *mem, uint64_t n);
 void prereg_mapped_sub(struct uiommu_prereg *mem, uint64_t n);
 void prereg_range(const struct uiommu_prereg *mem, uint64_t *ret_ua, uint64_t *ret_last);
-
-/* ---- grant/ ---- */
-
-/* The context of a grant table or mapping handle (for shbuf/'s allocations). */
-struct uiommu_ctx *grant_gntshr_ctx(const struct uiommu_gntshr *gs);
-struct uiommu_ctx *grant_gnttab_ctx(const struct uiommu_gnttab *gt);
 
 /* ---- guest/ ---- */
 

@@ -20,11 +20,12 @@
 #include <uiommu/papr.h>
 #include <uiommu/pe.h>
 #include <uiommu/device.h>
+#include <uiommu/grant.h>
+#include <uiommu/shbuf.h>
+#include <uiommu/mirror.h>
 #include <uiommu/prereg.h>
 #include <uiommu/vfio.h>
 #include <uiommu/vcpu.h>
 #include <uiommu/accel.h>
-#include <uiommu/grant.h>
-#include <uiommu/shbuf.h>
 
 #endif /* UIOMMU_UIOMMU_H */

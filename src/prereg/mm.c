@@ -6,7 +6,7 @@
  * A context's process address space hangs off its CTX_EXT_PREREG slot. A
  * process is told apart from its fork() children by a generation number
  * that a fork handler bumps in every child: an address space belongs to
- * the generation that made it, and a thread's uiommu_mm_use() is
+ * the generation that made it, and a thread's uiommu_prereg_mm_use() is
  * remembered with the generation it was made in (a child inherits the
  * forking thread's thread-local state, not its address space).
  */
@@ -15,12 +15,12 @@
 static _Atomic unsigned int fork_gen;
 
 /*
- * This thread's uiommu_mm_use(), valid only in the generation it was made
+ * This thread's uiommu_prereg_mm_use(), valid only in the generation it was made
  * in. Initial-exec: every VFIO request reads it, and the general dynamic
  * model costs a __tls_get_addr() call each time (16 bytes of static TLS,
  * which glibc's surplus covers even for a library loaded by dlopen()).
  */
-static _Thread_local struct uiommu_mm *tls_mm __attribute__((tls_model("initial-exec")));
+static _Thread_local struct uiommu_prereg_mm *tls_mm __attribute__((tls_model("initial-exec")));
 static _Thread_local unsigned int tls_gen __attribute__((tls_model("initial-exec")));
 
 static void fork_child(void)
@@ -45,9 +45,9 @@ unsigned int prereg_fork_gen(void)
 	return atomic_load_explicit(&fork_gen, memory_order_relaxed);
 }
 
-static struct uiommu_mm *mm_alloc(struct uiommu_ctx *ctx, bool process)
+static struct uiommu_prereg_mm *mm_alloc(struct uiommu_ctx *ctx, bool process)
 {
-	struct uiommu_mm *mm;
+	struct uiommu_prereg_mm *mm;
 
 	prereg_fork_setup();
 	mm = ctx_alloc(ctx, sizeof(*mm));
@@ -60,7 +60,7 @@ static struct uiommu_mm *mm_alloc(struct uiommu_ctx *ctx, bool process)
 	return mm;
 }
 
-static void mm_release(struct uiommu_mm *mm)
+static void mm_release(struct uiommu_prereg_mm *mm)
 {
 	prereg_regions_fini(mm);
 	pthread_mutex_destroy(&mm->lock);
@@ -74,29 +74,29 @@ static void process_mm_fini(void *owner, void *state)
 	mm_release(state);
 }
 
-UIOMMU_EXPORT int uiommu_mm_new(struct uiommu_ctx *ctx, struct uiommu_mm **ret_mm)
+UIOMMU_EXPORT int uiommu_prereg_mm_new(struct uiommu_ctx *ctx, struct uiommu_prereg_mm **ret_mm)
 {
-	struct uiommu_mm *mm;
+	struct uiommu_prereg_mm *mm;
 	int ret;
 
 	if (!ctx || !ret_mm)
 		return -EINVAL;
-	ret = ctx_charge(ctx, UIOMMU_RES_ADDRESS_SPACES, 1);
+	ret = ctx_charge(ctx, UIOMMU_RES_PREREG_MMS, 1);
 	if (ret) {
 		ctx_warn(ctx, "address space refused: the %s limit",
-			 uiommu_resource_name(UIOMMU_RES_ADDRESS_SPACES));
+			 uiommu_resource_name(UIOMMU_RES_PREREG_MMS));
 		return ret;
 	}
 	mm = mm_alloc(ctx, false);
 	if (!mm) {
-		ctx_uncharge(ctx, UIOMMU_RES_ADDRESS_SPACES, 1);
+		ctx_uncharge(ctx, UIOMMU_RES_PREREG_MMS, 1);
 		return -ENOMEM;
 	}
 	*ret_mm = mm;
 	return 0;
 }
 
-UIOMMU_EXPORT int uiommu_mm_free(struct uiommu_mm *mm)
+UIOMMU_EXPORT int uiommu_prereg_mm_free(struct uiommu_prereg_mm *mm)
 {
 	struct uiommu_ctx *ctx;
 	uint64_t nregions;
@@ -112,14 +112,14 @@ UIOMMU_EXPORT int uiommu_mm_free(struct uiommu_mm *mm)
 		return -EBUSY;
 	ctx = mm->ctx;
 	mm_release(mm);
-	ctx_uncharge(ctx, UIOMMU_RES_ADDRESS_SPACES, 1);
+	ctx_uncharge(ctx, UIOMMU_RES_PREREG_MMS, 1);
 	return 0;
 }
 
-int prereg_mm_current(struct uiommu_ctx *ctx, struct uiommu_mm **ret_mm)
+int prereg_mm_current(struct uiommu_ctx *ctx, struct uiommu_prereg_mm **ret_mm)
 {
 	unsigned int gen = prereg_fork_gen();
-	struct uiommu_mm *mm, *won;
+	struct uiommu_prereg_mm *mm, *won;
 
 	if (tls_mm && tls_gen == gen && tls_mm->ctx == ctx) {
 		*ret_mm = tls_mm;
@@ -141,16 +141,16 @@ int prereg_mm_current(struct uiommu_ctx *ctx, struct uiommu_mm **ret_mm)
 	return 0;
 }
 
-UIOMMU_EXPORT struct uiommu_mm *uiommu_mm_current(struct uiommu_ctx *ctx)
+UIOMMU_EXPORT struct uiommu_prereg_mm *uiommu_prereg_mm_current(struct uiommu_ctx *ctx)
 {
-	struct uiommu_mm *mm;
+	struct uiommu_prereg_mm *mm;
 
 	if (!ctx || prereg_mm_current(ctx, &mm))
 		return NULL;
 	return mm;
 }
 
-UIOMMU_EXPORT int uiommu_mm_use(struct uiommu_mm *mm)
+UIOMMU_EXPORT int uiommu_prereg_mm_use(struct uiommu_prereg_mm *mm)
 {
 	unsigned int gen = prereg_fork_gen();
 
@@ -166,7 +166,7 @@ UIOMMU_EXPORT int uiommu_mm_use(struct uiommu_mm *mm)
 	return 0;
 }
 
-UIOMMU_EXPORT int uiommu_mm_unuse(struct uiommu_mm *mm)
+UIOMMU_EXPORT int uiommu_prereg_mm_unuse(struct uiommu_prereg_mm *mm)
 {
 	if (!mm || tls_mm != mm || tls_gen != prereg_fork_gen())
 		return -EINVAL;
@@ -175,12 +175,12 @@ UIOMMU_EXPORT int uiommu_mm_unuse(struct uiommu_mm *mm)
 	return 0;
 }
 
-void prereg_mm_hold(struct uiommu_mm *mm)
+void prereg_mm_hold(struct uiommu_prereg_mm *mm)
 {
 	atomic_fetch_add(&mm->users, 1);
 }
 
-void prereg_mm_unhold(struct uiommu_mm *mm)
+void prereg_mm_unhold(struct uiommu_prereg_mm *mm)
 {
 	atomic_fetch_sub(&mm->users, 1);
 }

@@ -23,7 +23,7 @@
 
 #include "../internal.h"
 
-struct uiommu_mm {
+struct uiommu_prereg_mm {
 	struct uiommu_ctx *ctx;
 	pthread_mutex_t lock;		    /* registrations, used counts */
 	struct rcu_array *_Atomic regions;  /* by ua; ptr: struct uiommu_prereg */
@@ -34,7 +34,7 @@ struct uiommu_mm {
 };
 
 struct uiommu_prereg {
-	struct uiommu_mm *mm;
+	struct uiommu_prereg_mm *mm;
 	struct uiommu_ctx *ctx;		/* for a free deferred past the address space */
 	uint64_t ua, last;		/* inclusive */
 	unsigned int page_shift;	/* largest IOMMU page it backs (Linux pageshift) */
@@ -53,6 +53,6 @@ void prereg_fork_setup(void);
 
 /* region.c */
 /* Free every region of @mm (dead ones and, at context teardown, any left). */
-void prereg_regions_fini(struct uiommu_mm *mm);
+void prereg_regions_fini(struct uiommu_prereg_mm *mm);
 
 #endif /* UIOMMU_PREREG_PRIV_H */

@@ -22,7 +22,7 @@ static inline bool region_live(const struct uiommu_prereg *mem)
 				    memory_order_acquire) != 0;
 }
 
-struct uiommu_prereg *prereg_lookup_rcu(struct uiommu_mm *mm, uint64_t ua, uint64_t size)
+struct uiommu_prereg *prereg_lookup_rcu(struct uiommu_prereg_mm *mm, uint64_t ua, uint64_t size)
 {
 	const struct rcu_array *a = rcu_deref(mm->regions);
 	size_t i = rcu_array_find(a, ua);
@@ -108,7 +108,7 @@ static void region_free_rcu(struct rcu_node *node)
  * freed after a grace period once the copy is published; -ENOMEM leaves
  * everything as it was.
  */
-static int regions_rebuild(struct uiommu_mm *mm, struct uiommu_prereg *skip,
+static int regions_rebuild(struct uiommu_prereg_mm *mm, struct uiommu_prereg *skip,
 			   struct uiommu_prereg *add, struct rcu_array **ret)
 {
 	const struct rcu_array *old = atomic_load_explicit(&mm->regions, memory_order_relaxed);
@@ -147,7 +147,7 @@ static int regions_rebuild(struct uiommu_mm *mm, struct uiommu_prereg *skip,
 }
 
 /* Publish @a (from regions_rebuild()) and free, after a grace period, what it dropped. */
-static void regions_publish(struct uiommu_mm *mm, struct rcu_array *a, struct uiommu_prereg *skip)
+static void regions_publish(struct uiommu_prereg_mm *mm, struct rcu_array *a, struct uiommu_prereg *skip)
 {
 	const struct rcu_array *old = atomic_load_explicit(&mm->regions, memory_order_relaxed);
 
@@ -160,7 +160,7 @@ static void regions_publish(struct uiommu_mm *mm, struct rcu_array *a, struct ui
 	rcu_array_publish(&mm->regions, a);
 }
 
-void prereg_regions_fini(struct uiommu_mm *mm)
+void prereg_regions_fini(struct uiommu_prereg_mm *mm)
 {
 	struct rcu_array *a = atomic_load_explicit(&mm->regions, memory_order_relaxed);
 
@@ -216,6 +216,12 @@ static int pin_pieces(struct uiommu_ctx *ctx, uint64_t ua, uint64_t last, unsign
 		ret = mem_pin(ctx, (void *)(uintptr_t)at, piece_last - at + 1, NULL, true);
 		if (ret)
 			goto err;
+		/* Asked again once pinned: a page may have migrated in between, not after. */
+		if (mem_backing(ctx, (uintptr_t)at, &b)) {
+			ret = -EFAULT;
+			at = piece_last + 1;
+			goto err;
+		}
 		shift = MIN(shift, b.page_shift);
 		if (piece_last == UINT64_MAX)
 			break;
@@ -231,7 +237,7 @@ err:
 
 /* ---- public ---- */
 
-UIOMMU_EXPORT int uiommu_prereg_new(struct uiommu_mm *mm, uint64_t ua, uint64_t size,
+UIOMMU_EXPORT int uiommu_prereg_new(struct uiommu_prereg_mm *mm, uint64_t ua, uint64_t size,
 				    struct uiommu_prereg **ret_mem)
 {
 	struct uiommu_ctx *ctx;
@@ -330,7 +336,7 @@ err_uncharge:
 	return ret;
 }
 
-UIOMMU_EXPORT int uiommu_prereg_get(struct uiommu_mm *mm, uint64_t ua, uint64_t size,
+UIOMMU_EXPORT int uiommu_prereg_get(struct uiommu_prereg_mm *mm, uint64_t ua, uint64_t size,
 				    struct uiommu_prereg **ret_mem)
 {
 	const struct rcu_array *a;
@@ -357,7 +363,7 @@ UIOMMU_EXPORT int uiommu_prereg_get(struct uiommu_mm *mm, uint64_t ua, uint64_t 
 
 UIOMMU_EXPORT int uiommu_prereg_put(struct uiommu_prereg *mem)
 {
-	struct uiommu_mm *mm;
+	struct uiommu_prereg_mm *mm;
 	struct uiommu_ctx *ctx;
 	struct rcu_array *a;
 	uint64_t idle = 1, used, ua, last;
@@ -393,7 +399,7 @@ UIOMMU_EXPORT int uiommu_prereg_put(struct uiommu_prereg *mem)
 	return 0;
 }
 
-UIOMMU_EXPORT int uiommu_prereg_lookup(struct uiommu_mm *mm, uint64_t ua, uint64_t size,
+UIOMMU_EXPORT int uiommu_prereg_lookup(struct uiommu_prereg_mm *mm, uint64_t ua, uint64_t size,
 				       struct uiommu_prereg **ret_mem)
 {
 	struct uiommu_prereg *mem;

@@ -60,14 +60,14 @@ int vfio_iommu_check(struct uiommu_vfio_container *c)
 	if (!c->type)
 		return -EINVAL;
 	/* Linux: "prevent one userspace from manipulating another userspace mm". */
-	if (c->mm && c->mm != uiommu_mm_current(c->ctx))
+	if (c->mm && c->mm != uiommu_prereg_mm_current(c->ctx))
 		return -EPERM;
 	return 0;
 }
 
 int vfio_mm_set(struct uiommu_vfio_container *c)
 {
-	struct uiommu_mm *cur = NULL;
+	struct uiommu_prereg_mm *cur = NULL;
 	int ret = prereg_mm_current(c->ctx, &cur);
 
 	if (c->mm)
@@ -445,7 +445,7 @@ UIOMMU_EXPORT int uiommu_vfio_info(struct uiommu_vfio_container *c,
 		return -EINVAL;
 	size = ret_info->size;
 	pthread_rwlock_rdlock(&c->lock);
-	if (c->type && c->mm && c->mm != uiommu_mm_current(c->ctx)) {
+	if (c->type && c->mm && c->mm != uiommu_prereg_mm_current(c->ctx)) {
 		ret = -EPERM;
 		goto out;
 	}

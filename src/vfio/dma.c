@@ -29,8 +29,9 @@ static uint64_t stripe_mask(int num, uint64_t first, uint64_t last)
 {
 	uint64_t c0 = first >> VFIO_STRIPE_SHIFT, c1 = last >> VFIO_STRIPE_SHIFT, mask = 0;
 
+	_Static_assert(VFIO_STRIPES <= 64, "a stripe mask is 64 bits");
 	if (c1 - c0 >= VFIO_STRIPES - 1)
-		return ~0ULL;
+		return (VFIO_STRIPES == 64 ? 0 : 1ULL << VFIO_STRIPES) - 1;
 	for (uint64_t ch = c0; ch <= c1; ch++)
 		mask |= 1ULL << ((ch + (uint64_t)num) % VFIO_STRIPES);
 	return mask;

@@ -61,9 +61,10 @@ struct vfio_hold {
 /*
  * Entries are serialized in stripes: entry e of window w is in stripe
  * ((e >> VFIO_STRIPE_SHIFT) + w) % VFIO_STRIPES, so one MAP of up to 512
- * entries takes one or two.
+ * entries takes one or two, and a whole window all of them (32, so that a
+ * thread never holds more locks than ThreadSanitizer follows: 64).
  */
-#define VFIO_STRIPES 64u
+#define VFIO_STRIPES 32u
 #define VFIO_STRIPE_SHIFT 9u
 
 struct uiommu_vfio_container {
@@ -80,7 +81,7 @@ struct uiommu_vfio_container {
 	bool enabled;
 	bool def_window_pending;
 	uint64_t enable_charge;		/* v1: bytes ENABLE charged */
-	struct uiommu_mm *mm;		/* the bound address space, held */
+	struct uiommu_prereg_mm *mm;		/* the bound address space, held */
 	struct vfio_window win[UIOMMU_TABLE_GROUP_MAX_TABLES];
 	/* Registrations this container holds, by ua; ptr: struct vfio_hold. */
 	struct rcu_array *_Atomic prereg;
