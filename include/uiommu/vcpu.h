@@ -34,8 +34,10 @@
  * - Free every handle of a guest before the guest.
  *
  * Builds with -Drcu=mutex (ThreadSanitizer) have no QSBR flavour: there a
- * vCPU's hypercall is a read-side section of its own, and enter, exit and
- * quiescent do nothing.
+ * vCPU in guest context holds the lock-based read side from enter to exit
+ * (quiescent releases and retakes it), so that breaking the rule above
+ * shows as a lock-order report or a deadlock, not as a silent use after
+ * free.
  */
 #ifndef UIOMMU_VCPU_H
 #define UIOMMU_VCPU_H

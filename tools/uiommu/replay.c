@@ -202,6 +202,8 @@ static int add_ram(struct replay *r, uint64_t line, uint64_t gpa, uint64_t len)
 	if (i == REPLAY_MAX_RAM_REGIONS)
 		return fatal(r, line, "guest memory needs more than %d regions",
 			     REPLAY_MAX_RAM_REGIONS);
+	if (r->hooks && r->hooks->leave)
+		r->hooks->leave(r->hooks->opaque);
 	ret = uiommu_ram_create(r->ctx, len, &r->ram_hpa[i], &hva);
 	if (ret)
 		return fatal(r, line, "cannot create %" PRIu64 " MiB of guest RAM: %s", len >> 20,

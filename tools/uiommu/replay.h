@@ -95,13 +95,16 @@ typedef void replay_record_fn(void *opaque, uint64_t opcode, const uint64_t *arg
  * Hooks of a model of the VMM around the engine (replay_vmm.c): @hcall
  * issues every hypercall instead of uiommu_papr_hcall(); @before and
  * @after run around every event that changes windows (a new table, a DDW
- * RTAS call); @after may fail the replay (-errno, r->fatal set).
+ * RTAS call); @after may fail the replay (-errno, r->fatal set); @leave,
+ * optional, runs before the engine's own calls that may block between
+ * hcalls (guest RAM added for a TCE list): a vCPU leaves guest context.
  */
 struct replay_hooks {
 	long (*hcall)(void *opaque, uint64_t opcode, const uint64_t *args, unsigned int nargs,
 		      uint64_t *rets, unsigned int nrets);
 	void (*before)(void *opaque, const struct trace_event *ev);
 	int (*after)(void *opaque, uint64_t line, const struct trace_event *ev);
+	void (*leave)(void *opaque);
 	void *opaque;
 };
 

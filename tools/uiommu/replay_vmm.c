@@ -406,6 +406,12 @@ static void hook_before(void *opaque, const struct trace_event *ev)
 	}
 }
 
+/* The engine adds guest RAM: VMM work, out of guest context (uiommu/vcpu.h's rule). */
+static void hook_leave(void *opaque)
+{
+	vcpu_leave(opaque);
+}
+
 static int hook_after(void *opaque, uint64_t line, const struct trace_event *ev)
 {
 	struct replay_vmm *v = opaque;
@@ -433,7 +439,8 @@ int replay_vmm_init(struct replay_vmm *v, struct replay *r, enum replay_vmm_mode
 	memset(v, 0, sizeof(*v));
 	v->r = r;
 	v->mode = mode;
-	v->hooks = (struct replay_hooks){ hook_hcall, hook_before, hook_after, v };
+	v->hooks = (struct replay_hooks){ .hcall = hook_hcall, .before = hook_before,
+					  .after = hook_after, .leave = hook_leave, .opaque = v };
 	/* The whole guest RAM is registered (and charged) in every container, and tables too. */
 	uiommu_ctx_set_limit(r->ctx, UIOMMU_RES_LOCKED_BYTES, UIOMMU_LIMIT_NONE);
 	uiommu_ctx_set_limit(r->ctx, UIOMMU_RES_TABLE_BYTES, UIOMMU_LIMIT_NONE);
