@@ -279,6 +279,16 @@ struct mem_backing {
 /* mem_backing() - Fill @ret for @hva. 0, or -EFAULT if @hva has no hpa. Lock-free. */
 int mem_backing(struct uiommu_ctx *ctx, uintptr_t hva, struct mem_backing *ret);
 
+/* ---- tce/ ---- */
+
+/*
+ * tce_kill_rcu() - The kill callbacks of @tbl for [entry, entry + npages),
+ * as uiommu_tce_table_kill() without its checks and its read-side
+ * section: for a caller inside one of either RCU flavour (the accelerated
+ * hcalls), which the grace period of an unlink covers.
+ */
+void tce_kill_rcu(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t npages);
+
 /* ---- grant/ ---- */
 
 /* The context of a grant table or mapping handle (for shbuf/'s allocations). */
@@ -329,6 +339,7 @@ void prereg_range(const struct uiommu_prereg *mem, uint64_t *ret_ua, uint64_t *r
  */
 enum guest_ext {
 	GUEST_EXT_PAPR, /* struct papr_guest, src/papr/ */
+	GUEST_EXT_ACCEL, /* struct accel_guest, src/accel/ (finalised before PAPR) */
 	GUEST_EXT_NR
 };
 
@@ -360,22 +371,31 @@ bool guest_memslot_rcu(struct uiommu_guest *guest, uint64_t gpa, uint64_t *ret_f
 /* ---- papr/ ---- */
 
 /*
- * The seam for hardware TCE tables (a later issue: VFIO-style containers).
- * A hardware table attached to a LIOBN is updated by every successful
- * H_PUT_TCE, H_PUT_TCE_INDIRECT and H_STUFF_TCE on it, in the hcall's fast
- * path, as KVM's stt->iommu_tables (book3s_64_vio.c). Every op runs inside
- * the hcall's RCU read-side section: it must not block, take a mutex or
- * allocate, and returns a PAPR code. UIOMMU_H_TOO_HARD means "cannot finish
- * here": the hcall returns it to the VMM, which redoes the whole hcall on
- * a slower path, so an op must leave state that a redo overwrites
- * (idempotence: KVM's real-mode handlers in book3s_64_vio_hv.c return
- * H_TOO_HARD and the virtual-mode ones redo the whole hcall). @entry is a guest-view index in
- * IOMMU pages of the LIOBN (the window's offset included); fanning out to
- * smaller hardware pages (and using hardware indexes on every error path)
- * is the op's business.
+ * The seam for hardware TCE tables, which src/accel/ attaches to a LIOBN
+ * (as KVM's stt->iommu_tables, arch/powerpc/kvm/book3s_64_vio.c): every
+ * H_PUT_TCE, H_PUT_TCE_INDIRECT and H_STUFF_TCE on the LIOBN updates each
+ * attached table in the hcall's fast path. Every op runs inside the
+ * hcall's read-side section (either RCU flavour: a vCPU's hcall holds no
+ * lock at all): it must not block, take a mutex or allocate, and returns a
+ * PAPR code. UIOMMU_H_TOO_HARD means "cannot finish here": the hcall
+ * returns it to the VMM, which redoes the whole hcall on a slower path
+ * (papr_hcall_vmm()), so an op must leave state that a redo overwrites
+ * (KVM's real-mode handlers returned H_TOO_HARD and the virtual-mode ones
+ * redid the whole hcall). @entry is a guest-view index in IOMMU pages of
+ * the LIOBN (the window's offset included); fanning out to smaller
+ * hardware pages (and using hardware indexes on every error path,
+ * 26a62b750a4e) is the op's business.
+ *
+ * One hcall's use of one table is a batch (struct papr_hw_batch, on the
+ * hcall's stack): @begin before the hcall changes anything, with the
+ * range of entries it may change (an op may refuse it: UIOMMU_H_TOO_HARD,
+ * nothing changed, and @end is not called); then @map, @unmap and @clear
+ * entry by entry; then @end exactly once, whatever happened, before the
+ * hcall leaves its read-side section (where an op issues its one TCE-cache
+ * kill per hcall and releases what the replaced entries held).
  *
  * Ordering (KVM's kvmppc_h_put_tce(), kvmppc_h_put_tce_indirect() and
- * kvmppc_h_stuff_tce(), arch/powerpc/kvm/book3s_64_vio.c), in both profiles:
+ * kvmppc_h_stuff_tce()), in both profiles:
  * - PUT and INDIRECT: for each entry, every attached table first, then the
  *   guest view; a failing table gets @clear on that entry and the hcall
  *   returns the failure with the guest view of that entry unchanged
@@ -384,34 +404,94 @@ bool guest_memslot_rcu(struct uiommu_guest *guest, uint64_t gpa, uint64_t *ret_f
  *   UIOMMU_H_TOO_HARD returns at once, the guest view untouched; any other
  *   failure gets @clear and the loop goes on; the hcall returns the last
  *   op's code (KVM).
- * - KVM profile: @validate is asked for every TCE with R/W before anything
- *   is written (KVM checks preregistration there).
+ * - KVM profile: @validate is asked for every TCE with R/W, in the
+ *   hcall's batch, before anything is written (KVM checks preregistration
+ *   there).
  * Guest-view pages the hcall needs are allocated before any op runs, so
  * that the guest view never fails after a table was changed.
  */
+struct liobn_table;
+
+#define PAPR_HW_MAX 4		/* hardware tables per LIOBN */
+#define PAPR_HW_BATCH_WORDS 24	/* the ops' state for one hcall */
+
+struct papr_hw_batch {
+	void *opaque; /* the table's, as attached */
+	/*
+	 * A memslot the hcall knows already (a vCPU remembers one): gpas
+	 * [slot_first, slot_last] are at host address slot_hva + (gpa -
+	 * slot_first). None if slot_first > slot_last. Valid until @end.
+	 */
+	uint64_t slot_first, slot_last, slot_hva;
+	uint64_t priv[PAPR_HW_BATCH_WORDS];
+};
+
 struct papr_hw_ops {
+	/* The hcall may change [entry, entry + npages) (npages >= 1). */
+	long (*begin)(struct papr_hw_batch *b, uint64_t entry, uint64_t npages);
 	/* Could @tce (with R/W) be mapped by the fast path? H_SUCCESS or H_TOO_HARD. */
-	long (*validate)(void *opaque, uint64_t tce);
+	long (*validate)(struct papr_hw_batch *b, uint64_t tce);
 	/* Map @entry to @tce (gpa | R/W bits). */
-	long (*map)(void *opaque, uint64_t entry, uint64_t tce);
+	long (*map)(struct papr_hw_batch *b, uint64_t entry, uint64_t tce);
 	/* Clear @entry (a TCE without R/W). */
-	long (*unmap)(void *opaque, uint64_t entry);
+	long (*unmap)(struct papr_hw_batch *b, uint64_t entry);
+	/*
+	 * Optional: @unmap of [entry, entry + npages) at once, for H_STUFF_TCE
+	 * (H_SUCCESS or H_TOO_HARD, which a redo overwrites).
+	 */
+	long (*unmap_range)(struct papr_hw_batch *b, uint64_t entry, uint64_t npages);
 	/* Error path: force @entry to no access (KVM kvmppc_clear_tce()). */
-	void (*clear)(void *opaque, uint64_t entry);
+	void (*clear)(struct papr_hw_batch *b, uint64_t entry);
+	/* The end of the hcall's use of the table: invalidation, releases. */
+	void (*end)(struct papr_hw_batch *b);
 };
 
 /*
  * papr_liobn_attach_hw() / papr_liobn_detach_hw() - Attach or detach a
  * hardware table (@ops, @opaque) to a LIOBN. Hcalls that start after
- * attach returns use it; detach waits for a grace period, so that no hcall
- * uses it once detach returns. -ENOENT unknown LIOBN, -EEXIST (attach) the
- * pair is attached already, -ENOENT (detach) it is not, -ENOMEM. Takes the
- * guest's PAPR lock; not inside an RCU read-side section.
+ * attach returns use it; detach waits for a grace period (of both RCU
+ * flavours), so that no hcall uses it once detach returns. -ENOENT unknown
+ * LIOBN, -EEXIST (attach) the pair is attached already, -ENOSPC (attach)
+ * PAPR_HW_MAX tables are attached, -ENOENT (detach) it is not, -ENOMEM.
+ * Takes the guest's PAPR lock; not inside an RCU read-side section.
  */
 int papr_liobn_attach_hw(struct uiommu_guest *guest, uint64_t liobn,
 			 const struct papr_hw_ops *ops, void *opaque);
 int papr_liobn_detach_hw(struct uiommu_guest *guest, uint64_t liobn,
 			 const struct papr_hw_ops *ops, void *opaque);
+
+/*
+ * What the VMM's redo of an hcall changed in a guest view
+ * (papr_hcall_vmm()): entries [@entry, @entry + @n) of LIOBN @liobn, in
+ * IOMMU pages of 1 << @page_shift (@entry absolute, the window's offset
+ * included). @t holds a reference on the table while @n is not 0.
+ */
+struct papr_change {
+	struct liobn_table *t;
+	uint64_t liobn;
+	uint64_t entry, n;
+	unsigned int page_shift;
+};
+
+/*
+ * papr_hcall_vmm() - A TCE hcall as the VMM handles it when the fast path
+ * returned UIOMMU_H_TOO_HARD (QEMU's h_put_tce() and friends after a
+ * KVM_EXIT_PAPR_HCALL): as uiommu_papr_hcall(), but the attached hardware
+ * tables are left alone and what the hcall wrote to the guest view is
+ * returned in @chg, for the caller to apply to the tables the VMM's way
+ * (the container's MAP_DMA/UNMAP_DMA, as QEMU's IOMMU notifier). In the
+ * KVM profile the hcall runs by KVM's rules first, so that its result is
+ * the fast path's; where those hand it to the VMM for a reason of their
+ * own (an unknown LIOBN, a TCE or a list outside guest memory) it runs by
+ * QEMU's, as QEMU would answer. @chg->n is 0 when nothing was written.
+ * Outside any read-side section; may allocate guest-view pages.
+ */
+long papr_hcall_vmm(struct uiommu_guest *guest, uint64_t opcode, const uint64_t *args,
+		    unsigned int nargs, uint64_t *rets, unsigned int nrets, struct papr_change *chg);
+/* The TCE now in entry @chg->entry + @i. */
+uint64_t papr_change_tce(const struct papr_change *chg, uint64_t i);
+/* Drop @chg's reference. */
+void papr_change_done(struct papr_change *chg);
 
 /* ---- pe/: what emulated devices (src/device/) need from their PE ---- */
 

@@ -25,5 +25,7 @@
 #include <uiommu/mirror.h>
 #include <uiommu/prereg.h>
 #include <uiommu/vfio.h>
+#include <uiommu/vcpu.h>
+#include <uiommu/accel.h>
 
 #endif /* UIOMMU_UIOMMU_H */

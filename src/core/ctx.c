@@ -33,6 +33,7 @@ static const char *const resource_names[UIOMMU_RES_NR] = {
 	[UIOMMU_RES_PREREG_MMS] = "prereg_mms",
 	[UIOMMU_RES_PREREG_REGIONS] = "prereg_regions",
 	[UIOMMU_RES_VFIO_CONTAINERS] = "vfio_containers",
+	[UIOMMU_RES_VCPUS] = "vcpus",
 };
 
 static const uint64_t resource_defaults[UIOMMU_RES_NR] = {
@@ -59,6 +60,7 @@ static const uint64_t resource_defaults[UIOMMU_RES_NR] = {
 	[UIOMMU_RES_PREREG_MMS] = 64,
 	[UIOMMU_RES_PREREG_REGIONS] = 65536,
 	[UIOMMU_RES_VFIO_CONTAINERS] = 1024,
+	[UIOMMU_RES_VCPUS] = 1024,
 };
 
 /* Byte resources refuse with -ENOMEM (as account_locked_vm()), counts with -ENOSPC. */

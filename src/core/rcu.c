@@ -24,8 +24,9 @@
  *   one with call_rcu(). Wait-free: callable inside a reader, from any
  *   thread.
  * - A flush takes the whole queue, waits for a grace period, which began
- *   after every node it took was queued, and runs the nodes in queue
- *   order. Flushes hold defer_lock, so they run one at a time; the
+ *   after every node it took was queued (of both flavours once a vCPU
+ *   thread has registered for QSBR, rcu_qsbr.c), and runs the nodes in
+ *   queue order. Flushes hold defer_lock, so they run one at a time; the
  *   background one runs in liburcu's call_rcu worker.
  * - rcu_wait_callbacks() flushes in the calling thread. When it returns,
  *   every node queued before the call has run: nodes an earlier flush took
@@ -57,6 +58,7 @@ static void defer_flush(void)
 		return;
 	}
 	urcu_bp_synchronize_rcu();
+	rcu_qsbr_wait_grace(); /* vCPU threads (QSBR readers) may still read them too */
 	__cds_wfcq_for_each_blocking_safe(&head, &tail, n, next) {
 		struct rcu_node *node = container_of(n, struct rcu_node, head);
 
@@ -143,6 +145,7 @@ void rcu_defer(struct rcu_node *node, void (*fn)(struct rcu_node *node))
 void rcu_wait_grace(void)
 {
 	urcu_bp_synchronize_rcu();
+	rcu_qsbr_wait_grace();
 }
 
 void rcu_wait_callbacks(void)

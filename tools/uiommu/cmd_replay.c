@@ -19,11 +19,14 @@
 #include "cli.h"
 #include "input.h"
 #include "replay.h"
+#include "replay_vmm.h"
 
 #define CHUNK_EVENTS 4096
 
 struct replay_cli {
 	struct replay_options opt;
+	struct uiommu_ctx_config ctx_cfg; /* --accel, --exits */
+	bool modes[2];			  /* --accel, --exits: each trace replayed in each */
 	bool json;
 	int progress; /* -1 auto, 0 never, 1 always */
 	bool quiet;
@@ -38,6 +41,9 @@ struct row {
 	uint64_t maps, unmaps, locked; /* --vfio */
 	double hcalls_per_s;
 	const char *result;
+	int mode; /* enum replay_vmm_mode, or -1 */
+	uint64_t fallbacks;
+	double hcall_rate, mapped_mb_s; /* hcalls per second of hcall handling, mapped MB/s */
 };
 
 static double now_s(void)
@@ -70,9 +76,14 @@ static void progress(struct replay *r, const char *name, const struct input *in,
 	fflush(stderr);
 }
 
-/* Replay one input; fills r->st. Returns the outcome; *ret_err set for OUTCOME_FAILED. */
+/*
+ * Replay one input; fills r->st. @v: the VMM side (--accel, --exits) or
+ * NULL; set up here, torn down by the caller. Returns the outcome;
+ * *ret_err set for OUTCOME_FAILED.
+ */
 static enum trace_outcome replay_one(struct replay_cli *cli, struct replay *r, const char *path,
-				     struct chunk *ch, char *err, size_t errlen)
+				     struct chunk *ch, char *err, size_t errlen,
+				     struct replay_vmm *v, int mode)
 {
 	bool show = cli->progress == 1 || (cli->progress == -1 && !cli->quiet && isatty(2));
 	double t_start = now_s(), last_shown = 0;
@@ -81,6 +92,8 @@ static enum trace_outcome replay_one(struct replay_cli *cli, struct replay *r, c
 	int ret;
 
 	ret = replay_init(r, &cli->opt);
+	if (!ret && mode >= 0)
+		ret = replay_vmm_init(v, r, (enum replay_vmm_mode)mode);
 	if (ret) {
 		snprintf(err, errlen, "%s", r->fatal);
 		return OUTCOME_FAILED;
@@ -144,6 +157,10 @@ static enum trace_outcome replay_one(struct replay_cli *cli, struct replay *r, c
 	}
 	r->st.bytes = in.bytes;
 	input_close(&in);
+	if (mode >= 0 && v->failed) {
+		snprintf(err, errlen, "%s: %s", path, v->err);
+		return OUTCOME_FAILED;
+	}
 	return r->st.mismatches ? OUTCOME_MISMATCH : OUTCOME_MATCH;
 }
 
@@ -178,8 +195,38 @@ static void print_hist(const char *name, const struct replay_hist *h)
 	printf("%s\n", any ? "" : " -");
 }
 
+/* The VMM side's rates: hcalls per second of hcall handling, and mapped MB/s. */
+static double vmm_hcall_rate(const struct replay_vmm *v)
+{
+	return v->hcall_seconds > 0 ? (double)v->hcalls / v->hcall_seconds : 0;
+}
+
+static double vmm_mapped_mb_s(const struct replay_vmm *v)
+{
+	return v->hcall_seconds > 0 ? (double)v->mapped_bytes / 1e6 / v->hcall_seconds : 0;
+}
+
+static void print_vmm(const struct replay_vmm *v, const struct replay_stats *st)
+{
+	double total = st->parse_seconds + st->replay_seconds;
+
+	printf("  vfio               %" PRIu64 " guest windows backed by containers' host tables"
+	       " (%" PRIu64 " that no host window could back)\n",
+	       v->windows_backed, v->windows_refused);
+	if (v->mode == REPLAY_VMM_ACCEL)
+		printf("  accelerated        %" PRIu64 " hcalls on the vCPU; %" PRIu64 " fallbacks"
+		       " (H_TOO_HARD, redone by the VMM path)\n", v->hcalls, v->fallbacks);
+	else
+		printf("  exits              %" PRIu64 " hcalls handed to the VMM thread; a bare round"
+		       " trip %.2f us (semaphores, same CPU)\n", v->exits,
+		       v->exit_round_trip_ns / 1e3);
+	printf("  hcall handling     %.3f s: %.0f hcalls/s, %.1f MB/s mapped; %.0f hcalls/s end"
+	       " to end\n", v->hcall_seconds, vmm_hcall_rate(v), vmm_mapped_mb_s(v),
+	       total > 0 ? (double)v->hcalls / total : 0);
+}
+
 static void print_human(const char *path, const struct replay *r, enum trace_outcome out,
-			const char *err)
+			const char *err, const struct replay_vmm *v)
 {
 	const struct replay_stats *st = &r->st;
 	uint64_t hc = total_hcalls(st);
@@ -247,6 +294,8 @@ static void print_human(const char *path, const struct replay *r, enum trace_out
 	       st->replay_seconds, st->replay_seconds > 0 ? (double)hc / st->replay_seconds : 0);
 	printf("  parse              %.3f s, %.1f MB/s\n", st->parse_seconds,
 	       st->parse_seconds > 0 ? (double)st->bytes / 1e6 / st->parse_seconds : 0);
+	if (v)
+		print_vmm(v, st);
 	for (unsigned int i = 0; i < st->nbad_kept; i++)
 		printf("  malformed line %" PRIu64 ": %s\n", st->bad_line[i].line,
 		       st->bad_line[i].text);
@@ -309,8 +358,32 @@ static struct json_object *json_notes(const struct replay_note *n, unsigned int 
 	return a;
 }
 
+static struct json_object *json_vmm(const struct replay_vmm *v, const struct replay_stats *st)
+{
+	struct json_object *x = json_object_new_object();
+	double total = st->parse_seconds + st->replay_seconds;
+
+	json_object_object_add(x, "mode", json_object_new_string(replay_vmm_mode_name(v->mode)));
+	json_object_object_add(x, "windows_backed", json_u(v->windows_backed));
+	json_object_object_add(x, "windows_unbacked", json_u(v->windows_refused));
+	json_object_object_add(x, "hcalls", json_u(v->hcalls));
+	json_object_object_add(x, "fallbacks", json_u(v->fallbacks));
+	json_object_object_add(x, "exits", json_u(v->exits));
+	json_object_object_add(x, "hcall_seconds", json_object_new_double(v->hcall_seconds));
+	json_object_object_add(x, "replay_hcalls_per_s", json_object_new_double(vmm_hcall_rate(v)));
+	json_object_object_add(x, "hcalls_per_s", json_object_new_double(
+		total > 0 ? (double)v->hcalls / total : 0));
+	json_object_object_add(x, "mapped_mb_per_s", json_object_new_double(vmm_mapped_mb_s(v)));
+	json_object_object_add(x, "mapped_bytes", json_u(v->mapped_bytes));
+	if (v->mode == REPLAY_VMM_EXITS)
+		json_object_object_add(x, "exit_round_trip_ns",
+				       json_object_new_double(v->exit_round_trip_ns));
+	return x;
+}
+
 static struct json_object *json_trace(const char *path, const struct replay *r,
-				      enum trace_outcome out, const char *err)
+				      enum trace_outcome out, const char *err,
+				      const struct replay_vmm *v)
 {
 	const struct replay_stats *st = &r->st;
 	struct json_object *o = json_object_new_object(), *x, *y;
@@ -417,7 +490,40 @@ static struct json_object *json_trace(const char *path, const struct replay *r,
 		st->parse_seconds > 0 ? (double)st->bytes / 1e6 / st->parse_seconds : 0));
 	json_object_object_add(x, "bytes", json_u(st->bytes));
 	json_object_object_add(o, "timing", x);
+	if (v)
+		json_object_object_add(o, "vmm", json_vmm(v, st));
 	return o;
+}
+
+/*
+ * With --accel and --exits together, each trace's two rows side by side:
+ * hcall handling rates, mapped MB/s, and the ratio.
+ */
+static void print_comparison(const struct row *rows, int n)
+{
+	double sum_a = 0, sum_e = 0;
+	uint64_t fallbacks = 0;
+	int pairs = 0;
+
+	printf("\n%-56s %12s %12s %10s %10s %8s %10s\n", "trace", "accel hc/s", "exits hc/s",
+	       "accel MB/s", "exits MB/s", "ratio", "fallbacks");
+	for (int i = 0; i + 1 < n; i++) {
+		const struct row *a = &rows[i], *e = &rows[i + 1];
+
+		if (a->mode != REPLAY_VMM_ACCEL || e->mode != REPLAY_VMM_EXITS || a->path != e->path)
+			continue;
+		printf("%-56s %11.2fM %11.3fM %10.1f %10.2f %7.1fx %10" PRIu64 "\n", a->path,
+		       a->hcall_rate / 1e6, e->hcall_rate / 1e6, a->mapped_mb_s, e->mapped_mb_s,
+		       e->hcall_rate > 0 ? a->hcall_rate / e->hcall_rate : 0, a->fallbacks);
+		sum_a += a->hcalls / (a->hcall_rate > 0 ? a->hcall_rate : 1);
+		sum_e += e->hcalls / (e->hcall_rate > 0 ? e->hcall_rate : 1);
+		fallbacks += a->fallbacks;
+		pairs++;
+	}
+	if (pairs)
+		printf("%d traces: hcall handling %.1fx faster accelerated than with exits (%.3f s vs"
+		       " %.3f s), %" PRIu64 " fallbacks\n", pairs, sum_a > 0 ? sum_e / sum_a : 0,
+		       sum_a, sum_e, fallbacks);
 }
 
 static void print_table(const struct row *rows, int n)
@@ -435,6 +541,10 @@ static void print_table(const struct row *rows, int n)
 		if (rows[i].vfio)
 			printf("%8" PRIu64 " %9" PRIu64 " %8" PRIu64 "M", rows[i].maps, rows[i].unmaps,
 			       rows[i].locked >> 20);
+		if (rows[i].mode >= 0)
+			printf(" (%s, %" PRIu64 " fallbacks)",
+			       replay_vmm_mode_name((enum replay_vmm_mode)rows[i].mode),
+			       rows[i].fallbacks);
 		putchar('\n');
 		lines += rows[i].lines;
 		hcalls += rows[i].hcalls;
@@ -464,6 +574,8 @@ static int run(int argc, char **argv)
 		{ "progress", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "detail", no_argument, NULL, 'd' },
+		{ "accel", no_argument, NULL, 'A' },
+		{ "exits", no_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -471,7 +583,9 @@ static int run(int argc, char **argv)
 				  .progress = -1 };
 	struct json_object *doc = NULL, *arr = NULL;
 	bool any_mismatch = false, any_failed = false, table;
+	struct replay_vmm *vmm = NULL;
 	struct row *rows = NULL;
+	int modes[3], nmodes = 0, nrows = 0;
 	struct chunk *ch;
 	struct replay *r;
 	int c, ntraces;
@@ -514,6 +628,12 @@ static int run(int argc, char **argv)
 		case 'd':
 			cli.detail = true;
 			break;
+		case 'A':
+			cli.modes[REPLAY_VMM_ACCEL] = true;
+			break;
+		case 'E':
+			cli.modes[REPLAY_VMM_EXITS] = true;
+			break;
 		case 'h':
 			cli_print_help(&cmd_replay);
 			return EXIT_OK;
@@ -523,18 +643,36 @@ static int run(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return cli_usage_error("replay", "no trace given (a file, or - for standard input)");
+	for (int m = 0; m < 2; m++)
+		if (cli.modes[m])
+			modes[nmodes++] = m;
+	if (!nmodes)
+		modes[nmodes++] = -1;
+	else {
+		/* Every trace in each mode: '-' can be read once only. */
+		for (int i = optind; i < argc; i++)
+			if (nmodes > 1 && !strcmp(argv[i], "-"))
+				return cli_usage_error("replay", "--accel with --exits reads each trace "
+						       "twice: not from standard input");
+		replay_vmm_ctx_config(&cli.ctx_cfg);
+		cli.opt.ctx_cfg = &cli.ctx_cfg;
+		/* The modes bring their own containers (replay_vmm.c); not a second set. */
+		cli.opt.vfio = false;
+	}
 
 	ntraces = argc - optind;
-	/* Several traces: a table, and the full report only where something differed. */
-	table = ntraces > 1 && !cli.detail && !cli.json;
+	/* Several traces (or modes): a table, and the full report only where something differed. */
+	table = (ntraces > 1 || nmodes > 1) && !cli.detail && !cli.json;
 	ch = malloc(sizeof(*ch));
 	r = malloc(sizeof(*r));
-	rows = calloc((size_t)ntraces, sizeof(*rows));
-	if (!ch || !r || !rows) {
+	vmm = calloc(1, sizeof(*vmm));
+	rows = calloc((size_t)ntraces * (size_t)nmodes, sizeof(*rows));
+	if (!ch || !r || !rows || !vmm) {
 		cli_error("out of memory");
 		free(ch);
 		free(r);
 		free(rows);
+		free(vmm);
 		return EXIT_FAIL;
 	}
 	if (cli.json) {
@@ -543,43 +681,57 @@ static int run(int argc, char **argv)
 		json_object_object_add(doc, "schema", json_object_new_int(1));
 	}
 	for (int i = optind; i < argc; i++) {
-		char err[600] = "";
-		enum trace_outcome out = replay_one(&cli, r, argv[i], ch, err, sizeof(err));
+		for (int k = 0; k < nmodes; k++) {
+			char err[600] = "";
+			int mode = modes[k];
+			enum trace_outcome out =
+				replay_one(&cli, r, argv[i], ch, err, sizeof(err), vmm, mode);
+			const struct replay_vmm *v = mode >= 0 ? vmm : NULL;
 
-		any_mismatch |= out == OUTCOME_MISMATCH;
-		any_failed |= out == OUTCOME_FAILED;
-		if (out == OUTCOME_FAILED)
-			cli_error("%s", err);
-		if (cli.json)
-			json_object_array_add(arr, json_trace(argv[i], r, out, err));
-		else if ((!cli.quiet && !table) || out != OUTCOME_MATCH)
-			print_human(argv[i], r, out, err);
-		rows[i - optind] = (struct row){
-			.path = argv[i],
-			.lines = r->st.lines,
-			.hcalls = total_hcalls(&r->st),
-			.rtas = r->st.rtas[RTAS_QUERY] + r->st.rtas[RTAS_CREATE] +
-				r->st.rtas[RTAS_REMOVE] + r->st.rtas[RTAS_RESET],
-			.xlate = r->st.xlate_checked,
-			.mismatches = r->st.mismatches,
-			.hcalls_per_s = r->st.replay_seconds > 0 ?
-					(double)total_hcalls(&r->st) / r->st.replay_seconds : 0,
-			.result = out == OUTCOME_MATCH ? "match" :
-				  out == OUTCOME_MISMATCH ? "MISMATCH" : "FAILED",
-			.vfio = cli.opt.vfio,
-		};
-		if (r->vfio) {
-			struct replay_vfio_stats vs;
+			any_mismatch |= out == OUTCOME_MISMATCH;
+			any_failed |= out == OUTCOME_FAILED;
+			if (out == OUTCOME_FAILED)
+				cli_error("%s", err);
+			if (cli.json)
+				json_object_array_add(arr, json_trace(argv[i], r, out, err, v));
+			else if ((!cli.quiet && !table) || out != OUTCOME_MATCH)
+				print_human(argv[i], r, out, err, v);
+			rows[nrows++] = (struct row){
+				.path = argv[i],
+				.lines = r->st.lines,
+				.hcalls = total_hcalls(&r->st),
+				.rtas = r->st.rtas[RTAS_QUERY] + r->st.rtas[RTAS_CREATE] +
+					r->st.rtas[RTAS_REMOVE] + r->st.rtas[RTAS_RESET],
+				.xlate = r->st.xlate_checked,
+				.mismatches = r->st.mismatches,
+				.hcalls_per_s = r->st.replay_seconds > 0 ?
+						(double)total_hcalls(&r->st) / r->st.replay_seconds :
+						0,
+				.result = out == OUTCOME_MATCH ? "match" :
+					  out == OUTCOME_MISMATCH ? "MISMATCH" : "FAILED",
+				.mode = mode,
+				.fallbacks = v ? v->fallbacks : 0,
+				.hcall_rate = v ? vmm_hcall_rate(v) : 0,
+				.mapped_mb_s = v ? vmm_mapped_mb_s(v) : 0,
+				.vfio = r->vfio != NULL,
+			};
+			if (r->vfio) {
+				struct replay_vfio_stats vs;
 
-			replay_vfio_stats(r->vfio, &vs);
-			rows[i - optind].maps = vs.map_calls;
-			rows[i - optind].unmaps = vs.unmap_calls;
-			rows[i - optind].locked = vs.locked_peak;
+				replay_vfio_stats(r->vfio, &vs);
+				rows[nrows - 1].maps = vs.map_calls;
+				rows[nrows - 1].unmaps = vs.unmap_calls;
+				rows[nrows - 1].locked = vs.locked_peak;
+			}
+			replay_vmm_fini(vmm);
+			replay_fini(r);
 		}
-		replay_fini(r);
 	}
-	if (table && !cli.quiet)
-		print_table(rows, ntraces);
+	if (table && !cli.quiet) {
+		print_table(rows, nrows);
+		if (nmodes > 1)
+			print_comparison(rows, nrows);
+	}
 	if (cli.json) {
 		json_object_object_add(doc, "traces", arr);
 		json_object_object_add(doc, "result", json_object_new_string(
@@ -590,6 +742,7 @@ static int run(int argc, char **argv)
 	free(ch);
 	free(r);
 	free(rows);
+	free(vmm);
 	if (any_failed)
 		return EXIT_FAIL;
 	return any_mismatch ? EXIT_MISMATCH : EXIT_OK;
@@ -615,6 +768,13 @@ const struct cli_cmd cmd_replay = {
 		 "  -q, --quiet             print only traces that did not match\n"
 		 "  -d, --detail            the full report of every trace (default with one trace;\n"
 		 "                          with several: a table, and reports of those that differ)\n"
+		 "      --accel             back the guest's PCI windows with VFIO containers and\n"
+		 "                          make the hcalls on a vCPU with their host tables attached\n"
+		 "                          (in-kernel acceleration); H_TOO_HARD redone by the VMM\n"
+		 "      --exits             the same containers, every TCE hcall an exit to a VMM\n"
+		 "                          thread that applies it through the container's ioctls;\n"
+		 "                          with --accel, each trace in both modes, and the ratio\n"
+		 "                          (--vfio adds nothing to them: they bring their own)\n"
 		 "  -h, --help              this text\n\n"
 		 "Exit status: 0 all matched, 3 a mismatch, 1 unreadable, malformed or refused\n"
 		 "input, 2 usage error.",

@@ -110,7 +110,7 @@ int replay_init(struct replay *r, const struct replay_options *opt)
 
 	memset(r, 0, sizeof(*r));
 	r->opt = *opt;
-	ret = uiommu_ctx_new(opt->vfio ? &cfg : NULL, &r->ctx);
+	ret = uiommu_ctx_new(opt->ctx_cfg ? opt->ctx_cfg : opt->vfio ? &cfg : NULL, &r->ctx);
 	if (!ret && opt->vfio)
 		ret = uiommu_ctx_set_limit(r->ctx, UIOMMU_RES_LOCKED_BYTES, UIOMMU_LIMIT_NONE);
 	if (!ret)
@@ -202,6 +202,8 @@ static int add_ram(struct replay *r, uint64_t line, uint64_t gpa, uint64_t len)
 	if (i == REPLAY_MAX_RAM_REGIONS)
 		return fatal(r, line, "guest memory needs more than %d regions",
 			     REPLAY_MAX_RAM_REGIONS);
+	if (r->hooks && r->hooks->leave)
+		r->hooks->leave(r->hooks->opaque);
 	ret = uiommu_ram_create(r->ctx, len, &r->ram_hpa[i], &hva);
 	if (ret)
 		return fatal(r, line, "cannot create %" PRIu64 " MiB of guest RAM: %s", len >> 20,
@@ -438,6 +440,8 @@ static long hcall(struct replay *r, uint64_t opcode, const uint64_t *args, unsig
 {
 	if (r->record)
 		r->record(r->record_opaque, opcode, args, nargs, list, npages);
+	if (r->hooks)
+		return r->hooks->hcall(r->hooks->opaque, opcode, args, nargs, rets, nrets);
 	return uiommu_papr_hcall(r->guest, opcode, args, nargs, rets, nrets);
 }
 
@@ -803,9 +807,13 @@ int replay_event(struct replay *r, uint64_t lineno, const struct trace_event *ev
 	case TRACE_XLATE:
 		do_xlate(r, lineno, ev);
 		return 0;
-	case TRACE_NEW_TABLE:
-		return new_table(r, lineno, ev->liobn);
-	default:
-		return do_ddw(r, lineno, ev);
+	default: /* windows change: a new table, a DDW call */
+		if (r->hooks)
+			r->hooks->before(r->hooks->opaque, ev);
+		ret = ev->type == TRACE_NEW_TABLE ? new_table(r, lineno, ev->liobn) :
+						    do_ddw(r, lineno, ev);
+		if (!ret && r->hooks)
+			ret = r->hooks->after(r->hooks->opaque, lineno, ev);
+		return ret;
 	}
 }

@@ -37,6 +37,7 @@ struct replay_options {
 	bool lenient;	   /* count and skip malformed lines instead of stopping */
 	bool check_xlate;  /* compare translation events (default on) */
 	bool vfio;	   /* a VFIO container behind each PHB (replay_vfio.h) */
+	const struct uiommu_ctx_config *ctx_cfg; /* the context's configuration, NULL: default */
 };
 
 struct replay_note {
@@ -90,10 +91,28 @@ struct replay_stats {
 typedef void replay_record_fn(void *opaque, uint64_t opcode, const uint64_t *args,
 			      unsigned int nargs, const uint64_t *list, uint64_t npages);
 
+/*
+ * Hooks of a model of the VMM around the engine (replay_vmm.c): @hcall
+ * issues every hypercall instead of uiommu_papr_hcall(); @before and
+ * @after run around every event that changes windows (a new table, a DDW
+ * RTAS call); @after may fail the replay (-errno, r->fatal set); @leave,
+ * optional, runs before the engine's own calls that may block between
+ * hcalls (guest RAM added for a TCE list): a vCPU leaves guest context.
+ */
+struct replay_hooks {
+	long (*hcall)(void *opaque, uint64_t opcode, const uint64_t *args, unsigned int nargs,
+		      uint64_t *rets, unsigned int nrets);
+	void (*before)(void *opaque, const struct trace_event *ev);
+	int (*after)(void *opaque, uint64_t line, const struct trace_event *ev);
+	void (*leave)(void *opaque);
+	void *opaque;
+};
+
 struct replay {
 	struct replay_options opt;
 	replay_record_fn *record;
 	void *record_opaque;
+	const struct replay_hooks *hooks; /* NULL: none */
 	struct uiommu_ctx *ctx;
 	struct uiommu_guest *guest;
 	struct replay_vfio *vfio; /* --vfio: the host side */
