@@ -6,13 +6,15 @@
 # runs, the library calling its own functions and the program its own. The
 # internal names are the internal archive's globals that the installed one
 # does not have (linkage.sh checks that those are exactly the ABI's).
-#   static.sh LIBUIOMMU_A INTERNAL_A INCLUDE_DIR BUILD_INCLUDE_DIR CC [CFLAGS...]
+# The program links what the generated uiommu.pc says a static link needs.
+#   static.sh LIBUIOMMU_A INTERNAL_A INCLUDE_DIR BUILD_INCLUDE_DIR PC_DIR CC [CFLAGS...]
 set -eu
 archive=$1
 internal=$2
 inc=$3
 build_inc=$4
-shift 4
+pc_dir=$5
+shift 5
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -63,7 +65,8 @@ PROG
 
 # shellcheck disable=SC2068,SC2046
 $@ -std=c17 -I"$inc" -I"$build_inc" "$tmp/prog.c" "$archive" \
-	$(pkg-config --static --libs liburcu-bp) -lpthread -o "$tmp/prog" || {
+	$(PKG_CONFIG_PATH=$pc_dir pkg-config --static --libs uiommu | sed 's/-luiommu\b//') \
+	-o "$tmp/prog" || {
 	echo "a program defining the $n internal names does not link against $archive"; exit 1;
 }
 "$tmp/prog" || { echo "the statically linked program failed"; exit 1; }

@@ -25,6 +25,14 @@ struct fault_scenario {
 	size_t state_size;
 	/* The context's host_page_shift (0: the default). */
 	uint32_t host_page_shift;
+	/* Simulate pins (UIOMMU_CTX_PIN_SIMULATE) even where mlock(2) would work. */
+	bool simulate_pins;
+	/*
+	 * Optional: what the operations under test need, built before faults
+	 * are armed (so its fault points are not this scenario's). undo()
+	 * takes it apart too.
+	 */
+	void (*setup)(struct uiommu_ctx *ctx, void *state);
 	/*
 	 * The operations under test, with faults armed: 0, or -ENOMEM as soon
 	 * as a step reports that it ran out of memory (a PAPR call's

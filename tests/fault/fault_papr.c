@@ -27,30 +27,44 @@ struct papr_objs {
 };
 
 /* A hardware table that accepts everything. */
-static long hw_validate(void *opaque, uint64_t tce)
+static long hw_begin(struct papr_hw_batch *b, uint64_t entry, uint64_t npages)
 {
-	(void)opaque, (void)tce;
+	(void)b, (void)entry, (void)npages;
 	return UIOMMU_H_SUCCESS;
 }
 
-static long hw_map(void *opaque, uint64_t entry, uint64_t tce)
+static long hw_validate(struct papr_hw_batch *b, uint64_t tce)
 {
-	(void)opaque, (void)entry, (void)tce;
+	(void)b, (void)tce;
 	return UIOMMU_H_SUCCESS;
 }
 
-static long hw_unmap(void *opaque, uint64_t entry)
+static long hw_map(struct papr_hw_batch *b, uint64_t entry, uint64_t tce)
 {
-	(void)opaque, (void)entry;
+	(void)b, (void)entry, (void)tce;
 	return UIOMMU_H_SUCCESS;
 }
 
-static void hw_clear(void *opaque, uint64_t entry)
+static long hw_unmap(struct papr_hw_batch *b, uint64_t entry)
 {
-	(void)opaque, (void)entry;
+	(void)b, (void)entry;
+	return UIOMMU_H_SUCCESS;
 }
 
-static const struct papr_hw_ops hw_ops = { hw_validate, hw_map, hw_unmap, hw_clear };
+static void hw_clear(struct papr_hw_batch *b, uint64_t entry)
+{
+	(void)b, (void)entry;
+}
+
+static void hw_end(struct papr_hw_batch *b)
+{
+	(void)b;
+}
+
+static const struct papr_hw_ops hw_ops = {
+	.begin = hw_begin, .validate = hw_validate, .map = hw_map, .unmap = hw_unmap,
+	.clear = hw_clear, .end = hw_end,
+};
 static int hw[2];
 
 /* An hcall that stores TCEs: H_HARDWARE is its out-of-memory answer, and then the guest sees no change. */

@@ -63,7 +63,7 @@ static void run_loop(const struct fault_scenario *s, unsigned int flags)
 			.allocator = &hook,
 			.host_page_shift = s->host_page_shift,
 			/* Real mlock where the machine allows it (CI runs as root). */
-			.flags = real_mlock ? 0 : UIOMMU_CTX_PIN_SIMULATE,
+			.flags = real_mlock && !s->simulate_pins ? 0 : UIOMMU_CTX_PIN_SIMULATE,
 		};
 		void *state = calloc(1, s->state_size ? s->state_size : 1);
 		struct uiommu_ctx *ctx;
@@ -74,6 +74,8 @@ static void run_loop(const struct fault_scenario *s, unsigned int flags)
 		assert_non_null(state);
 		assert_int_equal(uiommu_ctx_new(&cfg, &ctx), 0);
 		assert_int_equal(uiommu_ctx_set_limit(ctx, UIOMMU_RES_LOCKED_BYTES, 64 << 20), 0);
+		if (s->setup)
+			s->setup(ctx, state);
 		assert_int_equal(uiommu_ctx_inject_fault(ctx, n, flags), 0);
 		ret = s->run(ctx, state);
 		injected = ctx_counter(ctx, UIOMMU_COUNTER_FAULTS_INJECTED);
@@ -157,6 +159,8 @@ static const char *class_name(unsigned int c)
 		return "pin";
 	case UIOMMU_FAULT_MAP:
 		return "map";
+	case UIOMMU_FAULT_HCALL:
+		return "hcall";
 	default:
 		return "?";
 	}

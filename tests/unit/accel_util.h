@@ -55,12 +55,13 @@ static inline uint64_t acc_ua(struct acc_fx *f, uint64_t gpa)
 	return (uint64_t)(uintptr_t)f->ram.hva + gpa;
 }
 
-static inline void acc_fx_setup(struct acc_fx *f)
+/* The fixture in @ctx (a context that simulates pins, with room to lock). */
+static inline void acc_fx_setup_in(struct acc_fx *f, struct uiommu_ctx *ctx)
 {
 	uint64_t start = 0;
 
 	memset(f, 0, sizeof(*f));
-	f->ctx = vt_ctx_new(16);
+	f->ctx = ctx;
 	vt_ram_new(f->ctx, ACC_RAM, 16 * MiB, &f->ram);
 	vt_ram_new(f->ctx, ACC_RAM2, 16 * MiB, &f->ram2);
 	assert_int_equal(uiommu_guest_new(f->ctx, &f->g), 0);
@@ -87,6 +88,11 @@ static inline void acc_fx_setup(struct acc_fx *f)
 			 0);
 	assert_int_equal(uiommu_liobn_create(f->g, ACC_L16M, 24, ACC_BUS64 >> 24, ACC_W1_SIZE >> 24),
 			 0);
+}
+
+static inline void acc_fx_setup(struct acc_fx *f)
+{
+	acc_fx_setup_in(f, vt_ctx_new(16));
 }
 
 static inline uint64_t acc_mapped(struct acc_fx *f)
@@ -150,7 +156,8 @@ static inline uint64_t acc_check(struct acc_fx *f)
 	return n;
 }
 
-static inline void acc_fx_teardown(struct acc_fx *f)
+/* Everything but the context, which is left clean. */
+static inline void acc_fx_teardown_in(struct acc_fx *f)
 {
 	for (int i = 0; i < 2; i++)
 		uiommu_accel_release_group(f->g, acc_grp(f, i));
@@ -162,6 +169,11 @@ static inline void acc_fx_teardown(struct acc_fx *f)
 	vt_ram_free(f->ctx, &f->ram);
 	vt_ram_free(f->ctx, &f->ram2);
 	rcu_wait_callbacks(); /* the guest-view frames go after a grace period */
+}
+
+static inline void acc_fx_teardown(struct acc_fx *f)
+{
+	acc_fx_teardown_in(f);
 	test_ctx_free(f->ctx);
 }
 
