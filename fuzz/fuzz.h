@@ -67,5 +67,7 @@ int fuzz_tce(const uint8_t *data, size_t size);
 int fuzz_papr(const uint8_t *data, size_t size);
 int fuzz_ddw(const uint8_t *data, size_t size);
 int fuzz_trace(const uint8_t *data, size_t size);
+int fuzz_replay(const uint8_t *data, size_t size);
+int fuzz_input(const uint8_t *data, size_t size);
 
 #endif /* UIOMMU_FUZZ_H */

@@ -402,7 +402,7 @@ int input_next(struct input *in)
 		in->file++;
 	}
 	if (in->file >= in->npaths)
-		return -ENOENT;
+		return 1;
 	in->started = true;
 	in->at_end = false;
 	in->path = in->paths[in->file];
@@ -426,7 +426,8 @@ static int too_long(struct input *in)
 	snprintf(in->err, sizeof(in->err), "line %llu is longer than %d bytes",
 		 (unsigned long long)in->lineno + 1, INPUT_MAX_LINE);
 	in->line_len = 0;
-	return -EOVERFLOW;
+	in->error = -EOVERFLOW;
+	return in->error;
 }
 
 static int emit(struct input *in, char *line, size_t len, size_t used, char **ret_line,
@@ -444,6 +445,8 @@ static int emit(struct input *in, char *line, size_t len, size_t used, char **re
 
 int input_getline(struct input *in, char **ret_line, size_t *ret_len)
 {
+	if (in->error)
+		return in->error;
 	for (;;) {
 		struct input_block *b = in->cur;
 		char *start, *nl;

@@ -56,7 +56,7 @@ struct input {
 	unsigned int file;	  /* the input being read: its index */
 	bool started;		  /* input_next() was called for @file */
 	bool at_end;		  /* its last block was consumed */
-	int error;		  /* -errno it ended on, returned again at every call */
+	int error;		  /* -errno it stopped on, returned again by every call */
 	struct input_block *cur;  /* the block lines come from, or NULL */
 	size_t pos;		  /* next byte of cur */
 	char *line;		  /* a line that spans blocks */
@@ -80,9 +80,9 @@ struct input *input_start(const char *const *paths, unsigned int npaths);
 /*
  * input_next() - Go to the next input (the first at the first call),
  * dropping what is left of the current one.
- * Return: 0; -ENOENT when there is no next input; or the -errno of an
- * input that could not be opened (in->err says why; input_next() goes on
- * to the one after).
+ * Return: 0; 1 when there is no next input; or the -errno of an input
+ * that could not be opened (in->err says why; the next call goes on to
+ * the one after).
  */
 int input_next(struct input *in);
 
@@ -91,7 +91,8 @@ int input_next(struct input *in);
  * newline (and a '\r' before it), NUL-terminated, writable; valid until
  * the next call. *ret_len is its length.
  * Return: 1 for a line, 0 at the end of the input, -errno on a read or
- * decode error or a line longer than INPUT_MAX_LINE (in->err says which).
+ * decode error or a line longer than INPUT_MAX_LINE (in->err says which),
+ * and the same again at every later call for this input.
  */
 int input_getline(struct input *in, char **ret_line, size_t *ret_len);
 

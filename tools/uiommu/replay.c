@@ -796,7 +796,7 @@ static int do_stuff(struct replay *r, uint64_t line, const struct trace_event *e
 }
 
 /* QEMU spapr_tce_translate_iommu(): page address, permission, address mask. */
-static void do_xlate(struct replay *r, uint64_t line, const struct trace_event *ev)
+static int do_xlate(struct replay *r, uint64_t line, const struct trace_event *ev)
 {
 	uint64_t off, size, gpa = 0, want_mask, got_page;
 	unsigned int shift, prot = 0;
@@ -806,20 +806,17 @@ static void do_xlate(struct replay *r, uint64_t line, const struct trace_event *
 	if (l)
 		l->xlate++;
 	if (!r->opt.check_xlate)
-		return;
+		return 0;
 	r->st.xlate_checked++;
 	if (!geo_get(r, ev->liobn, &off, &shift, &size)) {
 		r->st.xlate_mismatched++;
 		mismatch(r, line, "xlate liobn=0x%" PRIx64 ": no such LIOBN in the replayed guest",
 			 ev->liobn);
-		return;
+		return 0;
 	}
-	if (ev->ioba > UINT64_MAX - off) {
-		r->st.xlate_mismatched++;
-		mismatch(r, line, "xlate liobn=0x%" PRIx64 ": address 0x%" PRIx64 " wraps", ev->liobn,
-			 ev->ioba);
-		return;
-	}
+	if (ev->ioba > UINT64_MAX - off)
+		return fatal(r, line, "xlate liobn=0x%" PRIx64 ": the window-relative address 0x%" PRIx64 " passes 2^64 from the window's bus offset 0x%" PRIx64,
+			     ev->liobn, ev->ioba, off);
 	ret = uiommu_liobn_translate(r->guest, ev->liobn, off + ev->ioba, &gpa, &prot);
 	if (ret == -ERANGE) {
 		/* Out of the window: QEMU returns nothing, no access. */
@@ -828,7 +825,7 @@ static void do_xlate(struct replay *r, uint64_t line, const struct trace_event *
 			mismatch(r, line, "xlate liobn=0x%" PRIx64 " 0x%" PRIx64 ": outside the window, QEMU translated to 0x%" PRIx64 " perm %" PRIu64,
 				 ev->liobn, ev->ioba, ev->tce, ev->perm);
 		}
-		return;
+		return 0;
 	}
 	want_mask = (1ULL << shift) - 1;
 	got_page = gpa & ~want_mask;
@@ -842,6 +839,7 @@ static void do_xlate(struct replay *r, uint64_t line, const struct trace_event *
 				 ev->liobn, ev->ioba, got_page, prot, want_mask, ev->tce, ev->perm,
 				 ev->mask);
 	}
+	return 0;
 }
 
 /* ---- DDW RTAS calls ---- */
@@ -1138,8 +1136,7 @@ int replay_event(struct replay *r, uint64_t lineno, const struct trace_event *ev
 	case TRACE_STUFF:
 		return do_stuff(r, lineno, ev);
 	case TRACE_XLATE:
-		do_xlate(r, lineno, ev);
-		return 0;
+		return do_xlate(r, lineno, ev);
 	case TRACE_NEW_TABLE:
 		return new_table(r, lineno, ev->liobn);
 	default:
