@@ -192,6 +192,7 @@ static void post(struct input *in)
 	pthread_mutex_unlock(&in->lock);
 }
 
+/* The caller dropped input @file (input_next()), or stops the reader (@file = npaths). */
 static bool skipped(struct input *in, unsigned int file)
 {
 	bool skip;
@@ -276,6 +277,7 @@ static void *reader(void *arg)
 		s->lz = lz_init;
 	for (unsigned int i = 0; i < in->npaths && !skipped(in, in->npaths); i++) {
 		if (!s) {
+			/* No memory to read with: each input ends at once, with the error. */
 			struct input_block *b = get_free(in);
 
 			if (!b)

@@ -838,19 +838,3 @@ int trace_parse_line(const char *line, size_t len, struct trace_event *ev, char 
 	}
 	return 0;
 }
-
-const char *trace_type_name(enum trace_type type)
-{
-	static const char *const names[TRACE_NR] = {
-		[TRACE_COMMENT] = "comment",	  [TRACE_HEADER] = "header",
-		[TRACE_WINDOW] = "window",	  [TRACE_PHB] = "phb",
-		[TRACE_MARK] = "mark",		  [TRACE_PUT] = "put",
-		[TRACE_GET] = "get",		  [TRACE_INDIRECT] = "indirect",
-		[TRACE_STUFF] = "stuff",	  [TRACE_XLATE] = "xlate",
-		[TRACE_NEW_TABLE] = "new_table",  [TRACE_DDW_QUERY] = "ddw_query",
-		[TRACE_DDW_CREATE] = "ddw_create", [TRACE_DDW_REMOVE] = "ddw_remove",
-		[TRACE_DDW_RESET] = "ddw_reset",  [TRACE_UNKNOWN] = "unknown",
-	};
-
-	return (unsigned int)type < TRACE_NR ? names[type] : "?";
-}

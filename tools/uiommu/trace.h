@@ -124,7 +124,4 @@ struct trace_event {
 int trace_parse_line(const char *line, size_t len, struct trace_event *ev, char *err,
 		     size_t errlen);
 
-/* "put", "indirect", ... for messages. */
-const char *trace_type_name(enum trace_type type);
-
 #endif /* UIOMMU_CLI_TRACE_H */
