@@ -44,6 +44,9 @@ static void make_text(struct fuzz_input *in, struct text *t)
 		if (c == 0xff && in->size - in->pos >= 4) {
 			n = (size_t)fuzz_take(in, 3) % (70u << 10);
 			c = (uint8_t)fuzz_take(in, 1);
+			/* Long lines, yes; hundreds of thousands of empty ones teach nothing. */
+			if (c == '\n' && n > 64)
+				n = 64;
 		}
 		if (n > TEXT_MAX - t->len)
 			n = TEXT_MAX - t->len;
@@ -139,6 +142,7 @@ int fuzz_input(const uint8_t *data, size_t size)
 	struct text t;
 	size_t n = 0, cut;
 	unsigned int mode;
+	bool looks_xz;
 	char path[2][64];
 	const char *paths[3];
 	struct input *rd;
@@ -156,6 +160,8 @@ int fuzz_input(const uint8_t *data, size_t size)
 	stop = fuzz_take(&in, 1);
 	t.b = text;
 	make_text(&in, &t);
+	/* A plain text that begins like xz is read as xz, as it should: hostile, then. */
+	looks_xz = t.len >= 6 && !memcmp(t.b, "\xfd" "7zXZ\0", 6);
 	cut = t.len ? (size_t)(stop * 7919) % t.len : 0;
 
 	switch (mode % 5) {
@@ -185,7 +191,7 @@ int fuzz_input(const uint8_t *data, size_t size)
 
 	if (!(mode & 8)) {
 		FUZZ_CHECK(!input_open(&rd, path[0]), "open: %s", rd ? rd->err : "");
-		if (mode % 5 < 3)
+		if (mode % 5 < 3 && !(mode % 5 == 0 && looks_xz))
 			check_lines(rd, &t, 0);
 		else
 			drain(rd, 0);
@@ -199,14 +205,17 @@ int fuzz_input(const uint8_t *data, size_t size)
 		rd = input_start(paths, 3);
 		FUZZ_CHECK(rd, "input_start");
 		FUZZ_CHECK(!input_next(rd), "first input: %s", rd->err);
-		if (mode % 5 < 3)
+		if (mode % 5 < 3 && !(mode % 5 == 0 && looks_xz))
 			check_lines(rd, &t, stop % 8 + 1);
 		else
 			drain(rd, stop % 8 + 1);
 		FUZZ_CHECK(input_next(rd) == -ENOENT && strstr(rd->err, "No such file"),
 			   "the missing input: %s", rd->err);
 		FUZZ_CHECK(!input_next(rd), "third input: %s", rd->err);
-		check_lines(rd, &t, 0);
+		if (looks_xz)
+			drain(rd, 0);
+		else
+			check_lines(rd, &t, 0);
 		FUZZ_CHECK(input_next(rd) == 1, "an input after the last");
 		input_stop(rd);
 	}

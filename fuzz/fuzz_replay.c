@@ -23,6 +23,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <uiommu/uiommu.h>
 
@@ -39,12 +40,21 @@
 #define LIST_GPA ((uint64_t)0x2360000)	   /* QEMU reads the INDIRECT lists from here */
 #define MAX_WIN_ENTRIES (1ULL << 18)
 
+/*
+ * A window of the model. Its TCEs live in a static array, zero between
+ * inputs: entries written are logged and cleared again (an allocation of
+ * the whole table per input would be most of the driver's time).
+ */
 struct mwin {
 	bool active, def;
 	uint64_t liobn, bus, nb;
 	unsigned int shift;
 	uint64_t *tce;
+	uint32_t *dirty; /* indexes written, ndirty of them (all, past DIRTY_MAX) */
+	size_t ndirty;
 };
+
+#define DIRTY_MAX 4096
 
 struct model {
 	struct replay *r;
@@ -53,12 +63,22 @@ struct model {
 	char line[512];
 };
 
+/* Empty the window's table. */
+static void win_clear(struct mwin *w)
+{
+	if (w->ndirty > DIRTY_MAX)
+		memset(w->tce, 0, w->nb * sizeof(uint64_t));
+	else
+		for (size_t i = 0; i < w->ndirty; i++)
+			w->tce[w->dirty[i]] = 0;
+	w->ndirty = 0;
+}
+
 static void win_set(struct mwin *w, uint64_t liobn, uint64_t bus, unsigned int shift, uint64_t nb,
 		    bool def)
 {
-	free(w->tce);
-	w->tce = calloc(nb, sizeof(uint64_t));
-	FUZZ_CHECK(w->tce, "calloc");
+	FUZZ_CHECK(nb <= MAX_WIN_ENTRIES, "a model window of %" PRIu64 " entries", nb);
+	win_clear(w);
 	w->active = true;
 	w->def = def;
 	w->liobn = liobn;
@@ -69,8 +89,7 @@ static void win_set(struct mwin *w, uint64_t liobn, uint64_t bus, unsigned int s
 
 static void win_off(struct mwin *w)
 {
-	free(w->tce);
-	w->tce = NULL;
+	win_clear(w);
 	w->active = false;
 }
 
@@ -101,6 +120,9 @@ static int64_t m_put(struct mwin *w, uint64_t ioba, uint64_t tce)
 	if (ioba < w->bus || idx >= w->nb)
 		return UIOMMU_H_PARAMETER;
 	w->tce[idx] = tce;
+	if (w->ndirty < DIRTY_MAX)
+		w->dirty[w->ndirty] = (uint32_t)idx;
+	w->ndirty++;
 	return 0;
 }
 
@@ -141,6 +163,20 @@ static void model_run(struct model *m, struct fuzz_input *in, bool raw_log)
 		emit(m, "# window: liobn=0x80000000 bus_offset=0x0 size=0x40000000 page_shift=12");
 		emit(m, "# phb: index=0 buid=0x%" PRIx64 " liobn=0x80000000 ddw=yes dma64_base=0x%" PRIx64,
 		     PCI_BUID, DMA64);
+	}
+	for (int i = 0; i < 3; i++) {
+		/* Mapped, not static: a leak checker scans data and heap, not this. */
+		static uint64_t *tce[3];
+		static uint32_t dirty[3][DIRTY_MAX];
+		struct mwin *w = i ? &m->pci[i - 1] : &m->vio;
+
+		if (!tce[i]) {
+			tce[i] = mmap(NULL, MAX_WIN_ENTRIES * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			FUZZ_CHECK(tce[i] != MAP_FAILED, "mmap");
+		}
+		w->tce = tce[i];
+		w->dirty = dirty[i];
 	}
 	win_set(&m->vio, VIO_LIOBN, 0, 12, VIO_NB, false);
 	win_set(&m->pci[0], 0x80000000ULL, 0, 12, DEF_NB, true);
