@@ -278,12 +278,6 @@ static void print_hist(const char *name, const struct replay_hist *h)
 	printf("%s\n", any ? "" : " -");
 }
 
-/* Text from the trace, safe for a terminal. */
-static const char *safe(const char *s, char *buf, size_t cap)
-{
-	return text_utf8(s, buf, cap);
-}
-
 static const char *result_name(enum replay_result out, bool table)
 {
 	if (out == REPLAY_MATCH)
@@ -298,7 +292,7 @@ static void print_human(const char *path, const struct replay *r, enum replay_re
 {
 	const struct replay_stats *st = &r->st;
 	uint64_t hc = replay_hcalls(st);
-	char buf[600];
+	char buf[600]; /* text from the trace, made safe for a terminal */
 
 	if (out == REPLAY_FAILED && !st->lines) {
 		printf("%s\n  result             FAILED: %s\n", path, err);
@@ -307,16 +301,16 @@ static void print_human(const char *path, const struct replay *r, enum replay_re
 
 	printf("%s", path);
 	if (r->scenario[0])
-		printf(": %s", safe(r->scenario, buf, sizeof(buf)));
+		printf(": %s", text_utf8(r->scenario, buf, sizeof(buf)));
 	printf(" (profile %s)\n", r->opt.profile == UIOMMU_PAPR_PROFILE_KVM ? "kvm" : "qemu");
 	if (r->qemu[0])
-		printf("  recorded with      %s\n", safe(r->qemu, buf, sizeof(buf)));
+		printf("  recorded with      %s\n", text_utf8(r->qemu, buf, sizeof(buf)));
 	printf("  lines              %" PRIu64 " (%" PRIu64 " events, %" PRIu64 " header, %" PRIu64 " comments, %" PRIu64 " markers, %" PRIu64 " unknown events, %" PRIu64 " malformed)\n",
 	       st->lines, st->events, st->headers, st->comments, st->marks, st->unknown,
 	       st->malformed);
 	for (unsigned int i = 0; i < st->nunknown_ev; i++)
 		printf("    unknown event    %s: %" PRIu64 "\n",
-		       safe(st->unknown_ev[i].name, buf, sizeof(buf)), st->unknown_ev[i].count);
+		       text_utf8(st->unknown_ev[i].name, buf, sizeof(buf)), st->unknown_ev[i].count);
 	if (st->unknown_other)
 		printf("    unknown event    (other names): %" PRIu64 "\n", st->unknown_other);
 	printf("  hcalls             %" PRIu64 ":", hc);
@@ -343,7 +337,7 @@ static void print_human(const char *path, const struct replay *r, enum replay_re
 	if (st->nphase) {
 		printf("  phases            ");
 		for (unsigned int i = 0; i < st->nphase; i++)
-			printf(" %s:%" PRIu64, safe(st->phase[i].name, buf, sizeof(buf)),
+			printf(" %s:%" PRIu64, text_utf8(st->phase[i].name, buf, sizeof(buf)),
 			       st->phase[i].hcalls);
 		printf("\n");
 	}
@@ -560,7 +554,7 @@ static bool parse_limit(struct replay_cli *cli, const char *arg)
 	const char *eq = strchr(arg, '=');
 	uint64_t v;
 
-	if (!eq || cli->nlimit == UIOMMU_RES_NR)
+	if (!eq)
 		return false;
 	if (!strcmp(eq + 1, "none"))
 		v = UIOMMU_LIMIT_NONE;
@@ -568,12 +562,17 @@ static bool parse_limit(struct replay_cli *cli, const char *arg)
 		return false;
 	for (int res = 0; res < UIOMMU_RES_NR; res++) {
 		const char *name = uiommu_resource_name((enum uiommu_resource)res);
+		unsigned int i;
 
-		if (strlen(name) == (size_t)(eq - arg) && !memcmp(name, arg, (size_t)(eq - arg))) {
-			cli->limit[cli->nlimit].res = (enum uiommu_resource)res;
-			cli->limit[cli->nlimit++].value = v;
-			return true;
-		}
+		if (strlen(name) != (size_t)(eq - arg) || memcmp(name, arg, (size_t)(eq - arg)))
+			continue;
+		/* The last --limit of a name wins. */
+		for (i = 0; i < cli->nlimit && cli->limit[i].res != (enum uiommu_resource)res; i++)
+			;
+		cli->limit[i].res = (enum uiommu_resource)res;
+		cli->limit[i].value = v;
+		cli->nlimit += i == cli->nlimit;
+		return true;
 	}
 	return false;
 }

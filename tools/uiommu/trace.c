@@ -95,8 +95,8 @@ static inline uint64_t hex_value8(uint64_t x, unsigned int n)
 }
 
 /*
- * parse_hex() eight digits at a time where 8 bytes can be read before
- * @end: the values of the fast paths.
+ * The hex digits at @s (no "0x" here), eight at a time where 8 bytes can
+ * be read before @end: the values of the fast paths.
  */
 static inline __attribute__((always_inline)) bool parse_hex_fast(const char *s, const char *end,
 								 uint64_t *ret, const char **ret_end)
@@ -105,8 +105,6 @@ static inline __attribute__((always_inline)) bool parse_hex_fast(const char *s, 
 	unsigned int n;
 	int d;
 
-	if (s[0] == '0' && s[1] == 'x')
-		s += 2;
 	if (end - s < 8)
 		return parse_hex(s, ret, ret_end);
 	memcpy(&a, s, 8);
@@ -267,18 +265,26 @@ static inline bool fast_F_RET(const char **pp, const char *end, int64_t *v)
 	return parse_sdec(*pp, v, pp);
 }
 
-/* One field in the one-pass reader: its key, its value, then one space or the end. */
-#define FAST(k, kind, member)                                                  \
-	if (!lit(&p, end, k, sizeof(k) - 1) || !fast_##kind(&p, end, &ev->member)) \
-		return false;                                                  \
-	if (p != end && *p++ != ' ')                                           \
+/* What QEMU 7.2 prints before each kind of value. */
+#define FAST_PFX_F_HEX "0x"
+#define FAST_PFX_F_UDEC ""
+#define FAST_PFX_F_RET ""
+
+/*
+ * One field in the one-pass reader: the space before it, its key and "0x"
+ * if hex, in one compare, then its value.
+ */
+#define FAST(k, kind, member)                                                          \
+	if (!lit(&p, end, " " k FAST_PFX_##kind, sizeof(" " k FAST_PFX_##kind) - 1) ||  \
+	    !fast_##kind(&p, end, &ev->member))                                        \
 		return false;
 
+/* The reader of QEMU's spelling: @p at the space before the first field. */
 #define FAST_READER(name, FIELDS)                                                          \
 	static inline bool name(const char *p, const char *end, struct trace_event *ev)    \
 	{                                                                                  \
 		FIELDS(FAST)                                                               \
-		return p == end && end[-1] != ' ';                                         \
+		return p == end;                                                           \
 	}
 FAST_READER(fast_put, PUT_FIELDS)
 FAST_READER(fast_get, GET_FIELDS)
@@ -514,11 +520,11 @@ static int parse_xlate(struct field_ctx *f, struct trace_event *ev)
 	char q[48];
 
 	/* QEMU's spelling in one pass. */
-	if (lit(&p, end, "liobn=", 6) && parse_hex_fast(p, end, &ev->liobn, &p) &&
-	    lit(&p, end, " ", 1) && parse_hex_fast(p, end, &ev->ioba, &p) &&
-	    lit(&p, end, " -> ", 4) && parse_hex_fast(p, end, &ev->tce, &p) &&
+	if (lit(&p, end, "liobn=0x", 8) && parse_hex_fast(p, end, &ev->liobn, &p) &&
+	    lit(&p, end, " 0x", 3) && parse_hex_fast(p, end, &ev->ioba, &p) &&
+	    lit(&p, end, " -> 0x", 6) && parse_hex_fast(p, end, &ev->tce, &p) &&
 	    lit(&p, end, " perm=", 6) && parse_udec(p, &ev->perm, &p) &&
-	    lit(&p, end, " mask=", 6) && parse_hex_fast(p, end, &ev->mask, &p) && p == end)
+	    lit(&p, end, " mask=0x", 8) && parse_hex_fast(p, end, &ev->mask, &p) && p == end)
 		return 0;
 
 	/* Anything else, with a message if it is wrong. */
@@ -794,14 +800,15 @@ int trace_parse_line(const char *line, size_t len, struct trace_event *ev, char 
 	set_name(ev, name, namelen);
 
 	switch (ev->type) {
+	/* The fast readers start at the space before the fields (p > line here). */
 	case TRACE_PUT:
-		return fast_put(p, f.end, ev) ? 0 : fields_by_key(&f, f_put, ev);
+		return fast_put(p - 1, f.end, ev) ? 0 : fields_by_key(&f, f_put, ev);
 	case TRACE_GET:
-		return fast_get(p, f.end, ev) ? 0 : fields_by_key(&f, f_get, ev);
+		return fast_get(p - 1, f.end, ev) ? 0 : fields_by_key(&f, f_get, ev);
 	case TRACE_INDIRECT:
-		return fast_indirect(p, f.end, ev) ? 0 : fields_by_key(&f, f_indirect, ev);
+		return fast_indirect(p - 1, f.end, ev) ? 0 : fields_by_key(&f, f_indirect, ev);
 	case TRACE_STUFF:
-		return fast_stuff(p, f.end, ev) ? 0 : fields_by_key(&f, f_stuff, ev);
+		return fast_stuff(p - 1, f.end, ev) ? 0 : fields_by_key(&f, f_stuff, ev);
 	case TRACE_XLATE:
 		return parse_xlate(&f, ev);
 	case TRACE_NEW_TABLE:
