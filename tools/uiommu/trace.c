@@ -56,6 +56,32 @@ static inline bool parse_hex(const char *s, uint64_t *ret, const char **ret_end)
 #define ONES 0x0101010101010101ULL
 #define HIGH 0x8080808080808080ULL
 
+/* The number of ASCII digits at @p, before @end: 8 bytes at a time where there are 8. */
+static inline size_t digits(const char *p, const char *end)
+{
+	size_t n = 0;
+
+	while ((size_t)(end - p) - n >= 8) {
+		uint64_t x, y, nd;
+
+		memcpy(&x, p + n, 8);
+		/* Per byte: >= '0', and not >= '9' + 1, and not >= 0x80 (y keeps 7 bits: no carries). */
+		y = x & 0x7f7f7f7f7f7f7f7fULL;
+		nd = ~((y + 0x5050505050505050ULL) & ~(y + 0x4646464646464646ULL) & ~x) &
+		     0x8080808080808080ULL;
+		if (nd)
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			return n + (size_t)(__builtin_ctzll(nd) >> 3);
+#else
+			return n + (size_t)(__builtin_clzll(nd) >> 3);
+#endif
+		n += 8;
+	}
+	while (p + n < end && p[n] >= '0' && p[n] <= '9')
+		n++;
+	return n;
+}
+
 /* The number of hex digits the 8 bytes of @x begin with (memory order). */
 static inline unsigned int hex_run8(uint64_t x)
 {
@@ -96,7 +122,9 @@ static inline uint64_t hex_value8(uint64_t x, unsigned int n)
 
 /*
  * The hex digits at @s (no "0x" here), eight at a time where 8 bytes can
- * be read before @end: the values of the fast paths.
+ * be read before @end: the values of the fast paths. What follows the
+ * digits is for the caller to check (the next field's leading space, or
+ * the end of the line).
  */
 static inline __attribute__((always_inline)) bool parse_hex_fast(const char *s, const char *end,
 								 uint64_t *ret, const char **ret_end)
@@ -112,27 +140,23 @@ static inline __attribute__((always_inline)) bool parse_hex_fast(const char *s, 
 	if (!n)
 		return false;
 	v = hex_value8(a, n);
-	if (n == 8) {
-		if (end - s >= 16) {
-			unsigned int m;
+	if (n == 8 && end - s >= 16) {
+		unsigned int m;
 
-			memcpy(&a, s + 8, 8);
-			m = hex_run8(a);
-			if (m == 8)
-				return false; /* more than 16 digits */
-			if (m)
-				v = v << (4 * m) | hex_value8(a, m);
-			n += m;
-		} else {
-			while ((d = hexval[(unsigned char)s[n]])) {
-				if (++n > 16)
-					return false;
-				v = v << 4 | (uint64_t)(d - 1);
-			}
+		memcpy(&a, s + 8, 8);
+		m = hex_run8(a);
+		if (m == 8)
+			return false; /* more than 16 digits */
+		if (m)
+			v = v << (4 * m) | hex_value8(a, m);
+		n += m;
+	} else if (n == 8) {
+		while ((d = hexval[(unsigned char)s[n]])) {
+			if (++n > 16)
+				return false;
+			v = v << 4 | (uint64_t)(d - 1);
 		}
 	}
-	if (!value_end(s[n]))
-		return false;
 	*ret = v;
 	*ret_end = s + n;
 	return true;
@@ -253,16 +277,34 @@ static inline __attribute__((always_inline)) bool fast_F_HEX(const char **pp, co
 	return parse_hex_fast(*pp, end, v, pp);
 }
 
-static inline bool fast_F_UDEC(const char **pp, const char *end, uint64_t *v)
+/* Up to 19 decimal digits, which cannot overflow 64 bits; else the careful parse_udec(). */
+static inline __attribute__((always_inline)) bool fast_F_UDEC(const char **pp, const char *end,
+							      uint64_t *v)
 {
-	(void)end;
-	return parse_udec(*pp, v, pp);
+	const char *s = *pp;
+	size_t n = digits(s, end);
+	uint64_t x = 0;
+
+	if (!n || n > 19)
+		return parse_udec(s, v, pp);
+	for (size_t i = 0; i < n; i++)
+		x = x * 10 + (uint64_t)(s[i] - '0');
+	*v = x;
+	*pp = s + n;
+	return true;
 }
 
-static inline bool fast_F_RET(const char **pp, const char *end, int64_t *v)
+static inline __attribute__((always_inline)) bool fast_F_RET(const char **pp, const char *end,
+							     int64_t *v)
 {
-	(void)end;
-	return parse_sdec(*pp, v, pp);
+	bool neg = **pp == '-';
+	uint64_t u;
+
+	*pp += neg;
+	if (!fast_F_UDEC(pp, end, &u) || u > (uint64_t)INT64_MAX + neg)
+		return false;
+	*v = neg ? (int64_t)(0 - u) : (int64_t)u;
+	return true;
 }
 
 /* What QEMU 7.2 prints before each kind of value. */
@@ -523,7 +565,7 @@ static int parse_xlate(struct field_ctx *f, struct trace_event *ev)
 	if (lit(&p, end, "liobn=0x", 8) && parse_hex_fast(p, end, &ev->liobn, &p) &&
 	    lit(&p, end, " 0x", 3) && parse_hex_fast(p, end, &ev->ioba, &p) &&
 	    lit(&p, end, " -> 0x", 6) && parse_hex_fast(p, end, &ev->tce, &p) &&
-	    lit(&p, end, " perm=", 6) && parse_udec(p, &ev->perm, &p) &&
+	    lit(&p, end, " perm=", 6) && fast_F_UDEC(&p, end, &ev->perm) &&
 	    lit(&p, end, " mask=0x", 8) && parse_hex_fast(p, end, &ev->mask, &p) && p == end)
 		return 0;
 
@@ -639,32 +681,6 @@ static int parse_comment(const char *line, const char *end, struct trace_event *
 }
 
 /* ---- event lines ---- */
-
-/* The number of ASCII digits at @p, before @end: 8 bytes at a time where there are 8. */
-static inline size_t digits(const char *p, const char *end)
-{
-	size_t n = 0;
-
-	while ((size_t)(end - p) - n >= 8) {
-		uint64_t x, y, nd;
-
-		memcpy(&x, p + n, 8);
-		/* Per byte: >= '0', and not >= '9' + 1, and not >= 0x80 (y keeps 7 bits: no carries). */
-		y = x & 0x7f7f7f7f7f7f7f7fULL;
-		nd = ~((y + 0x5050505050505050ULL) & ~(y + 0x4646464646464646ULL) & ~x) &
-		     0x8080808080808080ULL;
-		if (nd)
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-			return n + (size_t)(__builtin_ctzll(nd) >> 3);
-#else
-			return n + (size_t)(__builtin_clzll(nd) >> 3);
-#endif
-		n += 8;
-	}
-	while (p + n < end && p[n] >= '0' && p[n] <= '9')
-		n++;
-	return n;
-}
 
 /* Skip QEMU's optional "PID@SEC.USEC:" prefix. */
 static const char *skip_prefix(const char *s, const char *end)
