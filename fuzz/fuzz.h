@@ -69,5 +69,16 @@ int fuzz_ddw(const uint8_t *data, size_t size);
 int fuzz_trace(const uint8_t *data, size_t size);
 int fuzz_replay(const uint8_t *data, size_t size);
 int fuzz_input(const uint8_t *data, size_t size);
+int fuzz_pe(const uint8_t *data, size_t size);
+/* Free fuzz_pe()'s context; uiommu_ctx_free() must find nothing left. */
+void fuzz_pe_fini(void);
+/* What fuzz_pe() exercised, so that a test can prove it did. */
+struct fuzz_pe_stats {
+	uint64_t inputs, successes, errors, injected_failures, compound_rollbacks;
+	uint64_t single_tve_drops, dma_pages, dma_stale_uses, dma_faults[8];
+};
+extern struct fuzz_pe_stats fuzz_pe_stats;
+int fuzz_grant(const uint8_t *data, size_t size);
+int fuzz_grant_wire(const uint8_t *data, size_t size);
 
 #endif /* UIOMMU_FUZZ_H */

@@ -137,7 +137,8 @@ int fuzz_ddw(const uint8_t *data, size_t size)
 				if (used + m_locked(entries) > LOCKED_LIMIT) {
 					want = UIOMMU_RTAS_HW_ERROR;
 				} else {
-					p->w[w] = (struct mwin){ true, false, page_shift, bus, entries };
+					/* QEMU: window 0 is the default one, whatever made it */
+					p->w[w] = (struct mwin){ true, w == 0, page_shift, bus, entries };
 					wrets[1] = (uint32_t)p->liobn[w];
 					wrets[2] = (uint32_t)(bus >> 32);
 					wrets[3] = (uint32_t)bus;

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <uiommu/uiommu.h>
 
@@ -65,6 +66,38 @@ struct uiommu_ctx {
 	/* Upper modules' state (enum ctx_ext). */
 	struct ext_slot ext[CTX_EXT_NR];
 };
+
+/*
+ * struct_size_check() - Check a caller's versioned struct (a leading
+ * uint32_t size, as struct uiommu_ctx_config): -EINVAL if NULL or smaller
+ * than the @known first version, -E2BIG if larger with a non-zero tail this
+ * library does not know, else 0.
+ */
+static inline int struct_size_check(const void *p, size_t known)
+{
+	uint32_t size;
+
+	if (!p)
+		return -EINVAL;
+	size = *(const uint32_t *)p;
+	if (size < known)
+		return -EINVAL;
+	for (size_t i = known; i < size; i++)
+		if (((const unsigned char *)p)[i])
+			return -E2BIG;
+	return 0;
+}
+
+/*
+ * struct_copy_out() - Give a caller's versioned out-struct @dst (its size
+ * field set by the caller, at least @known, checked) the @known bytes of
+ * @src, whose size field says @known, and zeroes for the tail beyond.
+ */
+static inline void struct_copy_out(void *dst, const void *src, size_t known)
+{
+	memset(dst, 0, *(const uint32_t *)dst);
+	memcpy(dst, src, known);
+}
 
 /* ---- core/ctx.c: heap, charges, fault points ---- */
 
@@ -125,6 +158,16 @@ void log_init(struct uiommu_ctx *ctx);
 void *mem_hpa_to_hva_rcu(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t len);
 
 /*
+ * mem_hpa_region_rcu() - The RAM region holding @hpa: its hpa range
+ * [*ret_first, *ret_last] and the host pointer of *ret_first, so that a
+ * caller translating many hpas (a device's DMA) looks up only when one
+ * falls outside it. NULL if @hpa is not RAM. Inside an RCU read-side
+ * critical section (the range is valid until it ends).
+ */
+void *mem_hpa_region_rcu(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t *ret_first,
+			 uint64_t *ret_last);
+
+/*
  * mem_frames_alloc() / mem_frames_free(): uiommu_frames_alloc() and
  * uiommu_frames_free() without argument checks, for library-owned pages.
  * @ret_hva, if not NULL, receives the frames' host pointer.
@@ -132,6 +175,32 @@ void *mem_hpa_to_hva_rcu(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t len);
 int mem_frames_alloc(struct uiommu_ctx *ctx, unsigned int order, uint64_t *ret_hpa,
 		     void **ret_hva);
 int mem_frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order);
+
+/*
+ * mem_frames_alloc_shared() - A run of 2^@order frames, as mem_frames_alloc(),
+ * whose first @npages (1..2^@order) frames are backed by a memfd of their
+ * own, *@ret_fd (@npages * 4 KiB bytes, sealed against shrinking and
+ * growing; the caller may add seals), mapped writable at *@ret_hva in the
+ * library region's mapping so that hpa and host-pointer lookups stay right. Handing the fd to another
+ * process shares those frames and no other memory; the memfd's pages are
+ * never reused (mem_frames_free_shared() puts the library's backing back
+ * and closes the fd), so what a peer keeps mapped stays its own. Return: 0,
+ * -EINVAL bad @npages, -ENOMEM (frames, a fault point, the memfd or the
+ * mapping), -EMFILE out of file descriptors.
+ *
+ * mem_frames_free_shared() - Free such a run and close @fd. Return: 0,
+ * -EINVAL not a run, -EBUSY a frame is pinned, -ENOMEM the library's
+ * mapping could not be put back (the run is leaked, never reused).
+ */
+int mem_frames_alloc_shared(struct uiommu_ctx *ctx, unsigned int order, uint64_t npages,
+			    uint64_t *ret_hpa, void **ret_hva, int *ret_fd);
+int mem_frames_free_shared(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, int fd);
+
+/* ---- grant/ ---- */
+
+/* The context of a grant table or mapping handle (for shbuf/'s allocations). */
+struct uiommu_ctx *grant_gntshr_ctx(const struct uiommu_gntshr *gs);
+struct uiommu_ctx *grant_gnttab_ctx(const struct uiommu_gnttab *gt);
 
 /* ---- guest/ ---- */
 
@@ -223,5 +292,70 @@ int papr_liobn_attach_hw(struct uiommu_guest *guest, uint64_t liobn,
 			 const struct papr_hw_ops *ops, void *opaque);
 int papr_liobn_detach_hw(struct uiommu_guest *guest, uint64_t liobn,
 			 const struct papr_hw_ops *ops, void *opaque);
+
+/* ---- pe/: what emulated devices (src/device/) need from their PE ---- */
+
+/*
+ * pe_dev_attach() / pe_dev_detach() - Claim (or give back) a device's
+ * bus/device/function number on the PE's PHB and count the device on the
+ * PE (uiommu_pe_free() refuses while any is counted). Attach: 0, or
+ * -EEXIST the number is in use. Take the PHB's lock.
+ */
+int pe_dev_attach(struct uiommu_pe *pe, uint32_t bdf);
+void pe_dev_detach(struct uiommu_pe *pe, uint32_t bdf);
+/* The PCI domain of the PE's PHB, and the PE's number. */
+uint32_t pe_domain(const struct uiommu_pe *pe);
+unsigned int pe_num(const struct uiommu_pe *pe);
+/* The IOMMU group the PE's devices belong to: its compound's, or its own. */
+struct uiommu_table_group *pe_iommu_group(struct uiommu_pe *pe);
+
+/* One DMA page, translated (pe_translate_rcu()). */
+struct pe_xlate {
+	uint64_t hpa;	    /* hpa of the byte at the bus address */
+	uint64_t len;	    /* bytes from there that this translation covers */
+	uint64_t tce;	    /* the TCE used (cache or table), 0 for the bypass */
+	uint64_t table_tce; /* UIOMMU_DMA_FAULT_STALE_TCE: the table's TCE */
+	int window;	    /* TVE number, -1 for none or the bypass */
+	uint32_t flags;	    /* UIOMMU_DMA_FAULT_CACHED, UIOMMU_DMA_FAULT_BYPASS */
+};
+
+/* TCE-cache events of one DMA chunk, added to the PE once, by pe_dma_exit(). */
+struct pe_dma_stats {
+	uint64_t hits, misses, fills, stale;
+};
+
+/*
+ * The DMA path of a device, for one chunk of a transfer (a bounded number
+ * of bytes, so that a kill never waits long):
+ *   rcu_read_enter(); t = pe_dma_enter(pe);
+ *   for each page: pe_translate_rcu(), mem_hpa_to_hva_rcu(), copy;
+ *   pe_dma_exit(pe, t, &stats); rcu_read_exit();
+ * A kill of a table the PE's windows use returns only after every chunk
+ * that entered before it has exited. Never block or call back into the
+ * library between enter and exit.
+ */
+unsigned int pe_dma_enter(struct uiommu_pe *pe);
+void pe_dma_exit(struct uiommu_pe *pe, unsigned int token, const struct pe_dma_stats *st);
+
+/*
+ * pe_translate_rcu() - Translate the IOMMU pages of [@ioba, @ioba + @len)
+ * for a DMA in direction @dir (UIOMMU_DMA_TO_DEVICE: the device reads), as
+ * the PHB does: EEH state, armed error injection, bypass, TVE, then for
+ * each page the TCE cache, the table, the permission. Translates a run of
+ * at most @max pages of one window into @x[0..*@ret_n) (each the hpa of
+ * its first byte and its bytes); the caller goes on from where it stops.
+ * Return: 0, or the enum uiommu_dma_fault_reason of the page after the run
+ * (@x[*@ret_n], of @max + 1 entries, has the TCE, flags and window found;
+ * table_tce for UIOMMU_DMA_FAULT_STALE_TCE). Between pe_dma_enter() and
+ * pe_dma_exit().
+ */
+unsigned int pe_translate_rcu(struct uiommu_pe *pe, uint64_t ioba, uint64_t len,
+			      enum uiommu_dma_dir dir, struct pe_xlate *x, unsigned int max,
+			      unsigned int *ret_n, struct pe_dma_stats *st);
+
+/* After a reported DMA fault: freeze the PE if EEH is enabled; true if it did. */
+bool pe_dma_error(struct uiommu_pe *pe);
+/* The PE's MMIO is stopped (frozen or in reset). Lock-free. */
+bool pe_mmio_stopped(const struct uiommu_pe *pe);
 
 #endif /* UIOMMU_INTERNAL_H */

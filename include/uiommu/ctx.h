@@ -182,6 +182,15 @@ unsigned int uiommu_ctx_host_page_shift(const struct uiommu_ctx *ctx);
  * @UIOMMU_RES_LIOBNS: guest TCE tables (LIOBNs), over all guests. Default 1024.
  * @UIOMMU_RES_GRANTS: grant references. Default 65536.
  * @UIOMMU_RES_NOTIFIERS: mirror interval notifiers. Default 65536.
+ * @UIOMMU_RES_PHBS: host PHBs (pe.h). Default 64.
+ * @UIOMMU_RES_TABLE_GROUPS: IOMMU table groups the library implements: PEs
+ *	and compound groups (pe.h). Default 4096.
+ * @UIOMMU_RES_DEVICES: emulated devices (device.h). Default 4096.
+ * @UIOMMU_RES_GRANT_TABLES: grant tables and grant mapping handles
+ *	(grant.h). Default 64.
+ * @UIOMMU_RES_GRANT_PEERS: grant connections, at either end. Default 1024.
+ * @UIOMMU_RES_GRANT_MAPS: grant mappings, counted by the mapping side and
+ *	by the granting side for each peer (Xen's maptrack). Default 262144.
  * @UIOMMU_RES_NR: number of resources.
  *
  * A charge that would take the usage past the limit fails with -ENOMEM for
@@ -201,6 +210,12 @@ enum uiommu_resource {
 	UIOMMU_RES_LIOBNS,
 	UIOMMU_RES_GRANTS,
 	UIOMMU_RES_NOTIFIERS,
+	UIOMMU_RES_PHBS,
+	UIOMMU_RES_TABLE_GROUPS,
+	UIOMMU_RES_DEVICES,
+	UIOMMU_RES_GRANT_TABLES,
+	UIOMMU_RES_GRANT_PEERS,
+	UIOMMU_RES_GRANT_MAPS,
 	UIOMMU_RES_NR
 };
 
@@ -262,6 +277,9 @@ int uiommu_ctx_get_usage(const struct uiommu_ctx *ctx, enum uiommu_resource res,
  * @UIOMMU_COUNTER_LIMIT_HITS: charges refused by a limit, ever.
  * @UIOMMU_COUNTER_GUEST_ERRORS: guest errors reported, delivered or not.
  * @UIOMMU_COUNTER_LOG_SUPPRESSED: guest errors the rate limit suppressed.
+ * @UIOMMU_COUNTER_DMA_FAULTS: DMA faults devices reported, ever (device.h).
+ * @UIOMMU_COUNTER_GRANTS_PENDING: grant references whose end of access
+ *	waits for their peer to unmap them, currently (grant.h).
  * @UIOMMU_COUNTER_NR: number of counters.
  */
 enum uiommu_counter {
@@ -271,6 +289,8 @@ enum uiommu_counter {
 	UIOMMU_COUNTER_LIMIT_HITS,
 	UIOMMU_COUNTER_GUEST_ERRORS,
 	UIOMMU_COUNTER_LOG_SUPPRESSED,
+	UIOMMU_COUNTER_DMA_FAULTS,
+	UIOMMU_COUNTER_GRANTS_PENDING,
 	UIOMMU_COUNTER_NR
 };
 

@@ -571,7 +571,10 @@ int uiommu_papr_phb_remove(struct uiommu_guest *guest, uint64_t buid);
  *   lowest free window number.
  * * ibm,remove-pe-dma-window: args (liobn); nret 1. When it removes the
  *   PHB's last window and that was not the default window, the default
- *   window is restored (LoPAPR).
+ *   window is restored (LoPAPR). As QEMU (its def_win flag), "the default
+ *   window" is window 0 of the PHB, LIOBN uiommu_papr_pci_liobn(index, 0),
+ *   whatever made it: a DDW created there after the default window was
+ *   removed counts as the default one.
  * * ibm,reset-pe-dma-window: args (config_addr, buid_hi, buid_lo); nret 1:
  *   remove every window and restore the default one.
  * On an error only @rets[0] is written.

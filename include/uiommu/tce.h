@@ -78,8 +78,11 @@ struct uiommu_tce_table;
 /* powernv's bus offsets: the 32-bit window and the 64-bit (DDW) window. */
 #define UIOMMU_TCE_BUS_OFFSET_32	0x0ULL
 #define UIOMMU_TCE_BUS_OFFSET_64	(1ULL << 59)
-/* Kill callbacks linked to one table, at most. */
-#define UIOMMU_TCE_KILL_LINKS_MAX	16u
+/*
+ * Kill callbacks linked to one table, at most: a compound group of 16 PEs
+ * takes 16, and a VFIO container shares its tables among all its groups.
+ */
+#define UIOMMU_TCE_KILL_LINKS_MAX	64u
 
 /**
  * uiommu_tce_table_size() - Bytes a table of this geometry takes.
@@ -252,6 +255,12 @@ struct uiommu_tce_table *uiommu_tce_table_unref(struct uiommu_tce_table *tbl);
  * @base_hpa: hpa of the first level of the hardware table: what a PHB's
  *	TCE validation entry (TVE) points at.
  * @ua_base_hpa: hpa of the first level of the userspace shadow.
+ * @refs: references held now (uiommu_tce_table_ref()); a snapshot.
+ * @kill_links: kill callbacks linked now (the table groups whose windows
+ *	it backs, Linux it_group_list); a snapshot.
+ *
+ * @refs and @kill_links were added after the first version: a caller whose
+ * @size ends before them gets the fields before them only.
  */
 struct uiommu_tce_table_info {
 	uint32_t size;
@@ -269,6 +278,8 @@ struct uiommu_tce_table_info {
 	uint64_t level_bytes;
 	uint64_t base_hpa;
 	uint64_t ua_base_hpa;
+	uint32_t refs;
+	uint32_t kill_links;
 };
 
 /**
@@ -376,6 +387,66 @@ uint64_t uiommu_tce_perm(enum uiommu_dma_dir dir);
 int uiommu_tce_table_xchg_no_kill(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t hpa,
 				  enum uiommu_dma_dir dir, uint64_t *ret_old_hpa,
 				  enum uiommu_dma_dir *ret_old_dir);
+
+/**
+ * uiommu_tce_table_xchg_no_alloc() - Exchange one TCE without allocating.
+ * @tbl: table.
+ * @entry: as uiommu_tce_table_xchg_no_kill().
+ * @hpa: as uiommu_tce_table_xchg_no_kill().
+ * @dir: as uiommu_tce_table_xchg_no_kill().
+ * @ret_old_hpa: as uiommu_tce_table_xchg_no_kill().
+ * @ret_old_dir: as uiommu_tce_table_xchg_no_kill().
+ *
+ * uiommu_tce_table_xchg_no_kill() for paths that must never allocate,
+ * block or take a lock, such as a hypercall fast path inside an RCU
+ * read-side critical section (Linux's real-mode handlers used
+ * pnv_tce_xchg() with alloc = false, retired in v5.19): a missing level is
+ * -EAGAIN, and the caller falls back to a path that populates the range
+ * (uiommu_tce_table_populate()) and retries. No kill.
+ *
+ * Context: lock-free; never allocates or sleeps; may run inside an RCU
+ * read-side critical section.
+ *
+ * Return: 0, or a negative errno:
+ * * -EINVAL as uiommu_tce_table_xchg_no_kill();
+ * * -EAGAIN the level holding @entry is absent (not for UIOMMU_DMA_NONE,
+ *   which finds the entry already empty); the entry is unchanged.
+ */
+int uiommu_tce_table_xchg_no_alloc(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t hpa,
+				   enum uiommu_dma_dir dir, uint64_t *ret_old_hpa,
+				   enum uiommu_dma_dir *ret_old_dir);
+
+/* What uiommu_tce_table_populate() allocates. */
+#define UIOMMU_TCE_POPULATE_HW		(1u << 0)	/* the hardware table's levels */
+#define UIOMMU_TCE_POPULATE_UA		(1u << 1)	/* the userspace shadow's levels */
+
+/**
+ * uiommu_tce_table_populate() - Allocate the levels under a range.
+ * @tbl: table.
+ * @entry: first absolute entry number.
+ * @npages: number of entries, not 0; [@entry, @entry + @npages) must lie in
+ *	the table.
+ * @flags: UIOMMU_TCE_POPULATE_HW and/or UIOMMU_TCE_POPULATE_UA.
+ *
+ * Allocates every missing level page of the chosen trees under the range
+ * (Linux's VFIO allocates them entry by entry through
+ * IOMMU_TABLE_USERSPACE_ENTRY() and pnv_tce() with alloc = true), so that
+ * later uiommu_tce_table_xchg_no_alloc() and
+ * uiommu_tce_table_ua_xchg_no_alloc() of the range cannot fail with
+ * -EAGAIN: levels are never freed before the table. Entries are not
+ * touched; a flat table has nothing to allocate.
+ *
+ * Context: lock-free like the exchanges; allocates host frames (takes the
+ * frame allocator's lock): not inside an RCU read-side critical section.
+ *
+ * Return: 0, or a negative errno:
+ * * -EINVAL @npages is 0, the range is not inside the table, or @flags is
+ *   0 or unknown;
+ * * -ENOMEM a level could not be allocated (the UIOMMU_RES_FRAME_BYTES
+ *   limit, or out of memory); the levels allocated before stay, empty.
+ */
+int uiommu_tce_table_populate(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t npages,
+			      unsigned int flags);
 
 /**
  * uiommu_tce_table_xchg() - Exchange one TCE and invalidate it.
@@ -497,6 +568,26 @@ int uiommu_tce_table_translate(const struct uiommu_tce_table *tbl, uint64_t ioba
  */
 int uiommu_tce_table_ua_xchg(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t ua,
 			     uint64_t *ret_old_ua);
+
+/**
+ * uiommu_tce_table_ua_xchg_no_alloc() - Exchange a shadow word without allocating.
+ * @tbl: table.
+ * @entry: as uiommu_tce_table_ua_xchg().
+ * @ua: as uiommu_tce_table_ua_xchg().
+ * @ret_old_ua: as uiommu_tce_table_ua_xchg().
+ *
+ * As uiommu_tce_table_ua_xchg(), but a missing level is -EAGAIN (unless
+ * @ua is 0), as uiommu_tce_table_xchg_no_alloc() for the table.
+ *
+ * Context: lock-free; never allocates or sleeps; may run inside an RCU
+ * read-side critical section.
+ *
+ * Return: 0, or a negative errno:
+ * * -EINVAL @entry outside the table;
+ * * -EAGAIN the level holding @entry is absent; the word is unchanged.
+ */
+int uiommu_tce_table_ua_xchg_no_alloc(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t ua,
+				      uint64_t *ret_old_ua);
 
 /**
  * uiommu_tce_table_ua_get() - Read one word of the userspace shadow.

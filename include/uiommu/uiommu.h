@@ -18,5 +18,9 @@
 #include <uiommu/guest.h>
 #include <uiommu/tce.h>
 #include <uiommu/papr.h>
+#include <uiommu/pe.h>
+#include <uiommu/device.h>
+#include <uiommu/grant.h>
+#include <uiommu/shbuf.h>
 
 #endif /* UIOMMU_UIOMMU_H */

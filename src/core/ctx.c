@@ -22,6 +22,12 @@ static const char *const resource_names[UIOMMU_RES_NR] = {
 	[UIOMMU_RES_LIOBNS] = "liobns",
 	[UIOMMU_RES_GRANTS] = "grants",
 	[UIOMMU_RES_NOTIFIERS] = "notifiers",
+	[UIOMMU_RES_PHBS] = "phbs",
+	[UIOMMU_RES_TABLE_GROUPS] = "table_groups",
+	[UIOMMU_RES_DEVICES] = "devices",
+	[UIOMMU_RES_GRANT_TABLES] = "grant_tables",
+	[UIOMMU_RES_GRANT_PEERS] = "grant_peers",
+	[UIOMMU_RES_GRANT_MAPS] = "grant_maps",
 };
 
 static const uint64_t resource_defaults[UIOMMU_RES_NR] = {
@@ -37,6 +43,12 @@ static const uint64_t resource_defaults[UIOMMU_RES_NR] = {
 	[UIOMMU_RES_LIOBNS] = 1024,
 	[UIOMMU_RES_GRANTS] = 65536,
 	[UIOMMU_RES_NOTIFIERS] = 65536,
+	[UIOMMU_RES_PHBS] = 64,
+	[UIOMMU_RES_TABLE_GROUPS] = 4096,
+	[UIOMMU_RES_DEVICES] = 4096,
+	[UIOMMU_RES_GRANT_TABLES] = 64,
+	[UIOMMU_RES_GRANT_PEERS] = 1024,
+	[UIOMMU_RES_GRANT_MAPS] = 262144,
 };
 
 /* Byte resources refuse with -ENOMEM (as account_locked_vm()), counts with -ENOSPC. */

@@ -14,6 +14,7 @@
  * (FALLOC_FL_PUNCH_HOLE), which also returns its memory to the system, so
  * allocation needs no memset.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -322,6 +323,96 @@ int mem_frames_alloc(struct uiommu_ctx *ctx, unsigned int order, uint64_t *ret_h
 
 int mem_frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order)
 {
+	return frames_free(ctx, hpa, order, false);
+}
+
+/*
+ * Frames with a memfd of their own. The run is taken from the buddy
+ * allocator as usual (so it has hpas, is charged, and lookups work), then
+ * its first @npages frames are mapped from a fresh memfd instead of the
+ * library's: the memfd holds those frames and nothing else, so it can be
+ * handed to another process. Its pages are never reused: freeing puts the
+ * library's own backing back over the run and closes the memfd, so
+ * whatever another process still maps stays with it.
+ */
+static int map_lib_over(struct ram_region *lib, uint64_t hpa, uint64_t bytes)
+{
+	void *p = mmap(lib->hva + (hpa - lib->hpa), bytes, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_FIXED | MAP_NORESERVE, lib->fd, (off_t)(hpa - lib->hpa));
+
+	return p == MAP_FAILED ? -ENOMEM : 0;
+}
+
+int mem_frames_alloc_shared(struct uiommu_ctx *ctx, unsigned int order, uint64_t npages,
+			    uint64_t *ret_hpa, void **ret_hva, int *ret_fd)
+{
+	uint64_t len = npages << UIOMMU_FRAME_SHIFT, hpa;
+	struct ram_region *lib;
+	char *hva;
+	int fd, ret;
+
+	if (!npages || npages > (1ULL << order))
+		return -EINVAL;
+	ret = frames_alloc(ctx, order, false, &hpa);
+	if (ret)
+		return ret;
+	lib = atomic_load_explicit(&mem_peek(ctx)->lib, memory_order_acquire);
+	hva = lib->hva + (hpa - lib->hpa);
+	if (ctx_fault(ctx, UIOMMU_FAULT_MAP)) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+	fd = memfd_create("uiommu-shared-frames", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0) {
+		ret = errno == EMFILE || errno == ENFILE ? -EMFILE : -ENOMEM;
+		goto err_free;
+	}
+	/* Sealed against resizing: a peer holding the fd cannot make our pages SIGBUS. */
+	if (ftruncate(fd, (off_t)len) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) ||
+	    mmap(hva, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+		close(fd);
+		ret = -ENOMEM;
+		/* A failed MAP_FIXED may have unmapped the run: put the library's back. */
+		if (map_lib_over(lib, hpa, UIOMMU_FRAME_SIZE << order)) {
+			ctx_err(ctx, "cannot restore frames at hpa 0x%llx: leaking them",
+				(unsigned long long)hpa);
+			return ret;
+		}
+		goto err_free;
+	}
+	*ret_hpa = hpa;
+	*ret_hva = hva;
+	*ret_fd = fd;
+	return 0;
+
+err_free:
+	frames_free(ctx, hpa, order, false);
+	return ret;
+}
+
+int mem_frames_free_shared(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, int fd)
+{
+	struct mem_state *mem = mem_peek(ctx);
+	struct ram_region *lib = mem ? atomic_load(&mem->lib) : NULL;
+	uint64_t bytes = UIOMMU_FRAME_SIZE << order;
+	bool busy;
+
+	if (!lib || hpa < lib->hpa || hpa > lib->last_hpa)
+		return -EINVAL;
+	pthread_mutex_lock(&mem->lock);
+	busy = pins_in_range_locked(lib->vr, (uintptr_t)lib->hva + (hpa - lib->hpa),
+				    (uintptr_t)lib->hva + (hpa - lib->hpa) + (bytes - 1));
+	pthread_mutex_unlock(&mem->lock);
+	if (busy)
+		return -EBUSY;
+	/* Never hand these hpas out again while they still map the memfd. */
+	if (map_lib_over(lib, hpa, bytes)) {
+		ctx_err(ctx, "cannot restore frames at hpa 0x%llx: leaking them",
+			(unsigned long long)hpa);
+		return -ENOMEM;
+	}
+	close(fd);
 	return frames_free(ctx, hpa, order, false);
 }
 

@@ -40,6 +40,18 @@ void *mem_hpa_to_hva_rcu(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t len)
 	return r->hva + (hpa - r->hpa);
 }
 
+void *mem_hpa_region_rcu(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t *ret_first,
+			 uint64_t *ret_last)
+{
+	struct ram_region *r = region_lookup_rcu(mem_peek(ctx), hpa);
+
+	if (!r)
+		return NULL;
+	*ret_first = r->hpa;
+	*ret_last = r->last_hpa;
+	return r->hva;
+}
+
 struct vrange *vrange_lookup_rcu(struct mem_state *mem, uintptr_t addr)
 {
 	const struct rcu_array *a;

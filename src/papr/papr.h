@@ -60,7 +60,6 @@ struct papr_phb {
 	struct uiommu_papr_phb_config cfg;
 	uint64_t liobn[UIOMMU_PAPR_MAX_WINDOWS];
 	bool active[UIOMMU_PAPR_MAX_WINDOWS];
-	bool def_win[UIOMMU_PAPR_MAX_WINDOWS]; /* enabled by a reset: the default window */
 };
 
 struct papr_guest {

@@ -96,8 +96,7 @@ static unsigned int phb_active_windows(const struct papr_phb *phb)
 
 /* Enable window @w of @phb; a negative errno leaves it disabled. */
 static int phb_window_enable(struct papr_guest *pg, struct papr_phb *phb, unsigned int w,
-			     unsigned int page_shift, uint64_t bus_addr, uint64_t entries,
-			     bool def_win)
+			     unsigned int page_shift, uint64_t bus_addr, uint64_t entries)
 {
 	struct liobn_table *t;
 	int ret = liobn_create_locked(pg, phb->liobn[w], page_shift, bus_addr >> page_shift,
@@ -107,7 +106,6 @@ static int phb_window_enable(struct papr_guest *pg, struct papr_phb *phb, unsign
 		return ret;
 	t->phb_window = true;
 	phb->active[w] = true;
-	phb->def_win[w] = def_win;
 	return 0;
 }
 
@@ -118,7 +116,6 @@ static int phb_window_disable(struct papr_guest *pg, struct papr_phb *phb, unsig
 	if (ret)
 		return ret;
 	phb->active[w] = false;
-	phb->def_win[w] = false;
 	return 0;
 }
 
@@ -139,7 +136,7 @@ static int phb_dma_reset_locked(struct papr_guest *pg, struct papr_phb *phb)
 		}
 	}
 	return phb_window_enable(pg, phb, 0, UIOMMU_PAPR_TCE_PAGE_SHIFT, phb->cfg.dma_win_addr,
-				 phb->cfg.dma_win_size >> UIOMMU_PAPR_TCE_PAGE_SHIFT, true);
+				 phb->cfg.dma_win_size >> UIOMMU_PAPR_TCE_PAGE_SHIFT);
 }
 
 UIOMMU_EXPORT int uiommu_papr_phb_add(struct uiommu_guest *guest,
@@ -299,7 +296,7 @@ static int rtas_create_locked(struct papr_guest *pg, uint32_t nargs, const uint3
 		return UIOMMU_RTAS_HW_ERROR;
 	}
 	ret = phb_window_enable(pg, phb, w, page_shift, win_addr,
-				1ULL << (window_shift - page_shift), false);
+				1ULL << (window_shift - page_shift));
 	if (ret) {
 		ctx_guest_error(pg->ctx, "ibm,create-pe-dma-window: LIOBN 0x%llx: %s",
 				(unsigned long long)phb->liobn[w], uiommu_strerror(ret));
@@ -316,7 +313,6 @@ static int rtas_remove_locked(struct papr_guest *pg, uint32_t nargs, const uint3
 {
 	struct papr_phb *phb = NULL;
 	unsigned int w = 0;
-	bool def_win;
 
 	if (nargs != 1 || nret != 1)
 		return UIOMMU_RTAS_PARAM_ERROR;
@@ -328,14 +324,18 @@ static int rtas_remove_locked(struct papr_guest *pg, uint32_t nargs, const uint3
 			}
 	if (!phb || !phb->cfg.ddw_enabled || !phb->active[w])
 		return UIOMMU_RTAS_PARAM_ERROR;
-	def_win = phb->def_win[w];
 	if (phb_window_disable(pg, phb, w))
 		return UIOMMU_RTAS_HW_ERROR;
 	/*
 	 * LoPAPR: the platform restores the default window when the call
 	 * removes the PE's last window and that window is not the default one.
+	 * [QUIRK, copied] QEMU's "default" is a flag of the table object
+	 * (def_win), set on the PHB's first table by every DMA reset and never
+	 * cleared: a window created in that table after the default window was
+	 * removed counts as the default one, and removing it last restores
+	 * nothing. So the rule is about the window number, not its history.
 	 */
-	if (!phb_active_windows(phb) && !def_win && phb_dma_reset_locked(pg, phb))
+	if (!phb_active_windows(phb) && w != 0 && phb_dma_reset_locked(pg, phb))
 		return UIOMMU_RTAS_HW_ERROR;
 	return UIOMMU_RTAS_SUCCESS;
 }

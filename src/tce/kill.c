@@ -32,6 +32,16 @@ void tce_kill_call(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t npages
 	rcu_read_exit();
 }
 
+uint32_t tce_kill_links(const struct uiommu_tce_table *tbl)
+{
+	struct uiommu_tce_table *t = (struct uiommu_tce_table *)tbl;
+	uint32_t nr = atomic_load_explicit(&t->kill_nr, memory_order_acquire), n = 0;
+
+	for (uint32_t i = 0; i < nr; i++)
+		n += atomic_load_explicit(&t->kill[i].fn, memory_order_relaxed) != NULL;
+	return n;
+}
+
 UIOMMU_EXPORT int uiommu_tce_table_kill_link(struct uiommu_tce_table *tbl,
 					     uiommu_tce_kill_fn *fn, void *opaque)
 {

@@ -274,8 +274,8 @@ UIOMMU_EXPORT struct uiommu_tce_table *uiommu_tce_table_unref(struct uiommu_tce_
 	return NULL;
 }
 
-/* The first published layout of struct uiommu_tce_table_info. */
-#define INFO_SIZE_V1 sizeof(struct uiommu_tce_table_info)
+/* The first published layout of struct uiommu_tce_table_info (before refs). */
+#define INFO_SIZE_V1 offsetof(struct uiommu_tce_table_info, refs)
 
 UIOMMU_EXPORT int uiommu_tce_table_info(const struct uiommu_tce_table *tbl,
 					struct uiommu_tce_table_info *ret_info)
@@ -286,7 +286,7 @@ UIOMMU_EXPORT int uiommu_tce_table_info(const struct uiommu_tce_table *tbl,
 	if (!ret_info || ret_info->size < INFO_SIZE_V1)
 		return -EINVAL;
 	size = ret_info->size;
-	out.size = (uint32_t)INFO_SIZE_V1;
+	out.size = (uint32_t)MIN(size, sizeof(out));
 	out.page_shift = tbl->page_shift;
 	out.levels = tbl->levels;
 	out.level_shift = tbl->level_shift;
@@ -301,8 +301,11 @@ UIOMMU_EXPORT int uiommu_tce_table_info(const struct uiommu_tce_table *tbl,
 			  << tbl->level_shift;
 	out.base_hpa = tbl->base_hpa;
 	out.ua_base_hpa = tbl->ua_base_hpa;
+	out.refs = atomic_load_explicit(&((struct uiommu_tce_table *)tbl)->refcount,
+					memory_order_relaxed);
+	out.kill_links = tce_kill_links(tbl);
 	memset(ret_info, 0, size);
-	memcpy(ret_info, &out, sizeof(out));
+	memcpy(ret_info, &out, out.size);
 	return 0;
 }
 
@@ -375,6 +378,57 @@ out:
 		*ret_old_hpa = old & ~UIOMMU_TCE_PERM_MASK;
 	if (ret_old_dir)
 		*ret_old_dir = tce_dir(old);
+	return 0;
+}
+
+UIOMMU_EXPORT int uiommu_tce_table_xchg_no_alloc(struct uiommu_tce_table *tbl, uint64_t entry,
+						 uint64_t hpa, enum uiommu_dma_dir dir,
+						 uint64_t *ret_old_hpa,
+						 enum uiommu_dma_dir *ret_old_dir)
+{
+	uint64_t idx = entry - tbl->it_offset, old = 0;
+	_Atomic uint64_t *slot;
+
+	if (unlikely(idx >= tbl->it_size || (unsigned int)dir > UIOMMU_DMA_NONE ||
+		     (hpa & tbl->hpa_reject) || (dir == UIOMMU_DMA_NONE && hpa)))
+		return -EINVAL;
+	slot = slot_find(tbl, tbl->root, idx);
+	if (unlikely(!slot) && dir != UIOMMU_DMA_NONE)
+		return -EAGAIN;
+	if (slot)
+		old = be64toh(atomic_exchange_explicit(slot, htobe64(hpa | stored_perm[dir]),
+						       memory_order_acq_rel));
+	if (ret_old_hpa)
+		*ret_old_hpa = old & ~UIOMMU_TCE_PERM_MASK;
+	if (ret_old_dir)
+		*ret_old_dir = tce_dir(old);
+	return 0;
+}
+
+UIOMMU_EXPORT int uiommu_tce_table_populate(struct uiommu_tce_table *tbl, uint64_t entry,
+					    uint64_t npages, unsigned int flags)
+{
+	_Atomic uint64_t *roots[2] = { tbl->root, tbl->ua_root };
+	uint64_t first = entry - tbl->it_offset, last = first + (npages - 1);
+
+	if (!entries_ok(tbl, entry, npages) || !flags ||
+	    (flags & ~(UIOMMU_TCE_POPULATE_HW | UIOMMU_TCE_POPULATE_UA)))
+		return -EINVAL;
+	if (tbl->levels == 1)
+		return 0;
+	for (unsigned int t = 0; t < 2; t++) {
+		if (!(flags & (t ? UIOMMU_TCE_POPULATE_UA : UIOMMU_TCE_POPULATE_HW)))
+			continue;
+		/* One walk per last-level page of the range. */
+		for (uint64_t idx = first;; idx = (idx | tbl->level_mask) + 1) {
+			int err = 0;
+
+			if (!slot_find(tbl, roots[t], idx) && !slot_alloc(tbl, roots[t], idx, &err))
+				return err;
+			if ((idx | tbl->level_mask) >= last)
+				break;
+		}
+	}
 	return 0;
 }
 
@@ -457,6 +511,25 @@ UIOMMU_EXPORT int uiommu_tce_table_ua_xchg(struct uiommu_tce_table *tbl, uint64_
 		if (!slot)
 			return err;
 	}
+	if (slot)
+		old = be64toh(atomic_exchange_explicit(slot, htobe64(ua), memory_order_acq_rel));
+	if (ret_old_ua)
+		*ret_old_ua = old;
+	return 0;
+}
+
+UIOMMU_EXPORT int uiommu_tce_table_ua_xchg_no_alloc(struct uiommu_tce_table *tbl,
+						    uint64_t entry, uint64_t ua,
+						    uint64_t *ret_old_ua)
+{
+	uint64_t idx = entry - tbl->it_offset, old = 0;
+	_Atomic uint64_t *slot;
+
+	if (unlikely(idx >= tbl->it_size))
+		return -EINVAL;
+	slot = slot_find(tbl, tbl->ua_root, idx);
+	if (unlikely(!slot) && ua)
+		return -EAGAIN;
 	if (slot)
 		old = be64toh(atomic_exchange_explicit(slot, htobe64(ua), memory_order_acq_rel));
 	if (ret_old_ua)

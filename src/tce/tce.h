@@ -82,5 +82,7 @@ struct uiommu_tce_table {
 
 /* kill.c */
 void tce_kill_call(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t npages);
+/* Kill callbacks linked now (a snapshot). */
+uint32_t tce_kill_links(const struct uiommu_tce_table *tbl);
 
 #endif /* UIOMMU_TCE_PRIV_H */

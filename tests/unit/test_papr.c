@@ -899,6 +899,26 @@ static void test_rtas_remove_reset(void **state)
 	assert_int_equal(uiommu_liobn_info(f->g, 0x80000000, &bus, &shift, NULL), 0);
 	assert_true(bus == 0 && shift == 12);
 	assert_int_equal(uiommu_liobn_info(f->g, 0x80000001, NULL, NULL, NULL), -ENOENT);
+	/*
+	 * QEMU's def_win belongs to window 0 whatever made it: a DDW created
+	 * there once the default window is gone counts as the default one, and
+	 * removing it last restores nothing (found by the QEMU-oracle traces).
+	 */
+	assert_int_equal(rtas_remove(f, 0x80000000), 0);
+	assert_int_equal(rtas_create(f, 24, 32, r), 0);
+	assert_true(r[1] == 0x80000000 && r[2] == 0 && r[3] == 0);
+	assert_int_equal(rtas_remove(f, 0x80000000), 0);
+	assert_int_equal(uiommu_liobn_info(f->g, 0x80000000, NULL, NULL, NULL), -ENOENT);
+	assert_int_equal(rtas_query(f, 5, r), 0);
+	assert_true(r[1] == 2);
+	/* The same window in window 1, removed last: the default comes back. */
+	assert_int_equal(rtas_create(f, 24, 32, r), 0);
+	assert_int_equal(rtas_create(f, 16, 32, r), 0);
+	assert_true(r[1] == 0x80000001);
+	assert_int_equal(rtas_remove(f, 0x80000000), 0);
+	assert_int_equal(rtas_remove(f, 0x80000001), 0);
+	assert_int_equal(uiommu_liobn_info(f->g, 0x80000000, &bus, &shift, NULL), 0);
+	assert_true(bus == 0 && shift == 12);
 	/* HW_ERROR: the default window cannot be restored. */
 	assert_int_equal(rtas_create(f, 16, 32, r), 0);
 	assert_int_equal(rtas_remove(f, 0x80000000), 0);

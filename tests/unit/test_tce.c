@@ -1030,6 +1030,133 @@ static void test_sparse_1tib(void **state)
 	sparse_window(16, 2);
 }
 
+/* The fast-path exchanges never allocate; populate gives them their levels. */
+static void test_no_alloc_and_populate(void **state)
+{
+	struct uiommu_ctx *ctx = ctx_with_host(12);
+	struct uiommu_tce_table *tbl, *flat;
+	enum uiommu_dma_dir dir = UIOMMU_DMA_BIDIRECTIONAL;
+	uint64_t old = 1, tce = 0, ua = 1, frames;
+	/* 4 KiB pages, 3 levels of 512 entries: a last-level page covers 512 entries. */
+	const uint64_t e0 = 1000, n = 1100;
+
+	(void)state;
+	assert_int_equal(uiommu_tce_table_new(ctx, 0, 12, 64 * GiB, 3, &tbl), 0);
+	frames = ctx_usage(ctx, UIOMMU_RES_FRAME_BYTES);
+	/* Absent levels: -EAGAIN, nothing allocated, nothing changed. */
+	assert_int_equal(uiommu_tce_table_xchg_no_alloc(tbl, e0, 0x1000, UIOMMU_DMA_TO_DEVICE, NULL,
+							NULL), -EAGAIN);
+	assert_int_equal(uiommu_tce_table_ua_xchg_no_alloc(tbl, e0, 0xabc000, NULL), -EAGAIN);
+	assert_true(ctx_usage(ctx, UIOMMU_RES_FRAME_BYTES) == frames);
+	/* Clearing an absent entry is fine: it is empty. */
+	assert_int_equal(uiommu_tce_table_xchg_no_alloc(tbl, e0, 0, UIOMMU_DMA_NONE, &old, &dir), 0);
+	assert_true(old == 0 && dir == UIOMMU_DMA_NONE);
+	assert_int_equal(uiommu_tce_table_ua_xchg_no_alloc(tbl, e0, 0, &ua), 0);
+	assert_true(ua == 0);
+	/* -EINVAL, as xchg_no_kill. */
+	assert_int_equal(uiommu_tce_table_xchg_no_alloc(tbl, 1ULL << 40, 0x1000,
+							UIOMMU_DMA_TO_DEVICE, NULL, NULL), -EINVAL);
+	assert_int_equal(uiommu_tce_table_xchg_no_alloc(tbl, e0, 0x1001, UIOMMU_DMA_TO_DEVICE, NULL,
+							NULL), -EINVAL);
+	assert_int_equal(uiommu_tce_table_xchg_no_alloc(tbl, e0, 0x1000, UIOMMU_DMA_NONE, NULL,
+							NULL), -EINVAL);
+	assert_int_equal(uiommu_tce_table_xchg_no_alloc(tbl, e0, 0x1000, (enum uiommu_dma_dir)7,
+							NULL, NULL), -EINVAL);
+	assert_int_equal(uiommu_tce_table_ua_xchg_no_alloc(tbl, 1ULL << 40, 1, NULL), -EINVAL);
+	/* populate: -EINVAL */
+	assert_int_equal(uiommu_tce_table_populate(tbl, e0, 0, UIOMMU_TCE_POPULATE_HW), -EINVAL);
+	assert_int_equal(uiommu_tce_table_populate(tbl, e0, n, 0), -EINVAL);
+	assert_int_equal(uiommu_tce_table_populate(tbl, e0, n, 4), -EINVAL);
+	assert_int_equal(uiommu_tce_table_populate(tbl, (1ULL << 24) - 1, 2,
+						   UIOMMU_TCE_POPULATE_HW), -EINVAL);
+	/* -ENOMEM: room for one level page; what was allocated stays, empty. */
+	assert_int_equal(uiommu_ctx_set_limit(ctx, UIOMMU_RES_FRAME_BYTES, frames + 4096), 0);
+	assert_int_equal(uiommu_tce_table_populate(tbl, e0, n, UIOMMU_TCE_POPULATE_HW), -ENOMEM);
+	assert_true(ctx_usage(ctx, UIOMMU_RES_FRAME_BYTES) == frames + 4096);
+	assert_int_equal(uiommu_ctx_set_limit(ctx, UIOMMU_RES_FRAME_BYTES, GiB), 0);
+	/*
+	 * Entries 1000..2099 span last-level pages 1..4 (512 entries each),
+	 * all under one middle-level page: 1 + 4 pages per tree.
+	 */
+	assert_int_equal(uiommu_tce_table_populate(tbl, e0, n, UIOMMU_TCE_POPULATE_HW), 0);
+	assert_true(ctx_usage(ctx, UIOMMU_RES_FRAME_BYTES) == frames + 5 * 4096);
+	assert_int_equal(uiommu_tce_table_populate(tbl, e0, n,
+						   UIOMMU_TCE_POPULATE_HW | UIOMMU_TCE_POPULATE_UA), 0);
+	assert_true(ctx_usage(ctx, UIOMMU_RES_FRAME_BYTES) == frames + 10 * 4096);
+	/* Every entry of the range now exchanges without allocating. */
+	for (uint64_t e = e0; e < e0 + n; e++) {
+		assert_int_equal(uiommu_tce_table_xchg_no_alloc(tbl, e, e << 12,
+								UIOMMU_DMA_FROM_DEVICE, &old,
+								&dir), 0);
+		assert_int_equal(uiommu_tce_table_ua_xchg_no_alloc(tbl, e, e << 20, NULL), 0);
+	}
+	assert_true(ctx_usage(ctx, UIOMMU_RES_FRAME_BYTES) == frames + 10 * 4096);
+	assert_int_equal(uiommu_tce_table_get(tbl, e0 + n - 1, &tce), 0);
+	assert_true(tce == (((e0 + n - 1) << 12) | UIOMMU_TCE_READ | UIOMMU_TCE_WRITE));
+	assert_int_equal(uiommu_tce_table_ua_get(tbl, e0, &ua), 0);
+	assert_true(ua == e0 << 20);
+	/* The entry after the range is still absent. */
+	assert_int_equal(uiommu_tce_table_xchg_no_alloc(tbl, 2560, 0x1000, UIOMMU_DMA_TO_DEVICE,
+							NULL, NULL), -EAGAIN);
+	/* No kill: the exchanges are for batches. */
+	uiommu_tce_table_unref(tbl);
+	/* A flat table has every level already. */
+	assert_int_equal(uiommu_tce_table_new(ctx, 0, 12, 64 * KiB, 1, &flat), 0);
+	frames = ctx_usage(ctx, UIOMMU_RES_FRAME_BYTES);
+	assert_int_equal(uiommu_tce_table_populate(flat, 0, 16, UIOMMU_TCE_POPULATE_HW), 0);
+	assert_true(ctx_usage(ctx, UIOMMU_RES_FRAME_BYTES) == frames);
+	assert_int_equal(uiommu_tce_table_xchg_no_alloc(flat, 3, 0x3000, UIOMMU_DMA_TO_DEVICE, NULL,
+							NULL), 0);
+	uiommu_tce_table_unref(flat);
+	test_ctx_free(ctx);
+}
+
+/* The info's reference and link counts, and a caller that knows only the first version. */
+static void kill_nop(void *opaque, struct uiommu_tce_table *tbl, uint64_t entry, uint64_t npages)
+{
+	(void)opaque;
+	(void)tbl;
+	(void)entry;
+	(void)npages;
+}
+
+static void test_info_refs_links(void **state)
+{
+	struct uiommu_ctx *ctx = test_ctx_new();
+	struct uiommu_tce_table *tbl;
+	struct uiommu_tce_table_info info;
+	int a, b;
+
+	(void)state;
+	assert_int_equal(uiommu_tce_table_new(ctx, 0, 12, 64 * KiB, 1, &tbl), 0);
+	info = table_info(tbl);
+	assert_int_equal(info.refs, 1);
+	assert_int_equal(info.kill_links, 0);
+	uiommu_tce_table_ref(tbl);
+	assert_int_equal(uiommu_tce_table_kill_link(tbl, kill_nop, &a), 0);
+	assert_int_equal(uiommu_tce_table_kill_link(tbl, kill_nop, &b), 0);
+	info = table_info(tbl);
+	assert_int_equal(info.refs, 2);
+	assert_int_equal(info.kill_links, 2);
+	assert_int_equal(uiommu_tce_table_kill_unlink(tbl, kill_nop, &a), 0);
+	assert_int_equal(table_info(tbl).kill_links, 1);
+	/* The first version's size: filled up to refs, no further. */
+	{
+		struct uiommu_tce_table_info v1;
+
+		memset(&v1, 0x5a, sizeof(v1));
+		v1.size = (uint32_t)offsetof(struct uiommu_tce_table_info, refs);
+		assert_int_equal(uiommu_tce_table_info(tbl, &v1), 0);
+		assert_true(v1.size == offsetof(struct uiommu_tce_table_info, refs));
+		assert_true(v1.ua_base_hpa == info.ua_base_hpa);
+		assert_true(v1.refs == 0x5a5a5a5a && v1.kill_links == 0x5a5a5a5a);
+	}
+	assert_int_equal(uiommu_tce_table_kill_unlink(tbl, kill_nop, &b), 0);
+	uiommu_tce_table_unref(tbl);
+	uiommu_tce_table_unref(tbl);
+	test_ctx_free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1051,6 +1178,8 @@ int main(void)
 		cmocka_unit_test(test_raw_walk),
 		cmocka_unit_test(test_full_table_is_its_size),
 		cmocka_unit_test(test_sparse_1tib),
+		cmocka_unit_test(test_no_alloc_and_populate),
+		cmocka_unit_test(test_info_refs_links),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

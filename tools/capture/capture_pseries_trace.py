@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""Record PAPR TCE hypercall traces from a Linux ppc64le guest under QEMU pseries.
+"""Record PAPR TCE hypercall traces from a Linux ppc64le guest under QEMU pseries,
+or, for the qemu-oracle scenario, from a bare-metal payload (oracle.py).
 
 Run through tools/capture-pseries-trace; see doc/traces.md for the output
 format (the contract with `uiommu replay`).  Python 3.11 stdlib only.
@@ -26,8 +27,11 @@ import tempfile
 import threading
 import time
 
-FORMAT_VERSION = 1
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import oracle  # noqa: E402 - tools/capture/oracle.py, next to this file
+
+FORMAT_VERSION = 1
 QEMU = "qemu-system-ppc64"
 
 # Host packages (Debian 12, amd64).  qemu-system-data carries slof.bin.
@@ -63,7 +67,7 @@ class Scenario:
     def __init__(self, name, work, modset, device, dev=None, ddw=None,
                  append="", about=""):
         self.name = name
-        self.work = work  # disk | net
+        self.work = work  # disk | net | oracle (the bare-metal payload, no Linux)
         self.modset = modset
         self.device = device  # list of -device/-global arguments (templated)
         self.dev = dev
@@ -100,6 +104,15 @@ SCENARIOS = [
               "-device", "scsi-hd,drive=d0,bus=scsi0.0"], dev="sda",
              append="multitce=off",
              about="as vscsi-disk, guest kernel multitce=off (single H_PUT_TCE only)"),
+    # No Linux: the bare-metal payload (tools/capture/payload) makes malformed calls on
+    # purpose. Windows: v-scsi (VIO), PHB 0 (1 GiB at 0) and PHB 1 (256 MiB at 256 MiB),
+    # both with DDW.
+    Scenario("qemu-oracle", "oracle", None,
+             ["-device", "spapr-vscsi",
+              "-device", "spapr-pci-host-bridge,index=1,dma_win_addr=0x10000000,"
+              "dma_win_size=0x10000000"],
+             about="bare-metal payload: seeded, mostly malformed TCE hcalls and DDW RTAS "
+                   "calls (error paths, QEMU as the oracle)"),
 ]
 SCENARIO_BY_NAME = {s.name: s for s in SCENARIOS}
 
@@ -157,11 +170,11 @@ def dpkg_version(pkg):
     return version if status.endswith(" installed") else None
 
 
-def ensure_host_packages():
-    missing = [p for p in HOST_PACKAGES if dpkg_version(p) is None]
+def ensure_host_packages(packages):
+    missing = [p for p in packages if dpkg_version(p) is None]
     if not missing:
         if os.geteuid() != 0:
-            log("note: not root; fine, because " + ", ".join(HOST_PACKAGES) +
+            log("note: not root; fine, because " + ", ".join(packages) +
                 " are installed already")
         return
     if os.geteuid() != 0:
@@ -432,14 +445,20 @@ def qemu_trace_events(xlate):
     return names
 
 
-def build_qemu_cmd(sc, guest, rundir, events, workload, extra):
-    disk = os.path.join(rundir, "disk.img")
+def qemu_base_cmd(rundir, events):
+    """The machine every scenario runs on, with QEMU's trace events to -D."""
     cmd = [QEMU, "-M", "pseries", "-cpu", "POWER9", "-smp", "1", "-m", RAM,
            "-nodefaults", "-display", "none", "-monitor", "none", "-serial", "stdio",
            "-no-reboot", "-msg", "timestamp=on",
            "-D", os.path.join(rundir, "qemu-events.log")]
     for e in events:
         cmd += ["-trace", e]
+    return cmd
+
+
+def build_qemu_cmd(sc, guest, rundir, events, workload, extra):
+    disk = os.path.join(rundir, "disk.img")
+    cmd = qemu_base_cmd(rundir, events)
     cmd += ["-kernel", guest.vmlinux, "-initrd", guest.initrd]
     append = (f"console=hvc0 quiet panic=-1 ucap_mods={sc.modset} ucap_work={sc.work} "
               f"ucap_size={workload}")
@@ -478,6 +497,9 @@ class ConsoleReader(threading.Thread):
         self.dtdone = set()
         self.end = False
         self.fail = None
+        self.error = None  # a malformed payload record
+        self.records = []  # the payload's calls (oracle.Record)
+        self.record_marks = []  # (index of the next record, phase)
         self.lines = collections.deque(maxlen=40)
         self._dtstage = "start"
         self._cur = {}
@@ -497,6 +519,12 @@ class ConsoleReader(threading.Thread):
         kind = f[0]
         if kind == "MARK" and len(f) == 2:
             self.marks.append((now, f[1]))
+            self.record_marks.append((len(self.records), f[1]))
+        elif kind in oracle.RECORD_FIELDS:
+            try:
+                self.records.append(oracle.parse_record(f, len(self.records)))
+            except oracle.OracleError as e:
+                self.error = self.error or str(e)
         elif kind == "DT" and len(f) == 3:
             self._cur[f[1]] = bytes.fromhex(f[2])
         elif kind == "DTDONE" and len(f) == 2:
@@ -609,19 +637,10 @@ def hcall_summary(counter):
     return " ".join(f"{k}={counter[k]}" for k in keys if counter[k])
 
 
-def run_scenario(sc, guest, args, events, header_common, outdir, workdir):
-    rundir = os.path.join(workdir, "run", sc.name)
-    if os.path.isdir(rundir):
-        shutil.rmtree(rundir)
-    os.makedirs(rundir)
-    final = os.path.join(outdir, f"{sc.name}.trace")
-    for stale in (final, final + ".xz", final + ".failed", final + ".failed.console"):
-        if os.path.exists(stale):
-            os.unlink(stale)
-    cmd = build_qemu_cmd(sc, guest, rundir, events, args.workload, args.qemu_extra)
-    recorded = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    log(f"[{sc.name}] starting QEMU ({sc.about})")
-    vlog(f"[{sc.name}] {shlex.join(cmd)}")
+def launch(name, about, cmd, rundir, timeout):
+    """Run QEMU until it exits; returns (console, QEMU's stderr, problems, seconds)."""
+    log(f"[{name}] starting QEMU ({about})")
+    vlog(f"[{name}] {shlex.join(cmd)}")
     t0 = time.time()
     errf = open(os.path.join(rundir, "qemu-stderr.log"), "wb")
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -630,11 +649,11 @@ def run_scenario(sc, guest, args, events, header_common, outdir, workdir):
     con.start()
     problems = []
     try:
-        rc = proc.wait(timeout=args.timeout)
+        rc = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         rc = proc.wait()
-        problems.append(f"timeout after {args.timeout} s")
+        problems.append(f"timeout after {timeout} s")
     con.join(timeout=10)
     errf.close()
     elapsed = time.time() - t0
@@ -644,9 +663,29 @@ def run_scenario(sc, guest, args, events, header_common, outdir, workdir):
         problems.append(f"QEMU exited with status {rc}")
     if con.fail:
         problems.append(f"guest reported failure: {con.fail}")
+    if con.error:
+        problems.append(con.error)
     if not con.end and not problems:
         problems.append("guest did not reach the end marker")
+    return con, qerr, problems, elapsed
 
+
+def start_of_run(name, outdir, workdir):
+    """A fresh run directory; stale outputs of the same name removed."""
+    rundir = os.path.join(workdir, "run", name)
+    if os.path.isdir(rundir):
+        shutil.rmtree(rundir)
+    os.makedirs(rundir)
+    final = os.path.join(outdir, f"{name}.trace")
+    for stale in (final, final + ".xz", final + ".failed", final + ".failed.console"):
+        if os.path.exists(stale):
+            os.unlink(stale)
+    recorded = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rundir, final, recorded
+
+
+def device_tree(con, problems):
+    """(windows, phbs, ram) from the guest's start-of-run dump; problems noted."""
     windows = phbs = None
     ram = 0
     if "start" in con.dt:
@@ -658,6 +697,82 @@ def run_scenario(sc, guest, args, events, header_common, outdir, workdir):
             problems.append("device tree shows no DMA window")
     elif not problems:
         problems.append("guest printed no device tree dump")
+    return windows, phbs, ram
+
+
+def qemu_event_lines(evlog, out, stats):
+    """QEMU's -D log: (line number, line, host time, event) per trace event.
+    Any other line (a QEMU warning etc.) is kept in @out as a comment."""
+    if not os.path.exists(evlog):
+        return
+    with open(evlog, errors="replace") as ev:
+        for lineno, line in enumerate(ev, 1):
+            line = line.rstrip("\n")
+            t, event = parse_event_time(line)
+            if t is None:
+                stats.other_lines += 1
+                out.write(f"# qemu-log: {line}\n")
+                continue
+            yield lineno, line, t, event
+
+
+def write_header(out, name, recorded, header, cmd, ram, windows, phbs):
+    def h(k, v):
+        out.write(f"# {k}: {v}\n")
+    h("uiommu-trace", FORMAT_VERSION)
+    h("scenario", name)
+    h("recorded", recorded)
+    for k, v in header:
+        h(k, v)
+    h("qemu-cmdline", shlex.join(cmd))
+    h("ram-size", f"{ram:#x}")
+    for w in windows or []:
+        h("window", f"liobn={w['liobn']:#x} bus_offset={w['bus_offset']:#x} "
+                    f"size={w['size']:#x} page_shift=12 node={w['node']}")
+    for p in sorted(phbs or [], key=lambda p: p["index"]):
+        h("phb", f"index={p['index']} buid={p['buid']:#x} liobn={p['liobn']:#x} "
+                 f"ddw={'yes' if p['ddw'] else 'no'} dma64_base={DDW_DEFAULT_BASE:#x}")
+    h("phase", "boot")
+
+
+def finish_trace(name, tmp, final, problems, con, qerr, cmd, rundir, stats, xz, elapsed):
+    """Name the trace by its outcome; returns (ok, message, seconds)."""
+    summary = (f"{hcall_summary(stats.total)}; ret!=0: "
+               f"{dict(stats.ret_nonzero) if stats.ret_nonzero else 'none'}")
+    if problems:
+        os.replace(tmp, final + ".failed")
+        shutil.copyfile(os.path.join(rundir, "console.log"), final + ".failed.console")
+        with open(final + ".failed.console", "a") as f:
+            f.write(f"\n==== QEMU stderr ====\n{qerr}\n")
+        tail = "\n      ".join(list(con.lines)[-15:])
+        msg = (f"scenario {name} FAILED: {'; '.join(problems)}\n"
+               f"    QEMU command: {shlex.join(cmd)}\n"
+               f"    QEMU stderr: {qerr[-2000:] or '(empty)'}\n"
+               f"    console (last lines):\n      {tail}\n"
+               f"    partial trace: {final}.failed, console log: {final}.failed.console")
+        return False, msg, elapsed
+    if xz:
+        with open(tmp, "rb") as src, lzma.open(final + ".xz", "wb",
+                                               preset=9 | lzma.PRESET_EXTREME) as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        os.unlink(tmp)
+        outname = final + ".xz"
+    else:
+        os.replace(tmp, final)
+        outname = final
+    if stats.other_lines:
+        log(f"[{name}] note: {stats.other_lines} non-event lines in QEMU's log "
+            "(kept as '# qemu-log:' comments)")
+    if qerr:
+        vlog(f"[{name}] QEMU stderr: {qerr}")
+    return True, f"scenario {name} ok in {elapsed:.0f} s -> {outname}: {summary}", elapsed
+
+
+def run_scenario(sc, guest, args, events, header_common, outdir, workdir):
+    rundir, final, recorded = start_of_run(sc.name, outdir, workdir)
+    cmd = build_qemu_cmd(sc, guest, rundir, events, args.workload, args.qemu_extra)
+    con, qerr, problems, elapsed = launch(sc.name, sc.about, cmd, rundir, args.timeout)
+    windows, phbs, ram = device_tree(con, problems)
 
     # merge QEMU's event lines and the guest's markers by host time
     evlog = os.path.join(rundir, "qemu-events.log")
@@ -666,45 +781,20 @@ def run_scenario(sc, guest, args, events, header_common, outdir, workdir):
     marks = list(con.marks)
     phases_seen = ["boot"]
     with open(tmp, "w") as out:
-        def h(k, v):
-            out.write(f"# {k}: {v}\n")
-        h("uiommu-trace", FORMAT_VERSION)
-        h("scenario", sc.name)
-        h("recorded", recorded)
-        for k, v in header_common:
-            h(k, v)
-        h("workload", args.workload)
-        h("xlate", "yes" if args.xlate else "no")
-        h("qemu-cmdline", shlex.join(cmd))
-        h("ram-size", f"{ram:#x}")
-        for w in windows or []:
-            h("window", f"liobn={w['liobn']:#x} bus_offset={w['bus_offset']:#x} "
-                        f"size={w['size']:#x} page_shift=12 node={w['node']}")
-        for p in sorted(phbs or [], key=lambda p: p["index"]):
-            h("phb", f"index={p['index']} buid={p['buid']:#x} liobn={p['liobn']:#x} "
-                     f"ddw={'yes' if p['ddw'] else 'no'} dma64_base={DDW_DEFAULT_BASE:#x}")
-        h("phase", "boot")
+        write_header(out, sc.name, recorded,
+                     header_common + [("workload", args.workload),
+                                      ("xlate", "yes" if args.xlate else "no")],
+                     cmd, ram, windows, phbs)
         phase = "boot"
         mi = 0
-        last_t = 0.0
-        if os.path.exists(evlog):
-            with open(evlog, errors="replace") as ev:
-                for line in ev:
-                    line = line.rstrip("\n")
-                    t, event = parse_event_time(line)
-                    if t is None:
-                        # not a trace event (QEMU warning etc.): keep it, as a comment
-                        stats.other_lines += 1
-                        out.write(f"# qemu-log: {line}\n")
-                        continue
-                    while mi < len(marks) and marks[mi][0] <= t:
-                        out.write(f"# MARK {marks[mi][0]:.6f} {marks[mi][1]}\n")
-                        phase = marks[mi][1]
-                        phases_seen.append(phase)
-                        mi += 1
-                    last_t = max(last_t, t)
-                    stats.add(phase, event, line)
-                    out.write(line + "\n")
+        for _, line, t, event in qemu_event_lines(evlog, out, stats):
+            while mi < len(marks) and marks[mi][0] <= t:
+                out.write(f"# MARK {marks[mi][0]:.6f} {marks[mi][1]}\n")
+                phase = marks[mi][1]
+                phases_seen.append(phase)
+                mi += 1
+            stats.add(phase, event, line)
+            out.write(line + "\n")
         while mi < len(marks):
             out.write(f"# MARK {marks[mi][0]:.6f} {marks[mi][1]}\n")
             phases_seen.append(marks[mi][1])
@@ -728,44 +818,69 @@ def run_scenario(sc, guest, args, events, header_common, outdir, workdir):
                     if p["index"] == 0 and p["ddw"] != sc.ddw:
                         problems.append(f"PHB 0 ddw={p['ddw']} in the device tree, "
                                         f"expected {sc.ddw}")
-        if problems:
-            out.write(f"# end: failed: {'; '.join(problems)}\n")
-        else:
-            out.write("# end: ok\n")
+        out.write(f"# end: failed: {'; '.join(problems)}\n" if problems else "# end: ok\n")
 
-    summary = (f"{hcall_summary(stats.total)}; ret!=0: "
-               f"{dict(stats.ret_nonzero) if stats.ret_nonzero else 'none'}")
-    if problems:
-        os.replace(tmp, final + ".failed")
-        shutil.copyfile(os.path.join(rundir, "console.log"), final + ".failed.console")
-        with open(final + ".failed.console", "a") as f:
-            f.write(f"\n==== QEMU stderr ====\n{qerr}\n")
-        tail = "\n      ".join(list(con.lines)[-15:])
-        msg = (f"scenario {sc.name} FAILED: {'; '.join(problems)}\n"
-               f"    QEMU command: {shlex.join(cmd)}\n"
-               f"    QEMU stderr: {qerr[-2000:] or '(empty)'}\n"
-               f"    console (last lines):\n      {tail}\n"
-               f"    partial trace: {final}.failed, console log: {final}.failed.console")
-        return False, msg, elapsed
-    if args.xz:
-        with open(tmp, "rb") as src, lzma.open(final + ".xz", "wb",
-                                               preset=9 | lzma.PRESET_EXTREME) as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-        os.unlink(tmp)
-        outname = final + ".xz"
-    else:
-        os.replace(tmp, final)
-        outname = final
-    if stats.other_lines:
-        log(f"[{sc.name}] note: {stats.other_lines} non-event lines in QEMU's log "
-            "(kept as '# qemu-log:' comments)")
-    if qerr:
-        vlog(f"[{sc.name}] QEMU stderr: {qerr}")
-    if "end" in con.dt:
+    res = finish_trace(sc.name, tmp, final, problems, con, qerr, cmd, rundir, stats, args.xz,
+                       elapsed)
+    if res[0] and "end" in con.dt:
         for path, data in sorted(con.dt["end"].items()):
             if "direct64" in path or "dma64" in path:
                 log(f"[{sc.name}] after the run the guest DT has {path} = {data.hex()}")
-    return True, (f"scenario {sc.name} ok in {elapsed:.0f} s -> {outname}: {summary}"), elapsed
+    return res
+
+
+def build_payload_cmd(sc, image, rundir, events, extra):
+    return qemu_base_cmd(rundir, events) + ["-bios", image] + sc.device + extra
+
+
+def run_payload(sc, seed, payload, args, events, qemu_header, outdir, workdir):
+    """One QEMU-oracle run: the payload with @seed; every call paired with QEMU's line."""
+    name = f"{sc.name}-seed{seed}"
+    rundir, final, recorded = start_of_run(name, outdir, workdir)
+    image = os.path.join(rundir, "payload.bin")
+    oracle.configure(payload[0], image, seed, args.calls)
+    cmd = build_payload_cmd(sc, image, rundir, events, args.qemu_extra)
+    con, qerr, problems, elapsed = launch(name, f"{sc.about}, seed {seed}", cmd, rundir,
+                                          args.timeout)
+    windows, phbs, ram = device_tree(con, problems)
+    pairing = oracle.Pairing(con.records, con.record_marks, phbs or [])
+
+    evlog = os.path.join(rundir, "qemu-events.log")
+    stats = Stats()
+    tmp = final + ".partial"
+    phase = "boot"
+    with open(tmp, "w") as out:
+        write_header(out, name, recorded,
+                     qemu_header + [("payload", payload[1]), ("seed", f"{seed:#x}"),
+                                    ("calls", str(args.calls)), ("xlate", "no")],
+                     cmd, ram, windows, phbs)
+        t = 0.0
+        for lineno, line, t, event in qemu_event_lines(evlog, out, stats):
+            if not problems:
+                try:
+                    for m in pairing.feed(t, event, line.partition(" ")[2], lineno):
+                        out.write(m + "\n")
+                        phase = m.split(" ", 3)[3]
+                except oracle.OracleError as e:
+                    problems.append(str(e))
+            stats.add(phase, event, line)
+            out.write(line + "\n")
+        if not problems:
+            more, marks = pairing.finish(t)
+            problems += more
+            for m in marks:
+                out.write(m + "\n")
+        if not problems:
+            if stats.total["new_table"] == 0:
+                problems.append("no spapr_iommu_new_table event: QEMU tracing did not work")
+            if not stats.ret_nonzero:
+                problems.append("no call failed: the payload did not test an error path")
+        if not problems:
+            log(f"[{name}] {len(con.records)} calls: {pairing.lines_ok} logged by QEMU "
+                f"exactly as made, {pairing.silent} not logged (as expected)")
+        out.write(f"# end: failed: {'; '.join(problems)}\n" if problems else "# end: ok\n")
+    return finish_trace(name, tmp, final, problems, con, qerr, cmd, rundir, stats, args.xz,
+                        elapsed)
 
 
 # ----------------------------------------------------------------------------------------
@@ -934,7 +1049,11 @@ def parse_args(argv):
             "Needs root on Debian 12: it runs apt-get install qemu-system-ppc (and\n"
             "qemu-system-data, kmod) if missing, and fetches the guest's .debs (~55 MB)\n"
             "through a private ppc64el apt state (the host's dpkg architectures are not\n"
-            "changed).  A full run of all scenarios takes about 9 minutes on 2 cores."),
+            "changed).  A full run of all scenarios takes about 9 minutes on 2 cores.\n\n"
+            "qemu-oracle boots no Linux: a bare-metal payload (tools/capture/payload,\n"
+            f"built with {oracle.compiler()} from {oracle.CROSS_PACKAGE}) makes seeded,\n"
+            "mostly malformed TCE hcalls and DDW RTAS calls; each is checked against\n"
+            "QEMU's trace line. One trace per --seed, in about a second."),
         epilog="scenarios:\n" + "\n".join(f"  {s.name:24s} {s.about}" for s in SCENARIOS) +
         "\n\nexit status: 0 all scenarios ok, 1 a scenario or the setup failed, 2 usage error")
     ap.add_argument("--out", metavar="DIR", default="traces",
@@ -956,6 +1075,15 @@ def parse_args(argv):
                     help="extra QEMU argument, appended as is (repeatable); the environment "
                          "variable UIOMMU_CAPTURE_QEMU_EXTRA is split with shell rules and "
                          "appended too")
+    ap.add_argument("--seed", metavar="N", action="append", type=lambda v: int(v, 0),
+                    help="qemu-oracle: seed of the payload's choices (repeatable, one trace "
+                         "<scenario>-seed<N> each; default 1)")
+    ap.add_argument("--calls", metavar="N", type=int, default=oracle.DEFAULT_CALLS,
+                    help="qemu-oracle: calls of the payload's random phase (default "
+                         f"{oracle.DEFAULT_CALLS})")
+    ap.add_argument("--build-payload", metavar="DIR",
+                    help="only build the qemu-oracle payload into DIR (needs "
+                         f"{oracle.compiler()}) and exit")
     ap.add_argument("--list", action="store_true", help="list the scenarios and exit")
     ap.add_argument("--stats", metavar="TRACE", nargs="+",
                     help="summarize existing trace files (.trace or .trace.xz) and exit; "
@@ -966,6 +1094,11 @@ def parse_args(argv):
         ap.error("--jobs must be at least 1")
     if args.timeout < 10:
         ap.error("--timeout must be at least 10")
+    if not 0 <= args.calls <= 1000000:
+        ap.error("--calls must be between 0 and 1000000")
+    if any(not 0 <= s < 1 << 64 for s in args.seed or []):
+        ap.error("--seed must be between 0 and 2^64 - 1")
+    args.seed = list(dict.fromkeys(args.seed or [1]))
     env_extra = os.environ.get("UIOMMU_CAPTURE_QEMU_EXTRA", "")
     if env_extra:
         args.qemu_extra = args.qemu_extra + shlex.split(env_extra)
@@ -982,12 +1115,19 @@ def main(argv):
         return 0
     if args.stats:
         return stats_main(args.stats)
+    if args.build_payload:
+        image, about = oracle.build(os.path.abspath(args.build_payload), vlog)
+        log(f"payload: {image} ({os.path.getsize(image)} bytes; {about})")
+        return 0
     if sys.platform != "linux":
         raise CaptureError("needs a Debian 12 Linux host")
     scenarios = [SCENARIO_BY_NAME[n] for n in dict.fromkeys(args.scenario or
                                                               [s.name for s in SCENARIOS])]
+    linux = [sc for sc in scenarios if sc.work != "oracle"]
+    payload_runs = [(sc, seed) for sc in scenarios if sc.work == "oracle" for seed in args.seed]
     t_start = time.time()
-    ensure_host_packages()
+    ensure_host_packages((HOST_PACKAGES if linux else HOST_PACKAGES[:2]) +
+                         ([oracle.CROSS_PACKAGE] if payload_runs else []))
     os.makedirs(args.out, exist_ok=True)
     outdir = os.path.abspath(args.out)
     if args.keep_work:
@@ -995,39 +1135,51 @@ def main(argv):
         os.makedirs(workdir, exist_ok=True)
     else:
         workdir = tempfile.mkdtemp(prefix="uiommu-capture.", dir="/var/tmp")
+    failures = []
     try:
-        guest = Guest(workdir)
-        guest.prepare()
         qver = qemu_version_line()
         qpkg = dpkg_version("qemu-system-ppc") or "not a Debian package"
-        events = qemu_trace_events(args.xlate)
-        header_common = [
-            ("qemu", f"{qver} ({qpkg})"),
-            ("guest-kernel", f"{guest.kernel_pkg} {guest.versions[guest.kernel_pkg]}"),
-            ("guest-userland", ", ".join(f"{p} {guest.versions[p]}" for p in GUEST_USERLAND)),
-        ]
-        failures = []
+        qemu_header = [("qemu", f"{qver} ({qpkg})")]
+        jobs = []
+        if linux:
+            guest = Guest(workdir)
+            guest.prepare()
+            events = qemu_trace_events(args.xlate)
+            header_common = qemu_header + [
+                ("guest-kernel", f"{guest.kernel_pkg} {guest.versions[guest.kernel_pkg]}"),
+                ("guest-userland", ", ".join(f"{p} {guest.versions[p]}"
+                                             for p in GUEST_USERLAND)),
+            ]
+            jobs += [(sc.name, run_scenario, (sc, guest, args, events, header_common, outdir,
+                                              workdir)) for sc in linux]
+        if payload_runs:
+            payload = oracle.build(os.path.join(workdir, "payload"), vlog)
+            log(f"payload: {payload[1]}")
+            events = qemu_trace_events(False)
+            jobs += [(f"{sc.name}-seed{seed}", run_payload,
+                      (sc, seed, payload, args, events, qemu_header, outdir, workdir))
+                     for sc, seed in payload_runs]
         with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            futs = {pool.submit(run_scenario, sc, guest, args, events, header_common,
-                                outdir, workdir): sc for sc in scenarios}
+            futs = {pool.submit(fn, *fargs): name for name, fn, fargs in jobs}
             for fut in concurrent.futures.as_completed(futs):
-                sc = futs[fut]
+                name = futs[fut]
                 try:
                     ok, msg, _ = fut.result()
                 except Exception as e:  # noqa: BLE001 - report and keep going
-                    ok, msg = False, f"scenario {sc.name} FAILED: {type(e).__name__}: {e}"
+                    ok, msg = False, f"scenario {name} FAILED: {type(e).__name__}: {e}"
                 log(msg)
                 if not ok:
-                    failures.append(sc.name)
+                    failures.append(name)
     finally:
         if not args.keep_work:
             shutil.rmtree(workdir, ignore_errors=True)
     total = time.time() - t_start
+    n = len(linux) + len(payload_runs)
     if failures:
-        log(f"FAILED scenarios: {' '.join(failures)} ({len(scenarios) - len(failures)} of "
-            f"{len(scenarios)} ok, {total:.0f} s)")
+        log(f"FAILED scenarios: {' '.join(sorted(failures))} ({n - len(failures)} of "
+            f"{n} ok, {total:.0f} s)")
         return 1
-    log(f"all {len(scenarios)} scenarios ok in {total:.0f} s; traces in {outdir}")
+    log(f"all {n} scenarios ok in {total:.0f} s; traces in {outdir}")
     return 0
 
 
@@ -1037,7 +1189,7 @@ if __name__ == "__main__":
     except CaptureError as e:
         log(f"error: {e}")
         sys.exit(1)
-    except OSError as e:
+    except (OSError, oracle.OracleError) as e:
         log(f"error: {e}")
         sys.exit(1)
     except KeyboardInterrupt:
