@@ -303,8 +303,11 @@ static void model_run(struct model *m, struct fuzz_input *in, bool raw_log)
 				break;
 			emit(m, "spapr_iommu_ddw_remove liobn=0x%" PRIx64, x->liobn);
 			win_off(x);
-			if (!m->pci[0].active && !m->pci[1].active && !def)
+			/* QEMU logs the restore as a reset, with config address 0. */
+			if (!m->pci[0].active && !m->pci[1].active && !def) {
 				win_set(&m->pci[0], 0x80000000ULL, 0, 12, DEF_NB, true);
+				emit(m, "spapr_iommu_ddw_reset buid=0x%" PRIx64 " addr=0x0", PCI_BUID);
+			}
 			break;
 		}
 		case 8: /* ibm,reset-pe-dma-window */

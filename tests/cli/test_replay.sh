@@ -137,9 +137,6 @@ refused "iobaN past a 512-entry list" \
 refused "a failed INDIRECT past entry 511" \
 	"line 2: indirect: a failure after entry iobaN=0x1ff would be at entry 512" \
 	"$win" "spapr_iommu_indirect liobn=0x71000002 ioba=0x0 tcelist=0x1000 iobaN=0x1ff tceN=0x3 ret=-4"
-refused "a list whose first TCE would be below 0" \
-	"line 2: indirect: tceN=0x1003 cannot end 4 contiguous pages" \
-	"$win" "spapr_iommu_indirect liobn=0x71000002 ioba=0x0 tcelist=0x1000 iobaN=0x3 tceN=0x1003 ret=0"
 refused "a STUFF whose start would be below 0" \
 	"line 2: stuff: the logged end ioba=0x1000 cannot follow npages=2 pages" \
 	"$win" "spapr_iommu_stuff liobn=0x71000002 ioba=0x1000 tcevalue=0x0 npages=2 ret=0"

@@ -749,12 +749,10 @@ static int do_indirect(struct replay *r, uint64_t line, const struct trace_event
 		} else {
 			/*
 			 * Entry k of a Linux list: the logged entry's page, minus
-			 * (last - k) pages. On failure the logged TCE is the failing
-			 * one, which is last.
+			 * (last - k) pages (modulo 2^64, as a guest's arithmetic
+			 * would wrap). On failure the logged TCE is the failing one,
+			 * which is last.
 			 */
-			if (last && ev->tce_n >> shift < last)
-				return fatal(r, line, "indirect: tceN=0x%" PRIx64 " cannot end %" PRIu64 " contiguous pages of 2^%u bytes (the first would be below address 0)",
-					     ev->tce_n, npages, shift);
 			for (uint64_t k = 0; k < npages; k++)
 				list[k] = __builtin_bswap64(ev->tce_n - ((last - k) << shift));
 			memcpy(hva, list, npages * 8);
