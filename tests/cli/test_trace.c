@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "input.h"
+#include "text.h"
 #include "trace.h"
 
 static struct trace_event parse_ok(const char *line)
@@ -231,6 +232,32 @@ static void test_malformed(void **state)
 	}
 }
 
+/* ---- text for messages, terminals and JSON ---- */
+
+static void test_text(void **state)
+{
+	char buf[64], q[16];
+
+	(void)state;
+	/* Clean text is returned as it is; anything else is replaced, character by character. */
+	assert_string_equal(text_utf8("caf\xc3\xa9 \xe2\x82\xac\ttab", buf, sizeof(buf)),
+			    "caf\xc3\xa9 \xe2\x82\xac\ttab");
+	assert_string_equal(text_utf8("a\xff" "b", buf, sizeof(buf)), "a\xef\xbf\xbd" "b");
+	assert_string_equal(text_utf8("\x1b[31m", buf, sizeof(buf)), "\xef\xbf\xbd[31m");
+	assert_string_equal(text_utf8("\xc0\xaf", buf, sizeof(buf)), "\xef\xbf\xbd\xef\xbf\xbd");
+	assert_string_equal(text_utf8("\xed\xa0\x80", buf, sizeof(buf)),
+			    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");	/* a surrogate */
+	assert_string_equal(text_utf8("\xc2\x85", buf, sizeof(buf)), "\xef\xbf\xbd\xef\xbf\xbd");	/* C1 */
+	assert_string_equal(text_utf8("\xe2\x82", buf, sizeof(buf)), "\xef\xbf\xbd\xef\xbf\xbd");	/* cut */
+	/* Cut to fit, at a character boundary. */
+	assert_string_equal(text_utf8("\xff\xff\xff", buf, 7), "\xef\xbf\xbd\xef\xbf\xbd");
+	/* Quoting: printable ASCII, \xNN, "..." when cut. */
+	assert_string_equal(text_quote(q, sizeof(q), "ab\x01\xff" "cdefghijkl", 14), "ab\\x01\\xffcd...");
+	assert_string_equal(text_quote(q, sizeof(q), "short", 5), "short");
+	assert_string_equal(text_size(4096, buf, sizeof(buf)), "4 KiB");
+	assert_string_equal(text_size(100, buf, sizeof(buf)), "100 bytes");
+}
+
 /* ---- input ---- */
 
 static char *write_tmp(const void *data, size_t len, const char *compress)
@@ -374,6 +401,7 @@ int main(void)
 		cmocka_unit_test(test_other_events),
 		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_input_plain_and_xz),
 		cmocka_unit_test(test_input_large_xz),
 		cmocka_unit_test(test_input_errors),
