@@ -165,16 +165,16 @@ static int fill_block(struct source *s, struct input_block *b)
 }
 
 /* Wait for a free block. NULL if the caller stops the reader. */
-static struct input_block *get_free(struct input_ring *g)
+static struct input_block *get_free(struct input *in)
 {
 	struct input_block *b = NULL;
 
-	pthread_mutex_lock(&g->lock);
-	while (g->count == INPUT_NBLOCKS && !g->stop)
-		pthread_cond_wait(&g->emptied, &g->lock);
-	if (!g->stop)
-		b = &g->block[(g->head + g->count) % INPUT_NBLOCKS];
-	pthread_mutex_unlock(&g->lock);
+	pthread_mutex_lock(&in->lock);
+	while (in->count == INPUT_NBLOCKS && !in->stop)
+		pthread_cond_wait(&in->emptied, &in->lock);
+	if (!in->stop)
+		b = &in->block[(in->head + in->count) % INPUT_NBLOCKS];
+	pthread_mutex_unlock(&in->lock);
 	if (b) {
 		b->len = 0;
 		b->last = b->open_failed = false;
@@ -184,29 +184,29 @@ static struct input_block *get_free(struct input_ring *g)
 	return b;
 }
 
-static void post(struct input_ring *g)
+static void post(struct input *in)
 {
-	pthread_mutex_lock(&g->lock);
-	g->count++;
-	pthread_cond_signal(&g->filled);
-	pthread_mutex_unlock(&g->lock);
+	pthread_mutex_lock(&in->lock);
+	in->count++;
+	pthread_cond_signal(&in->filled);
+	pthread_mutex_unlock(&in->lock);
 }
 
 /* The caller dropped input @file (input_next()), or stops the reader (@file = npaths). */
-static bool skipped(struct input_ring *g, unsigned int file)
+static bool skipped(struct input *in, unsigned int file)
 {
 	bool skip;
 
-	pthread_mutex_lock(&g->lock);
-	skip = file < g->skip || g->stop;
-	pthread_mutex_unlock(&g->lock);
+	pthread_mutex_lock(&in->lock);
+	skip = file < in->skip || in->stop;
+	pthread_mutex_unlock(&in->lock);
 	return skip;
 }
 
-static void read_one(struct input_ring *g, unsigned int file, struct source *s)
+static void read_one(struct input *in, unsigned int file, struct source *s)
 {
-	const char *path = g->in->paths[file];
-	bool is_stdin = !strcmp(path, "-") && file == g->in->stdin_file;
+	const char *path = in->paths[file];
+	bool is_stdin = !strcmp(path, "-");
 	uint64_t raw_size = 0, text_size = 0;
 	struct input_block *b;
 	struct stat st;
@@ -216,8 +216,7 @@ static void read_one(struct input_ring *g, unsigned int file, struct source *s)
 	s->eof = s->xz = s->xz_end = false;
 	s->raw_len = s->raw_pos = 0;
 	s->raw_total = 0;
-	/* Standard input can be read once: a later "-" is empty. */
-	s->fd = is_stdin ? 0 : open(strcmp(path, "-") ? path : "/dev/null", O_RDONLY | O_CLOEXEC);
+	s->fd = is_stdin ? 0 : open(path, O_RDONLY | O_CLOEXEC);
 	if (s->fd < 0) {
 		ret = -errno;
 		snprintf(err, sizeof(err), "%s", strerror(errno));
@@ -242,7 +241,7 @@ static void read_one(struct input_ring *g, unsigned int file, struct source *s)
 	}
 
 	do {
-		b = get_free(g);
+		b = get_free(in);
 		if (!b)
 			break;
 		b->file = file;
@@ -254,14 +253,14 @@ static void read_one(struct input_ring *g, unsigned int file, struct source *s)
 			b->error = ret;
 			snprintf(b->err, sizeof(b->err), "%s", err);
 			b->last = true;
-		} else if (skipped(g, file)) {
+		} else if (skipped(in, file)) {
 			b->last = true;
 		} else {
 			b->error = fill_block(s, b);
 			b->last |= b->error != 0;
 		}
 		b->raw_pos = s->raw_total - (s->raw_len - s->raw_pos);
-		post(g);
+		post(in);
 	} while (!b->last);
 
 	if (s->fd >= 0 && !is_stdin)
@@ -271,16 +270,15 @@ static void read_one(struct input_ring *g, unsigned int file, struct source *s)
 static void *reader(void *arg)
 {
 	static const lzma_stream lz_init = LZMA_STREAM_INIT;
-	struct input_ring *g = arg;
-	unsigned int n = g->in->npaths;
+	struct input *in = arg;
 	struct source *s = malloc(sizeof(*s));
 
 	if (s)
 		s->lz = lz_init;
-	for (unsigned int i = g->first; i < n && !skipped(g, n); i += INPUT_READERS) {
+	for (unsigned int i = 0; i < in->npaths && !skipped(in, in->npaths); i++) {
 		if (!s) {
 			/* No memory to read with: each input ends at once, with the error. */
-			struct input_block *b = get_free(g);
+			struct input_block *b = get_free(in);
 
 			if (!b)
 				break;
@@ -288,10 +286,10 @@ static void *reader(void *arg)
 			b->last = true;
 			b->error = -ENOMEM;
 			snprintf(b->err, sizeof(b->err), "out of memory");
-			post(g);
+			post(in);
 			continue;
 		}
-		read_one(g, i, s);
+		read_one(in, i, s);
 	}
 	if (s)
 		lzma_end(&s->lz);
@@ -307,34 +305,23 @@ struct input *input_start(const char *const *paths, unsigned int npaths)
 
 	if (!in)
 		return NULL;
+	pthread_mutex_init(&in->lock, NULL);
+	pthread_cond_init(&in->filled, NULL);
+	pthread_cond_init(&in->emptied, NULL);
 	in->paths = malloc((npaths ? npaths : 1) * sizeof(*in->paths));
 	in->npaths = npaths;
 	in->line = malloc(INPUT_MAX_LINE + 1);
 	if (!in->paths || !in->line)
 		goto err;
 	memcpy(in->paths, paths, npaths * sizeof(*paths));
-	for (in->stdin_file = 0; in->stdin_file < npaths; in->stdin_file++)
-		if (!strcmp(paths[in->stdin_file], "-"))
-			break;
-	for (unsigned int t = 0; t < INPUT_READERS; t++) {
-		struct input_ring *g = &in->ring[t];
-
-		g->in = in;
-		g->first = t;
-		pthread_mutex_init(&g->lock, NULL);
-		pthread_cond_init(&g->filled, NULL);
-		pthread_cond_init(&g->emptied, NULL);
-		for (unsigned int i = 0; i < INPUT_NBLOCKS; i++) {
-			g->block[i].data = malloc(INPUT_BLOCK + 1);
-			if (!g->block[i].data)
-				goto err;
-		}
-	}
-	for (unsigned int t = 0; t < INPUT_READERS && t < npaths; t++) {
-		if (pthread_create(&in->ring[t].thread, NULL, reader, &in->ring[t]))
+	for (unsigned int i = 0; i < INPUT_NBLOCKS; i++) {
+		in->block[i].data = malloc(INPUT_BLOCK + 1);
+		if (!in->block[i].data)
 			goto err;
-		in->ring[t].thread_started = true;
 	}
+	if (pthread_create(&in->thread, NULL, reader, in))
+		goto err;
+	in->thread_started = true;
 	return in;
 err:
 	input_stop(in);
@@ -345,63 +332,48 @@ void input_stop(struct input *in)
 {
 	if (!in)
 		return;
-	for (unsigned int t = 0; t < INPUT_READERS; t++) {
-		struct input_ring *g = &in->ring[t];
-
-		if (g->thread_started) {
-			pthread_mutex_lock(&g->lock);
-			g->stop = true;
-			pthread_cond_broadcast(&g->emptied);
-			pthread_mutex_unlock(&g->lock);
-			pthread_join(g->thread, NULL);
-		}
-		for (unsigned int i = 0; i < INPUT_NBLOCKS; i++)
-			free(g->block[i].data);
-		if (g->in) {
-			pthread_cond_destroy(&g->filled);
-			pthread_cond_destroy(&g->emptied);
-			pthread_mutex_destroy(&g->lock);
-		}
+	if (in->thread_started) {
+		pthread_mutex_lock(&in->lock);
+		in->stop = true;
+		pthread_cond_broadcast(&in->emptied);
+		pthread_mutex_unlock(&in->lock);
+		pthread_join(in->thread, NULL);
 	}
+	for (unsigned int i = 0; i < INPUT_NBLOCKS; i++)
+		free(in->block[i].data);
 	free(in->line);
 	free(in->paths);
+	pthread_cond_destroy(&in->filled);
+	pthread_cond_destroy(&in->emptied);
+	pthread_mutex_destroy(&in->lock);
 	free(in);
 }
 
-/* The ring of the input being read. */
-static struct input_ring *cur_ring(struct input *in)
-{
-	return &in->ring[in->file % INPUT_READERS];
-}
-
-/* The next block of the current input's reader, waiting for it. */
+/* The next block of the reader, waiting for it. */
 static struct input_block *take(struct input *in)
 {
-	struct input_ring *g = cur_ring(in);
 	struct input_block *b;
 
-	pthread_mutex_lock(&g->lock);
-	while (!g->count)
-		pthread_cond_wait(&g->filled, &g->lock);
-	b = &g->block[g->head];
-	pthread_mutex_unlock(&g->lock);
+	pthread_mutex_lock(&in->lock);
+	while (!in->count)
+		pthread_cond_wait(&in->filled, &in->lock);
+	b = &in->block[in->head];
+	pthread_mutex_unlock(&in->lock);
 	return b;
 }
 
-/* Give the current block back to its reader. */
+/* Give the current block back to the reader. */
 static void release(struct input *in)
 {
-	struct input_ring *g = cur_ring(in);
-
 	if (!in->cur)
 		return;
 	in->at_end = in->cur->last;
 	in->cur = NULL;
-	pthread_mutex_lock(&g->lock);
-	g->head = (g->head + 1) % INPUT_NBLOCKS;
-	g->count--;
-	pthread_cond_signal(&g->emptied);
-	pthread_mutex_unlock(&g->lock);
+	pthread_mutex_lock(&in->lock);
+	in->head = (in->head + 1) % INPUT_NBLOCKS;
+	in->count--;
+	pthread_cond_signal(&in->emptied);
+	pthread_mutex_unlock(&in->lock);
 }
 
 /* Take the next block of the current input; it must be the reader's next. */
@@ -420,12 +392,10 @@ static void next_block(struct input *in)
 int input_next(struct input *in)
 {
 	if (in->started) {
-		/* Drop the rest of the current input; its reader stops decoding it. */
-		struct input_ring *g = cur_ring(in);
-
-		pthread_mutex_lock(&g->lock);
-		g->skip = in->file + 1;
-		pthread_mutex_unlock(&g->lock);
+		/* Drop the rest of the current input; the reader stops decoding it. */
+		pthread_mutex_lock(&in->lock);
+		in->skip = in->file + 1;
+		pthread_mutex_unlock(&in->lock);
 		while (!in->at_end) {
 			if (!in->cur)
 				next_block(in);

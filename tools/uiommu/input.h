@@ -3,14 +3,13 @@
  * Streaming line input for the CLI: files or standard input, plain or xz
  * (recognised by its magic bytes, decoded with liblzma as it streams).
  *
- * INPUT_READERS reader threads of their own open the inputs (input i
- * goes to reader i % INPUT_READERS), read them and decode xz, each into
- * its ring of INPUT_NBLOCKS blocks of text, running ahead of the caller:
- * decoding uses the other core while the caller parses and replays, and
- * the next input is decoded while the current one is. Lines are handed
- * out in place, in the block, NUL-terminated; only a line that spans two
- * blocks is copied. Memory stays flat whatever the inputs' sizes: the
- * rings, and one line buffer of at most INPUT_MAX_LINE bytes.
+ * A reader thread of its own opens the inputs in turn, reads them and
+ * decodes xz into a ring of INPUT_NBLOCKS blocks of text, running ahead of
+ * the caller, into the next input too: decoding uses the other core while
+ * the caller parses and replays. Lines are handed out in place, in the
+ * block, NUL-terminated; only a line that spans two blocks is copied.
+ * Memory stays flat whatever the input's size: the ring, and one line
+ * buffer of at most INPUT_MAX_LINE bytes.
  *
  * The caller side (everything below but input_start()) is for one thread.
  */
@@ -24,10 +23,7 @@
 
 #define INPUT_MAX_LINE 65536
 #define INPUT_BLOCK (128u << 10)
-#define INPUT_NBLOCKS 6
-#ifndef INPUT_READERS
-#define INPUT_READERS 2
-#endif
+#define INPUT_NBLOCKS 8
 
 struct input_block {
 	char *data;	  /* INPUT_BLOCK bytes, and one more for a NUL */
@@ -43,10 +39,8 @@ struct input_block {
 	uint64_t text_size; /* its decoded size, 0 if unknown */
 };
 
-/* One reader thread and its blocks, shared with the caller under lock. */
-struct input_ring {
-	struct input *in;
-	unsigned int first;	  /* it reads inputs first, first + INPUT_READERS, ... */
+struct input {
+	/* Shared with the reader thread, under lock. */
 	pthread_mutex_t lock;
 	pthread_cond_t filled, emptied;
 	struct input_block block[INPUT_NBLOCKS];
@@ -55,13 +49,8 @@ struct input_ring {
 	bool stop;
 	pthread_t thread;
 	bool thread_started;
-};
-
-struct input {
-	struct input_ring ring[INPUT_READERS];
 	const char **paths;	  /* a copy of input_start()'s array */
 	unsigned int npaths;
-	unsigned int stdin_file;  /* the first "-": later ones read as empty */
 
 	/* The caller's side. */
 	unsigned int file;	  /* the input being read: its index */
