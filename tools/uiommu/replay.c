@@ -273,7 +273,7 @@ int replay_init(struct replay *r, struct replay_host *host, const struct replay_
 	memset(r, 0, sizeof(*r));
 	r->opt = *opt;
 	r->host = host;
-	r->list_dirty = r->list_slot_gpa = NO_PAGE;
+	r->list_slot_gpa = NO_PAGE;
 	uiommu_ctx_get_counter(host->ctx, UIOMMU_COUNTER_LIMIT_HITS, &r->limit_hits);
 	ret = uiommu_guest_new(host->ctx, &r->guest);
 	if (!ret)
@@ -287,16 +287,23 @@ int replay_init(struct replay *r, struct replay_host *host, const struct replay_
 	return ret;
 }
 
+/* Give back the RAM pages lists were written to: they read as zeros again. */
+static void lists_drop(struct replay *r)
+{
+	for (unsigned int i = 0; i < r->nlist_dirty; i++)
+		madvise(r->host->ram + r->list_dirty[i], PAGE_4K, MADV_DONTNEED);
+	r->nlist_dirty = 0;
+}
+
 void replay_fini(struct replay *r)
 {
 	uiommu_guest_free(r->guest);
 	r->guest = NULL;
 	/* The next trace gets zeroed memory: drop the pages this one wrote. */
-	if (r->list_dirty != NO_PAGE)
-		madvise(r->host->ram + r->list_dirty, PAGE_4K, MADV_DONTNEED);
+	lists_drop(r);
 	if (r->list_slot_gpa != NO_PAGE)
 		memset(r->host->list_page, 0, PAGE_4K);
-	r->list_dirty = r->list_slot_gpa = NO_PAGE;
+	r->list_slot_gpa = NO_PAGE;
 	free(r->st.phase);
 	r->st.phase = NULL;
 	r->st.nphase = r->st.phase_cap = 0;
@@ -695,11 +702,19 @@ static char *list_memory(struct replay *r, uint64_t line, uint64_t gpa, int *ret
 
 	*ret_err = 0;
 	if (gpa < r->ram_size) {
-		/* One page of lists at a time stays resident: Linux reuses one per CPU. */
-		if (r->list_dirty != page) {
-			if (r->list_dirty != NO_PAGE)
-				madvise(r->host->ram + r->list_dirty, PAGE_4K, MADV_DONTNEED);
-			r->list_dirty = page;
+		/*
+		 * At most REPLAY_LIST_PAGES pages of lists stay resident, so
+		 * that memory stays bounded whatever the trace (Linux reuses
+		 * one page per CPU).
+		 */
+		unsigned int i;
+
+		for (i = 0; i < r->nlist_dirty && r->list_dirty[i] != page; i++)
+			;
+		if (i == r->nlist_dirty) {
+			if (i == REPLAY_LIST_PAGES)
+				lists_drop(r);
+			r->list_dirty[r->nlist_dirty++] = page;
 		}
 		return r->host->ram + gpa;
 	}

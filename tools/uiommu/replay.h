@@ -30,6 +30,7 @@
 #define REPLAY_MAX_HDR_WINDOWS 64
 #define REPLAY_MAX_HDR_PHBS 16
 #define REPLAY_MAX_GEO 16
+#define REPLAY_LIST_PAGES 64	  /* pages of TCE lists resident at a time (Linux uses one per CPU) */
 #define REPLAY_RAM_DEFAULT (4ULL << 30) /* guest RAM without a "ram-size" header (sparse) */
 #define REPLAY_RAM_MAX (16ULL << 40)	/* the most guest RAM a header may give */
 #define REPLAY_MAX_SKIPPED_PERMILLE 10	/* --lenient: more malformed lines is not a match */
@@ -122,7 +123,9 @@ struct replay {
 	bool guest_ready;
 	uint64_t ram_size;	  /* guest RAM: the header's, or REPLAY_RAM_DEFAULT */
 	uint64_t ram_line;	  /* the line of the ram-size header, 0 if none */
-	uint64_t list_dirty;	  /* RAM page holding the last list written, or UINT64_MAX */
+	/* RAM pages the trace's lists were written to (at most REPLAY_LIST_PAGES stay). */
+	uint64_t list_dirty[REPLAY_LIST_PAGES];
+	unsigned int nlist_dirty;
 	uint64_t list_slot_gpa;	  /* where the list page is mapped, or UINT64_MAX */
 	uint64_t limit_hits;	  /* the context's limit refusals before the current call */
 	/*
