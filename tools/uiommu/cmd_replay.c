@@ -119,13 +119,18 @@ static void fit_name(char *buf, size_t cap, const char *path, size_t room)
 static void progress_show(struct progress *p, const struct input *in, const struct replay *r,
 			  bool final)
 {
-	double t = now_s(), dt = t - p->start, f = fraction(in);
 	char head[32] = "", size[48], stats[160], left[32] = "", name[256], bar[64], line[512];
 	size_t width, fixed, avail, cells = 0;
+	double t, dt, f;
 
 	/* On a terminal the line goes at the end (progress_clear()): nothing to draw then. */
-	if (!p->on || (p->tty && final) || (!final && t - p->last < (p->tty ? 0.1 : 1.0)))
+	if (!p->on || (p->tty && final))
 		return;
+	t = now_s();
+	if (!final && t - p->last < (p->tty ? 0.1 : 1.0))
+		return;
+	dt = t - p->start;
+	f = fraction(in);
 	p->last = t;
 	if (p->count > 1)
 		snprintf(head, sizeof(head), "[%u/%u] ", p->index + 1, p->count);
