@@ -447,7 +447,7 @@ static int replay_vs_dispatcher(const char *path)
 	char err[256];
 	int miss;
 
-	if (replay_host_init(&h, err, sizeof(err))) {
+	if (replay_host_init(&h, NULL, err, sizeof(err))) {
 		fprintf(stderr, "bench_replay: %s\n", err);
 		exit(1);
 	}

@@ -78,7 +78,15 @@ struct fuzz_pe_stats {
 	uint64_t single_tve_drops, dma_pages, dma_stale_uses, dma_faults[8];
 };
 extern struct fuzz_pe_stats fuzz_pe_stats;
+int fuzz_accel(const uint8_t *data, size_t size);
+/* What fuzz_accel() exercised: hcalls, those the fast path handed over, faults injected, ... */
+struct fuzz_accel_stats {
+	uint64_t inputs, hcalls, punts, faults, unmappable, detached_hcalls;
+};
+extern struct fuzz_accel_stats fuzz_accel_stats;
 int fuzz_grant(const uint8_t *data, size_t size);
 int fuzz_grant_wire(const uint8_t *data, size_t size);
+int fuzz_notifier(const uint8_t *data, size_t size);
+int fuzz_vfio(const uint8_t *data, size_t size);
 
 #endif /* UIOMMU_FUZZ_H */

@@ -419,7 +419,7 @@ int fuzz_replay(const uint8_t *data, size_t size)
 	if (!ready) {
 		char err[256];
 
-		FUZZ_CHECK(!replay_host_init(&host, err, sizeof(err)), "%s", err);
+		FUZZ_CHECK(!replay_host_init(&host, NULL, err, sizeof(err)), "%s", err);
 		uiommu_ctx_set_guest_log_ratelimit(host.ctx, 0, 1000000000ULL);
 		ready = true;
 	}
@@ -447,6 +447,8 @@ int fuzz_replay(const uint8_t *data, size_t size)
 	for (int res_i = 0; res_i < UIOMMU_RES_NR; res_i++) {
 		if (res_i == UIOMMU_RES_HEAP_BYTES || res_i == UIOMMU_RES_FRAME_BYTES)
 			continue; /* freed after an RCU grace period */
+		if (res_i == UIOMMU_RES_RAM_REGIONS)
+			continue; /* the host's guest RAM, kept for the next trace */
 		uiommu_ctx_get_usage(host.ctx, (enum uiommu_resource)res_i, &usage);
 		FUZZ_CHECK(!usage, "%s left at %" PRIu64 " after the guest's teardown",
 			   uiommu_resource_name((enum uiommu_resource)res_i), usage);

@@ -32,6 +32,8 @@
  */
 enum ctx_ext {
 	CTX_EXT_MEM, /* struct mem_state, src/mem/ */
+	CTX_EXT_PREREG, /* the process address space (struct uiommu_prereg_mm), src/prereg/ */
+	CTX_EXT_VFIO, /* struct vfio_state, src/vfio/ */
 	CTX_EXT_NR
 };
 
@@ -196,11 +198,122 @@ int mem_frames_alloc_shared(struct uiommu_ctx *ctx, unsigned int order, uint64_t
 			    uint64_t *ret_hpa, void **ret_hva, int *ret_fd);
 int mem_frames_free_shared(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, int fd);
 
+/*
+ * mem_hva_to_hpa_rcu() - The hpa of the byte at @hva of a region mapping or
+ * hostmem buffer, and the shift of the naturally aligned page holding it.
+ * False if @hva has none. Inside an RCU read-side critical section.
+ */
+bool mem_hva_to_hpa_rcu(struct uiommu_ctx *ctx, uintptr_t hva, uint64_t *ret_hpa,
+			unsigned int *ret_page_shift);
+
+/*
+ * mem_file_to_hpa_rcu() - The hpa of byte @offset of the file (@dev, @ino)
+ * (st_dev, st_ino) if a RAM region is backed by it, with the page shift.
+ * For other mappings of a region's file. Inside an RCU read-side section.
+ */
+bool mem_file_to_hpa_rcu(struct uiommu_ctx *ctx, uint64_t dev, uint64_t ino, uint64_t offset,
+			 uint64_t *ret_hpa, unsigned int *ret_page_shift);
+
+/*
+ * Page migration hooks (uiommu_ram_migrate()). Upper layers that hold hpas
+ * register one: it is called with @end false before a page's hpa changes
+ * (the old hpa still works; stop every device use of it and keep new
+ * lookups from completing until the call with @end true), and with @end
+ * true after the old hpa is poisoned and the new one published. Called in
+ * the migrating thread, under the memory model's migration lock but no
+ * other: a hook may call lookups but not uiommu_ram_migrate() nor the hook
+ * registration. mem_migrate_gen() is a sequence count: odd from before the
+ * first hook call until the new hpa is published, so that a lookup that
+ * overlapped a migration (it read an odd value, or the value changed) can
+ * be detected and redone.
+ */
+typedef void mem_migrate_hook_fn(void *opaque, uint64_t old_hpa, uint64_t len, bool end);
+int mem_migrate_hook_add(struct uiommu_ctx *ctx, mem_migrate_hook_fn *fn, void *opaque);
+void mem_migrate_hook_remove(struct uiommu_ctx *ctx, mem_migrate_hook_fn *fn, void *opaque);
+uint64_t mem_migrate_gen(struct uiommu_ctx *ctx);
+
+/*
+ * mem_pin() / mem_unpin(): uiommu_pin() and uiommu_unpin(), charging
+ * UIOMMU_RES_LOCKED_BYTES only if @charge (a caller that charged up front,
+ * as a VFIO v1 container charges its 32-bit window at ENABLE, pins
+ * without). A pin and its unpin pass the same @charge.
+ */
+int mem_pin(struct uiommu_ctx *ctx, void *hva, uint64_t size, uint64_t *ret_hpas, bool charge);
+int mem_unpin(struct uiommu_ctx *ctx, void *hva, uint64_t size, bool charge);
+
+/*
+ * struct mem_backing - What backs a host address (mem_backing()).
+ * @first: first byte of the region mapping or hostmem buffer holding it.
+ * @last: its last byte (inclusive).
+ * @page_shift: log2 of the pages the memory model vouches for there: each
+ *	such page, naturally aligned in host addresses, is physically
+ *	contiguous and as aligned in hpa. A hostmem buffer's page_shift (a
+ *	"huge page" above the host page size, 4 KiB frames below it); for a
+ *	region backed by hugetlbfs, its huge page size; for another region's
+ *	mapping (hpa-linear), the host page shift, or less if the mapping is
+ *	less aligned, and 4 KiB once a page of it migrated: like Linux, which
+ *	trusts the size of hugetlbfs pages only, the model vouches for no
+ *	more than host pages of ordinary memory. Pinned memory cannot
+ *	migrate, so the answer holds while the memory is pinned.
+ */
+struct mem_backing {
+	uintptr_t first, last;
+	unsigned int page_shift;
+};
+
+/* mem_backing() - Fill @ret for @hva. 0, or -EFAULT if @hva has no hpa. Lock-free. */
+int mem_backing(struct uiommu_ctx *ctx, uintptr_t hva, struct mem_backing *ret);
+
+/* ---- tce/ ---- */
+
+/*
+ * tce_kill_rcu() - The kill callbacks of @tbl for [entry, entry + npages),
+ * as uiommu_tce_table_kill() without its checks and its read-side
+ * section: for a caller inside one of either RCU flavour (the accelerated
+ * hcalls), which the grace period of an unlink covers.
+ */
+void tce_kill_rcu(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t npages);
+
 /* ---- grant/ ---- */
 
 /* The context of a grant table or mapping handle (for shbuf/'s allocations). */
 struct uiommu_ctx *grant_gntshr_ctx(const struct uiommu_gntshr *gs);
 struct uiommu_ctx *grant_gnttab_ctx(const struct uiommu_gnttab *gt);
+/* ---- prereg/: address spaces and preregistered memory ---- */
+
+/*
+ * prereg_mm_current() - uiommu_prereg_mm_current() with its reasons: 0, -EPERM in
+ * a fork() child of the process that first used the context, -ENOMEM if
+ * the process address space could not be made.
+ */
+int prereg_mm_current(struct uiommu_ctx *ctx, struct uiommu_prereg_mm **ret_mm);
+
+/*
+ * prereg_mm_hold() / prereg_mm_unhold() - A container binds @mm (Linux
+ * mmgrab()/mmdrop()): uiommu_prereg_mm_free() refuses while it is held.
+ */
+void prereg_mm_hold(struct uiommu_prereg_mm *mm);
+void prereg_mm_unhold(struct uiommu_prereg_mm *mm);
+
+/*
+ * The lock-free fast path (VFIO MAP/UNMAP, the accelerated hcalls), as
+ * Linux's mm_iommu_lookup() / mm_iommu_ua_to_hpa() / mm_iommu_mapped_*():
+ * - prereg_lookup_rcu(): the live region of @mm holding [ua, ua + size),
+ *   or NULL; inside an RCU read-side section (the region stays valid until
+ *   it ends, or while the caller holds used or mapped).
+ * - prereg_ua_to_hpa(): 0, or -EFAULT for @ua outside @mem or a @page_shift
+ *   above the region's.
+ * - prereg_mapped_add(): mapped += @n unless it is 0 (-ENXIO: dying).
+ * - prereg_mapped_sub(): mapped -= @n, never below 1 (a bug is logged).
+ * - prereg_range(): the region's [ua, last].
+ * None blocks, takes a mutex or allocates.
+ */
+struct uiommu_prereg *prereg_lookup_rcu(struct uiommu_prereg_mm *mm, uint64_t ua, uint64_t size);
+int prereg_ua_to_hpa(const struct uiommu_prereg *mem, uint64_t ua, unsigned int page_shift,
+		     uint64_t *ret_hpa);
+int prereg_mapped_add(struct uiommu_prereg *mem, uint64_t n);
+void prereg_mapped_sub(struct uiommu_prereg *mem, uint64_t n);
+void prereg_range(const struct uiommu_prereg *mem, uint64_t *ret_ua, uint64_t *ret_last);
 
 /* ---- guest/ ---- */
 
@@ -211,6 +324,7 @@ struct uiommu_ctx *grant_gnttab_ctx(const struct uiommu_gnttab *gt);
  */
 enum guest_ext {
 	GUEST_EXT_PAPR, /* struct papr_guest, src/papr/ */
+	GUEST_EXT_ACCEL, /* struct accel_guest, src/accel/ (finalised before PAPR) */
 	GUEST_EXT_NR
 };
 
@@ -242,20 +356,31 @@ bool guest_memslot_rcu(struct uiommu_guest *guest, uint64_t gpa, uint64_t *ret_f
 /* ---- papr/ ---- */
 
 /*
- * The seam for hardware TCE tables (a later issue: VFIO-style containers).
- * A hardware table attached to a LIOBN is updated by every successful
- * H_PUT_TCE, H_PUT_TCE_INDIRECT and H_STUFF_TCE on it, in the hcall's fast
- * path, as KVM's stt->iommu_tables (book3s_64_vio.c). Every op runs inside
- * the hcall's RCU read-side section: it must not block, take a mutex or
- * allocate, and returns a PAPR code. UIOMMU_H_TOO_HARD means "cannot finish
- * here": the hcall returns it to the VMM, which redoes the whole hcall on
- * a slower path, so an op must leave state that a redo overwrites
- * (idempotence, semantics.md §4.9.3). @entry is a guest-view index in
- * IOMMU pages of the LIOBN (the window's offset included); fanning out to
- * smaller hardware pages (and using hardware indexes on every error path)
- * is the op's business.
+ * The seam for hardware TCE tables, which src/accel/ attaches to a LIOBN
+ * (as KVM's stt->iommu_tables, arch/powerpc/kvm/book3s_64_vio.c): every
+ * H_PUT_TCE, H_PUT_TCE_INDIRECT and H_STUFF_TCE on the LIOBN updates each
+ * attached table in the hcall's fast path. Every op runs inside the
+ * hcall's read-side section (either RCU flavour: a vCPU's hcall holds no
+ * lock at all): it must not block, take a mutex or allocate, and returns a
+ * PAPR code. UIOMMU_H_TOO_HARD means "cannot finish here": the hcall
+ * returns it to the VMM, which redoes the whole hcall on a slower path
+ * (papr_hcall_vmm()), so an op must leave state that a redo overwrites
+ * (KVM's real-mode handlers returned H_TOO_HARD and the virtual-mode ones
+ * redid the whole hcall). @entry is a guest-view index in IOMMU pages of
+ * the LIOBN (the window's offset included); fanning out to smaller
+ * hardware pages (and using hardware indexes on every error path,
+ * 26a62b750a4e) is the op's business.
  *
- * Ordering (semantics.md §4.9.4), in both profiles:
+ * One hcall's use of one table is a batch (struct papr_hw_batch, on the
+ * hcall's stack): @begin before the hcall changes anything, with the
+ * range of entries it may change (an op may refuse it: UIOMMU_H_TOO_HARD,
+ * nothing changed, and @end is not called); then @map, @unmap and @clear
+ * entry by entry; then @end exactly once, whatever happened, before the
+ * hcall leaves its read-side section (where an op issues its one TCE-cache
+ * kill per hcall and releases what the replaced entries held).
+ *
+ * Ordering (KVM's kvmppc_h_put_tce(), kvmppc_h_put_tce_indirect() and
+ * kvmppc_h_stuff_tce()), in both profiles:
  * - PUT and INDIRECT: for each entry, every attached table first, then the
  *   guest view; a failing table gets @clear on that entry and the hcall
  *   returns the failure with the guest view of that entry unchanged
@@ -264,34 +389,94 @@ bool guest_memslot_rcu(struct uiommu_guest *guest, uint64_t gpa, uint64_t *ret_f
  *   UIOMMU_H_TOO_HARD returns at once, the guest view untouched; any other
  *   failure gets @clear and the loop goes on; the hcall returns the last
  *   op's code (KVM).
- * - KVM profile: @validate is asked for every TCE with R/W before anything
- *   is written (KVM checks preregistration there).
+ * - KVM profile: @validate is asked for every TCE with R/W, in the
+ *   hcall's batch, before anything is written (KVM checks preregistration
+ *   there).
  * Guest-view pages the hcall needs are allocated before any op runs, so
  * that the guest view never fails after a table was changed.
  */
+struct liobn_table;
+
+#define PAPR_HW_MAX 4		/* hardware tables per LIOBN */
+#define PAPR_HW_BATCH_WORDS 24	/* the ops' state for one hcall */
+
+struct papr_hw_batch {
+	void *opaque; /* the table's, as attached */
+	/*
+	 * A memslot the hcall knows already (a vCPU remembers one): gpas
+	 * [slot_first, slot_last] are at host address slot_hva + (gpa -
+	 * slot_first). None if slot_first > slot_last. Valid until @end.
+	 */
+	uint64_t slot_first, slot_last, slot_hva;
+	uint64_t priv[PAPR_HW_BATCH_WORDS];
+};
+
 struct papr_hw_ops {
+	/* The hcall may change [entry, entry + npages) (npages >= 1). */
+	long (*begin)(struct papr_hw_batch *b, uint64_t entry, uint64_t npages);
 	/* Could @tce (with R/W) be mapped by the fast path? H_SUCCESS or H_TOO_HARD. */
-	long (*validate)(void *opaque, uint64_t tce);
+	long (*validate)(struct papr_hw_batch *b, uint64_t tce);
 	/* Map @entry to @tce (gpa | R/W bits). */
-	long (*map)(void *opaque, uint64_t entry, uint64_t tce);
+	long (*map)(struct papr_hw_batch *b, uint64_t entry, uint64_t tce);
 	/* Clear @entry (a TCE without R/W). */
-	long (*unmap)(void *opaque, uint64_t entry);
+	long (*unmap)(struct papr_hw_batch *b, uint64_t entry);
+	/*
+	 * Optional: @unmap of [entry, entry + npages) at once, for H_STUFF_TCE
+	 * (H_SUCCESS or H_TOO_HARD, which a redo overwrites).
+	 */
+	long (*unmap_range)(struct papr_hw_batch *b, uint64_t entry, uint64_t npages);
 	/* Error path: force @entry to no access (KVM kvmppc_clear_tce()). */
-	void (*clear)(void *opaque, uint64_t entry);
+	void (*clear)(struct papr_hw_batch *b, uint64_t entry);
+	/* The end of the hcall's use of the table: invalidation, releases. */
+	void (*end)(struct papr_hw_batch *b);
 };
 
 /*
  * papr_liobn_attach_hw() / papr_liobn_detach_hw() - Attach or detach a
  * hardware table (@ops, @opaque) to a LIOBN. Hcalls that start after
- * attach returns use it; detach waits for a grace period, so that no hcall
- * uses it once detach returns. -ENOENT unknown LIOBN, -EEXIST (attach) the
- * pair is attached already, -ENOENT (detach) it is not, -ENOMEM. Takes the
- * guest's PAPR lock; not inside an RCU read-side section.
+ * attach returns use it; detach waits for a grace period (of both RCU
+ * flavours), so that no hcall uses it once detach returns. -ENOENT unknown
+ * LIOBN, -EEXIST (attach) the pair is attached already, -ENOSPC (attach)
+ * PAPR_HW_MAX tables are attached, -ENOENT (detach) it is not, -ENOMEM.
+ * Takes the guest's PAPR lock; not inside an RCU read-side section.
  */
 int papr_liobn_attach_hw(struct uiommu_guest *guest, uint64_t liobn,
 			 const struct papr_hw_ops *ops, void *opaque);
 int papr_liobn_detach_hw(struct uiommu_guest *guest, uint64_t liobn,
 			 const struct papr_hw_ops *ops, void *opaque);
+
+/*
+ * What the VMM's redo of an hcall changed in a guest view
+ * (papr_hcall_vmm()): entries [@entry, @entry + @n) of LIOBN @liobn, in
+ * IOMMU pages of 1 << @page_shift (@entry absolute, the window's offset
+ * included). @t holds a reference on the table while @n is not 0.
+ */
+struct papr_change {
+	struct liobn_table *t;
+	uint64_t liobn;
+	uint64_t entry, n;
+	unsigned int page_shift;
+};
+
+/*
+ * papr_hcall_vmm() - A TCE hcall as the VMM handles it when the fast path
+ * returned UIOMMU_H_TOO_HARD (QEMU's h_put_tce() and friends after a
+ * KVM_EXIT_PAPR_HCALL): as uiommu_papr_hcall(), but the attached hardware
+ * tables are left alone and what the hcall wrote to the guest view is
+ * returned in @chg, for the caller to apply to the tables the VMM's way
+ * (the container's MAP_DMA/UNMAP_DMA, as QEMU's IOMMU notifier). In the
+ * KVM profile the hcall runs by KVM's rules first, so that its result is
+ * the fast path's; where those hand it to the VMM for a reason of their
+ * own (an unknown LIOBN, a TCE or a list outside guest memory) it runs by
+ * QEMU's, as QEMU would answer. @chg->n is 0 when nothing was written.
+ * Outside any read-side section; may allocate guest-view pages.
+ */
+long papr_hcall_vmm(struct uiommu_guest *guest, uint64_t opcode, const uint64_t *args,
+		    unsigned int nargs, uint64_t *rets, unsigned int nrets, struct papr_change *chg);
+/* The TCE now in entry @chg->entry + @i. */
+uint64_t papr_change_tce(const struct papr_change *chg, uint64_t i);
+/* Drop @chg's reference. */
+void papr_change_done(struct papr_change *chg);
 
 /* ---- pe/: what emulated devices (src/device/) need from their PE ---- */
 

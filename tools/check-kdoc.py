@@ -36,6 +36,9 @@ def param_names(params):
     names = []
     for p in params.split(','):
         p = p.strip()
+        if p == '...':  # a variadic function documents "@...:", as kernel-doc
+            names.append(r'\.\.\.')
+            continue
         m = re.search(r'(\w+)\s*(\[[^\]]*\])?$', p)
         names.append(m.group(1))
     return names

@@ -191,6 +191,19 @@ unsigned int uiommu_ctx_host_page_shift(const struct uiommu_ctx *ctx);
  * @UIOMMU_RES_GRANT_PEERS: grant connections, at either end. Default 1024.
  * @UIOMMU_RES_GRANT_MAPS: grant mappings, counted by the mapping side and
  *	by the granting side for each peer (Xen's maptrack). Default 262144.
+ * @UIOMMU_RES_ADDRESS_SPACES: mirrored address spaces (uiommu_mm_new()),
+ *	each with at most one userfaultfd and monitor thread. Default 64.
+ * @UIOMMU_RES_MIRROR_BUSY_MS: not a usage but a bound: the longest a mirror
+ *	population keeps retrying under continuous invalidation, in
+ *	milliseconds, before it fails with -EBUSY (Linux
+ *	HMM_RANGE_DEFAULT_TIMEOUT). Default 1000; the usage stays 0.
+ * @UIOMMU_RES_PREREG_MMS: address spaces of preregistered memory created
+ *	with uiommu_prereg_mm_new() (prereg.h; the process's own is not
+ *	counted). Default 64.
+ * @UIOMMU_RES_PREREG_REGIONS: preregistered memory regions, over all
+ *	address spaces (prereg.h). Default 65536.
+ * @UIOMMU_RES_VFIO_CONTAINERS: VFIO containers (vfio.h). Default 1024.
+ * @UIOMMU_RES_VCPUS: vCPU handles (vcpu.h). Default 1024.
  * @UIOMMU_RES_NR: number of resources.
  *
  * A charge that would take the usage past the limit fails with -ENOMEM for
@@ -216,6 +229,12 @@ enum uiommu_resource {
 	UIOMMU_RES_GRANT_TABLES,
 	UIOMMU_RES_GRANT_PEERS,
 	UIOMMU_RES_GRANT_MAPS,
+	UIOMMU_RES_ADDRESS_SPACES,
+	UIOMMU_RES_MIRROR_BUSY_MS,
+	UIOMMU_RES_PREREG_MMS,
+	UIOMMU_RES_PREREG_REGIONS,
+	UIOMMU_RES_VFIO_CONTAINERS,
+	UIOMMU_RES_VCPUS,
 	UIOMMU_RES_NR
 };
 
@@ -278,6 +297,9 @@ int uiommu_ctx_get_usage(const struct uiommu_ctx *ctx, enum uiommu_resource res,
  * @UIOMMU_COUNTER_GUEST_ERRORS: guest errors reported, delivered or not.
  * @UIOMMU_COUNTER_LOG_SUPPRESSED: guest errors the rate limit suppressed.
  * @UIOMMU_COUNTER_DMA_FAULTS: DMA faults devices reported, ever (device.h).
+ * @UIOMMU_COUNTER_ACCEL_TOO_HARD: hypercalls whose hardware-table update
+ *	the fast path could not finish and handed to the VMM
+ *	(UIOMMU_H_TOO_HARD, accel.h), ever.
  * @UIOMMU_COUNTER_GRANTS_PENDING: grant references whose end of access
  *	waits for their peer to unmap them, currently (grant.h).
  * @UIOMMU_COUNTER_NR: number of counters.
@@ -290,6 +312,7 @@ enum uiommu_counter {
 	UIOMMU_COUNTER_GUEST_ERRORS,
 	UIOMMU_COUNTER_LOG_SUPPRESSED,
 	UIOMMU_COUNTER_DMA_FAULTS,
+	UIOMMU_COUNTER_ACCEL_TOO_HARD,
 	UIOMMU_COUNTER_GRANTS_PENDING,
 	UIOMMU_COUNTER_NR
 };
@@ -342,8 +365,10 @@ int uiommu_ctx_set_guest_log_ratelimit(struct uiommu_ctx *ctx, unsigned int burs
 #define UIOMMU_FAULT_FRAME	(1u << 1)	/* host frame allocation: -ENOMEM */
 #define UIOMMU_FAULT_PIN	(1u << 2)	/* mlock of a pin: -ENOMEM */
 #define UIOMMU_FAULT_MAP	(1u << 3)	/* memfd, mmap, fallocate: -ENOMEM */
+/* An accelerated hcall's hardware-table update (accel.h): UIOMMU_H_TOO_HARD. */
+#define UIOMMU_FAULT_HCALL	(1u << 4)
 #define UIOMMU_FAULT_ALL	(UIOMMU_FAULT_HEAP | UIOMMU_FAULT_FRAME | \
-				 UIOMMU_FAULT_PIN | UIOMMU_FAULT_MAP)
+				 UIOMMU_FAULT_PIN | UIOMMU_FAULT_MAP | UIOMMU_FAULT_HCALL)
 /* Fail every fault point from the nth on, not only the nth. */
 #define UIOMMU_FAULT_PERSIST	(1u << 31)
 

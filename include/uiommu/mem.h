@@ -62,8 +62,10 @@ extern "C" {
  *	page size.
  * @size: bytes, a non-zero multiple of the system page size.
  * @hva: the caller's existing MAP_SHARED mapping of [@fd_offset, +@size) of
- *	@fd, or NULL to have the library map it. The caller keeps @hva mapped
- *	until uiommu_ram_remove().
+ *	@fd, or NULL to have the library map it (at an address aligned as
+ *	@size is, from 64 KiB to 1 GiB, as a VMM aligns guest RAM, so that
+ *	host pages are host pages in hva and hpa alike). The caller keeps
+ *	@hva mapped until uiommu_ram_remove().
  * @ret_hpa: on success, the hpa of the first byte, a multiple of
  *	UIOMMU_HPA_REGION_ALIGN.
  *
@@ -133,6 +135,40 @@ int uiommu_ram_remove(struct uiommu_ctx *ctx, uint64_t hpa);
  */
 int uiommu_ram_get_fd(struct uiommu_ctx *ctx, uint64_t hpa, int *ret_fd, uint64_t *ret_fd_offset,
 		      uint64_t *ret_len);
+
+/**
+ * uiommu_ram_migrate() - Migrate a RAM region page to a new hpa.
+ * @ctx: context.
+ * @hpa: the page's current hpa, 4 KiB aligned: a page of a region added
+ *	with uiommu_ram_add() or uiommu_ram_create(), or one migrated before.
+ * @ret_new_hpa: on success, the page's new hpa.
+ *
+ * What the kernel's migrate_pages() does to a page that devices know by
+ * its physical address, in this model: the page gets a new hpa, and the old
+ * one is poisoned, so that every later translation of it (the
+ * uiommu_hpa_to_hva() of a device following a stale TCE) fails with
+ * -EFAULT; uiommu_hva_to_hpa() of the page returns the new hpa. The bytes
+ * stay where they are, in the region's file, so every mapping of the page
+ * (this process's, another's) keeps seeing them, as a migrated page is
+ * unchanged to the CPU. Before the hpa changes, the layers that hand hpas
+ * to devices are told (mirrors invalidate with UIOMMU_MMU_NOTIFY_MIGRATE,
+ * mirror.h) and they stop every device use of the old hpa. New hpas come
+ * from a part of the hpa space reserved for them and are never reused.
+ * Regions' linear hpas are not affected otherwise.
+ *
+ * Context: may sleep (the notified layers may wait for device accesses);
+ * takes the memory model's migration lock and memory lock; allocates.
+ *
+ * Return: 0, or a negative errno:
+ * * -EINVAL NULL @ret_new_hpa or a misaligned @hpa;
+ * * -EFAULT @hpa is not a page of a user RAM region, or was poisoned by an
+ *   earlier migration, or belongs to a region of huge pages (the library's
+ *   own frames do not migrate);
+ * * -EBUSY the page is pinned (as the kernel cannot migrate a pinned page);
+ * * -ENOSPC no hpa space left for migrated pages;
+ * * -ENOMEM out of memory; nothing changed.
+ */
+int uiommu_ram_migrate(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t *ret_new_hpa);
 
 /**
  * uiommu_hpa_to_hva() - Find the host pointer of an hpa range.
@@ -238,7 +274,8 @@ int uiommu_hostmem_free(struct uiommu_ctx *ctx, void *hva);
  * @hva: any byte of a hostmem buffer or of a RAM region's mapping.
  * @ret_page_shift: on success, log2 of the size of the naturally aligned,
  *	physically contiguous page that holds @hva: the buffer's page_shift, or
- *	the host page shift (12) for a region's mapping.
+ *	the host page shift (12) for a region's mapping (the huge page size
+ *	for a region backed by a hugetlbfs file).
  *
  * What the kernel learns from the page's compound order, and what the
  * VFIO/KVM paths check before trusting a large IOMMU page.

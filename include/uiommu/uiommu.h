@@ -22,5 +22,10 @@
 #include <uiommu/device.h>
 #include <uiommu/grant.h>
 #include <uiommu/shbuf.h>
+#include <uiommu/mirror.h>
+#include <uiommu/prereg.h>
+#include <uiommu/vfio.h>
+#include <uiommu/vcpu.h>
+#include <uiommu/accel.h>
 
 #endif /* UIOMMU_UIOMMU_H */

@@ -16,7 +16,8 @@ static void rcu_trampoline(struct rcu_head *head)
 {
 	struct rcu_node *node = container_of(head, struct rcu_node, head);
 
-	node->fn(node);
+	if (!rcu_qsbr_chain(node)) /* vCPU threads may still read it: wait for them too */
+		node->fn(node);
 }
 
 /*
@@ -74,11 +75,13 @@ void rcu_defer(struct rcu_node *node, void (*fn)(struct rcu_node *node))
 void rcu_wait_grace(void)
 {
 	urcu_bp_synchronize_rcu();
+	rcu_qsbr_wait_grace();
 }
 
 void rcu_wait_callbacks(void)
 {
 	urcu_bp_barrier();
+	rcu_qsbr_wait_callbacks(); /* what the urcu-bp callbacks chained there */
 }
 
 #else /* UIOMMU_RCU_MUTEX */

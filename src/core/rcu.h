@@ -18,6 +18,7 @@
 #define UIOMMU_CORE_RCU_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #ifndef UIOMMU_RCU_MUTEX
 #include <urcu/map/urcu-bp.h> /* before call-rcu.h: maps call_rcu to the bp flavor */
@@ -54,5 +55,51 @@ void rcu_wait_callbacks(void);
 
 #define rcu_deref(p) atomic_load_explicit(&(p), memory_order_acquire)
 #define rcu_publish(p, v) atomic_store_explicit(&(p), (v), memory_order_release)
+
+/*
+ * The QSBR flavour (rcu_qsbr.c), for vCPU threads (uiommu/vcpu.h). A
+ * registered thread is either offline (it reads nothing RCU protects, and
+ * may block) or online, and then inside a read-side section until it
+ * reports a quiescent state or goes offline: its reads take no lock at all.
+ * rcu_defer() and rcu_wait_grace() wait for QSBR readers too once one has
+ * registered, so every object is freed after a grace period of both
+ * flavours. One registration per thread, which starts offline.
+ *
+ * -Drcu=mutex has no QSBR flavour: there an online thread holds the
+ * lock-based read side (online is rcu_read_enter(), offline
+ * rcu_read_exit(), a quiescent state both), which is what QSBR promises
+ * and what ThreadSanitizer understands.
+ */
+#ifndef UIOMMU_RCU_MUTEX
+void rcu_qsbr_register(void);
+void rcu_qsbr_unregister(void);
+void rcu_qsbr_online(void);
+void rcu_qsbr_offline(void);
+void rcu_qsbr_quiescent(void);
+/* For rcu.c: queue @node for a QSBR grace period too; false if no reader ever registered. */
+bool rcu_qsbr_chain(struct rcu_node *node);
+void rcu_qsbr_wait_grace(void);
+void rcu_qsbr_wait_callbacks(void);
+#else
+static inline void rcu_qsbr_register(void)
+{
+}
+static inline void rcu_qsbr_unregister(void)
+{
+}
+static inline void rcu_qsbr_online(void)
+{
+	rcu_read_enter();
+}
+static inline void rcu_qsbr_offline(void)
+{
+	rcu_read_exit();
+}
+static inline void rcu_qsbr_quiescent(void)
+{
+	rcu_read_exit();
+	rcu_read_enter();
+}
+#endif
 
 #endif /* UIOMMU_CORE_RCU_H */

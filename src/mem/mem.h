@@ -32,6 +32,12 @@ struct ram_region {
 	bool lib_mapped;   /* the library mmap()ed it and munmap()s it */
 	bool library;	   /* the library's frame region */
 	struct vrange *vr; /* its mapping */
+	uint64_t dev, ino; /* the file's identity, to find other mappings of it */
+	/*
+	 * Pages migrated away (migrate.c), by page index; tag: the page's
+	 * current hpa. Their linear hpas are poisoned. NULL: none.
+	 */
+	struct rcu_array *_Atomic migrated;
 	struct uiommu_ctx *ctx;
 	struct rcu_node rcu;
 };
@@ -88,6 +94,13 @@ struct mem_state {
 	struct rcu_array *_Atomic vranges; /* by host address; ptr: struct vrange */
 	uint64_t next_hpa;
 
+	/* Migration (migrate.c): serializes migrations, region removal and the hooks. */
+	pthread_mutex_t migrate_lock;
+	struct mem_hook *hooks;		     /* under migrate_lock */
+	struct rcu_array *_Atomic moved;     /* by new hpa; ptr: region, tag: page index */
+	uint64_t moved_base, moved_next;     /* the hpa slot new hpas come from */
+	_Atomic uint64_t migrate_gen;
+
 	pthread_mutex_t frame_lock;
 	struct ram_region *_Atomic lib; /* created at the first frame allocation */
 	struct buddy_chunk *chunks[BUDDY_NCHUNKS];
@@ -122,6 +135,30 @@ uint64_t vrange_hpa(const struct vrange *vr, uintptr_t addr);
 int vrange_insert_locked(struct uiommu_ctx *ctx, struct vrange *vr);
 int vrange_remove_locked(struct uiommu_ctx *ctx, struct vrange *vr);
 void vrange_free(struct vrange *vr);
+
+/* migrate.c */
+struct mem_hook {
+	mem_migrate_hook_fn *fn;
+	void *opaque;
+	struct mem_hook *next;
+};
+/* The current hpa of page @page of @r (its linear one unless migrated). Inside RCU. */
+uint64_t region_page_hpa_rcu(const struct ram_region *r, uint64_t page);
+/* Does [hpa, hpa + len - 1] of @r hold a migrated (poisoned) page? Inside RCU. */
+bool region_poisoned_rcu(const struct ram_region *r, uint64_t hpa, uint64_t len);
+/*
+ * For mem_hpa_region_rcu(): narrow [*first, *last] (the region's range) to
+ * the run of pages around @hpa that did not migrate; false if @hpa's page
+ * did (poisoned). And the one-page range of a migrated page's new hpa, with
+ * the host pointer of its first byte, or NULL. Inside RCU.
+ */
+bool region_run_rcu(const struct ram_region *r, uint64_t hpa, uint64_t *first, uint64_t *last);
+void *moved_hpa_region_rcu(struct mem_state *mem, uint64_t hpa, uint64_t *first, uint64_t *last);
+/* The host pointer of a migrated page's new hpa, or NULL. Inside RCU. */
+void *moved_hpa_to_hva_rcu(struct mem_state *mem, uint64_t hpa, uint64_t len);
+/* Drop @r's migrated pages; under migrate_lock and mem->lock. -ENOMEM: nothing changed. */
+int migrate_forget_region_locked(struct uiommu_ctx *ctx, struct ram_region *r);
+void migrate_fini(struct uiommu_ctx *ctx, struct mem_state *mem);
 
 /* frames.c */
 void frames_fini(struct uiommu_ctx *ctx, struct mem_state *mem);

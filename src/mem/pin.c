@@ -7,7 +7,9 @@
  * kept per 4 KiB page of the vrange that was pinned, and a page is
  * mlock(2)ed on its first pin and munlock(2)ed on its last unpin, so that
  * overlapping pins nest (mlock itself does not count). Usage always equals
- * the sum of the pin counts times 4 KiB.
+ * the sum of the charged pins' counts times 4 KiB: mem_pin() without a
+ * charge is for a user that charged up front (a VFIO v1 container charges
+ * its whole 32-bit window at ENABLE and pins per MAP, as Linux does).
  */
 #include <sys/mman.h>
 
@@ -163,8 +165,7 @@ static int pin_range(struct uiommu_ctx *ctx, void *hva, uint64_t size, struct vr
 	return 0;
 }
 
-UIOMMU_EXPORT int uiommu_pin(struct uiommu_ctx *ctx, void *hva, uint64_t size,
-			     uint64_t *ret_hpas)
+int mem_pin(struct uiommu_ctx *ctx, void *hva, uint64_t size, uint64_t *ret_hpas, bool charge)
 {
 	struct mem_state *mem = mem_peek(ctx);
 	uint64_t first, end, done, newly = 0;
@@ -183,7 +184,7 @@ UIOMMU_EXPORT int uiommu_pin(struct uiommu_ctx *ctx, void *hva, uint64_t size,
 			goto out_unlock;
 		}
 	}
-	ret = ctx_charge(ctx, UIOMMU_RES_LOCKED_BYTES, size);
+	ret = charge ? ctx_charge(ctx, UIOMMU_RES_LOCKED_BYTES, size) : 0;
 	if (ret)
 		goto out_unlock;
 	ret = pins_prepare(ctx, vr, first, end);
@@ -217,13 +218,20 @@ UIOMMU_EXPORT int uiommu_pin(struct uiommu_ctx *ctx, void *hva, uint64_t size,
 	return 0;
 
 err_uncharge:
-	ctx_uncharge(ctx, UIOMMU_RES_LOCKED_BYTES, size);
+	if (charge)
+		ctx_uncharge(ctx, UIOMMU_RES_LOCKED_BYTES, size);
 out_unlock:
 	pthread_mutex_unlock(&mem->lock);
 	return ret;
 }
 
-UIOMMU_EXPORT int uiommu_unpin(struct uiommu_ctx *ctx, void *hva, uint64_t size)
+UIOMMU_EXPORT int uiommu_pin(struct uiommu_ctx *ctx, void *hva, uint64_t size,
+			     uint64_t *ret_hpas)
+{
+	return mem_pin(ctx, hva, size, ret_hpas, true);
+}
+
+int mem_unpin(struct uiommu_ctx *ctx, void *hva, uint64_t size, bool charge)
 {
 	struct mem_state *mem = mem_peek(ctx);
 	uint64_t first, end, done, gone = 0;
@@ -256,8 +264,14 @@ UIOMMU_EXPORT int uiommu_unpin(struct uiommu_ctx *ctx, void *hva, uint64_t size)
 	pins_trim(ctx, vr, first, end);
 	if (!atomic_load(&vr->pinned_pages))
 		pins_free(ctx, vr);
-	ctx_uncharge(ctx, UIOMMU_RES_LOCKED_BYTES, size);
+	if (charge)
+		ctx_uncharge(ctx, UIOMMU_RES_LOCKED_BYTES, size);
 out_unlock:
 	pthread_mutex_unlock(&mem->lock);
 	return ret;
+}
+
+UIOMMU_EXPORT int uiommu_unpin(struct uiommu_ctx *ctx, void *hva, uint64_t size)
+{
+	return mem_unpin(ctx, hva, size, true);
 }

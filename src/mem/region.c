@@ -5,8 +5,11 @@
  * (vranges, sorted by address). See uiommu/mem.h and mem.h.
  */
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "mem.h"
@@ -35,7 +38,9 @@ void *mem_hpa_to_hva_rcu(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t len)
 {
 	struct ram_region *r = region_lookup_rcu(mem_peek(ctx), hpa);
 
-	if (!r || len - 1 > r->last_hpa - hpa)
+	if (unlikely(!r))
+		return moved_hpa_to_hva_rcu(mem_peek(ctx), hpa, len);
+	if (len - 1 > r->last_hpa - hpa || unlikely(region_poisoned_rcu(r, hpa, len)))
 		return NULL;
 	return r->hva + (hpa - r->hpa);
 }
@@ -45,11 +50,15 @@ void *mem_hpa_region_rcu(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t *ret_fir
 {
 	struct ram_region *r = region_lookup_rcu(mem_peek(ctx), hpa);
 
-	if (!r)
-		return NULL;
+	if (unlikely(!r))
+		return moved_hpa_region_rcu(mem_peek(ctx), hpa, ret_first, ret_last);
 	*ret_first = r->hpa;
 	*ret_last = r->last_hpa;
-	return r->hva;
+	/* Migrated pages are holes in the region: the run around @hpa only. */
+	if (unlikely(atomic_load_explicit(&r->migrated, memory_order_relaxed)) &&
+	    !region_run_rcu(r, hpa, ret_first, ret_last))
+		return NULL;
+	return r->hva + (*ret_first - r->hpa);
 }
 
 struct vrange *vrange_lookup_rcu(struct mem_state *mem, uintptr_t addr)
@@ -89,8 +98,12 @@ uint64_t vrange_hpa(const struct vrange *vr, uintptr_t addr)
 {
 	uint64_t off = addr - vr->start;
 
-	if (vr->kind == VRANGE_REGION)
+	if (vr->kind == VRANGE_REGION) {
+		if (unlikely(atomic_load_explicit(&vr->region->migrated, memory_order_relaxed)))
+			return region_page_hpa_rcu(vr->region, off >> SYS_PAGE_SHIFT) +
+			       (off & (SYS_PAGE_SIZE - 1));
 		return vr->hpa_base + off;
+	}
 	return vr->page_hpa[off >> vr->page_shift] + (off & ((1ULL << vr->page_shift) - 1));
 }
 
@@ -152,6 +165,7 @@ void vrange_free(struct vrange *vr)
 
 static void region_release(struct ram_region *r)
 {
+	rcu_array_discard(atomic_load(&r->migrated));
 	if (r->lib_mapped && r->hva)
 		munmap(r->hva, r->last_hpa - r->hpa + 1);
 	if (r->fd >= 0)
@@ -215,6 +229,7 @@ static void mem_state_free(struct uiommu_ctx *ctx, struct mem_state *mem)
 {
 	pthread_mutex_destroy(&mem->lock);
 	pthread_mutex_destroy(&mem->frame_lock);
+	pthread_mutex_destroy(&mem->migrate_lock);
 	ctx_free(ctx, mem);
 }
 
@@ -227,6 +242,7 @@ static void mem_fini(void *owner, void *state)
 
 	/* Only the library's region can be left: uiommu_ctx_free() checked the rest. */
 	frames_fini(ctx, mem);
+	migrate_fini(ctx, mem);
 	if (lib) {
 		ctx_free(ctx, lib->vr);
 		region_release(lib);
@@ -247,6 +263,7 @@ struct mem_state *mem_get(struct uiommu_ctx *ctx)
 		return NULL;
 	pthread_mutex_init(&mem->lock, NULL);
 	pthread_mutex_init(&mem->frame_lock, NULL);
+	pthread_mutex_init(&mem->migrate_lock, NULL);
 	mem->next_hpa = USER_HPA_BASE;
 	won = ext_install(&ctx->ext[CTX_EXT_MEM], mem, mem_fini);
 	if (won != mem)
@@ -266,6 +283,60 @@ static int hpa_reserve_locked(struct mem_state *mem, uint64_t size, uint64_t *re
 		return -ENOSPC;
 	*ret_hpa = base;
 	return 0;
+}
+
+/*
+ * The file's identity, so that other mappings of it can be recognized, and
+ * its page size: a hugetlbfs file is made of huge pages, which the region's
+ * alignment keeps naturally aligned in the hpa space.
+ */
+static void file_identity(struct ram_region *r, uint64_t size)
+{
+	struct statfs sfs;
+	struct stat st;
+
+	if (!fstat(r->fd, &st)) {
+		r->dev = (uint64_t)st.st_dev;
+		r->ino = (uint64_t)st.st_ino;
+	}
+	if (!fstatfs(r->fd, &sfs) && sfs.f_type == HUGETLBFS_MAGIC && sfs.f_bsize > 0 &&
+	    is_power_of_2_u64((uint64_t)sfs.f_bsize) &&
+	    is_aligned_u64(size | r->fd_offset, (uint64_t)sfs.f_bsize) &&
+	    is_aligned_u64((uintptr_t)r->hva, (uint64_t)sfs.f_bsize))
+		r->vr->page_shift = ilog2_u64((uint64_t)sfs.f_bsize);
+}
+
+/*
+ * Map [fd_offset, + size) of @fd shared, at an address aligned as the size
+ * is (64 KiB at least, 1 GiB at most), as a VMM aligns guest RAM: the hva
+ * then agrees with the 16 GiB aligned hpa in those low bits, so that the
+ * region's host pages (and a VFIO container's IOMMU pages up to them) are
+ * host pages in both. MAP_FAILED with errno set on failure.
+ */
+static void *map_aligned(int fd, uint64_t fd_offset, uint64_t size)
+{
+	uint64_t align = MIN(MAX(1ULL << __builtin_ctzll(size), 64ULL << 10), 1ULL << 30);
+	char *reserve, *p;
+
+	reserve = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+	if (reserve == MAP_FAILED)
+		return MAP_FAILED;
+	p = (char *)(((uintptr_t)reserve + align - 1) & ~(uintptr_t)(align - 1));
+	if (mmap(p, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, (off_t)fd_offset) ==
+	    MAP_FAILED) {
+		int err = errno;
+
+		munmap(reserve, size + align);
+		errno = err;
+		return MAP_FAILED;
+	}
+	/* Give the slack back on both sides. */
+	if (p > reserve)
+		munmap(reserve, (size_t)(p - reserve));
+	if (reserve + size + align > p + size)
+		munmap(p + size, (size_t)(reserve + size + align - (p + size)));
+	return p;
 }
 
 static int map_errno(int err)
@@ -323,7 +394,7 @@ UIOMMU_EXPORT int uiommu_ram_add(struct uiommu_ctx *ctx, int fd, uint64_t fd_off
 			ret = -ENOMEM;
 			goto err_close;
 		}
-		map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, dupfd, (off_t)fd_offset);
+		map = map_aligned(dupfd, fd_offset, size);
 		if (map == MAP_FAILED) {
 			map = NULL;
 			ret = map_errno(errno);
@@ -336,6 +407,7 @@ UIOMMU_EXPORT int uiommu_ram_add(struct uiommu_ctx *ctx, int fd, uint64_t fd_off
 		goto err_unmap;
 	}
 	vr = r->vr;
+	file_identity(r, size);
 
 	pthread_mutex_lock(&mem->lock);
 	ret = hpa_reserve_locked(mem, size, &hpa);
@@ -424,6 +496,7 @@ UIOMMU_EXPORT int uiommu_ram_remove(struct uiommu_ctx *ctx, uint64_t hpa)
 
 	if (!mem)
 		return -ENOENT; /* no region was ever added */
+	pthread_mutex_lock(&mem->migrate_lock);
 	pthread_mutex_lock(&mem->lock);
 	regions = atomic_load_explicit(&mem->regions, memory_order_relaxed);
 	vranges = atomic_load_explicit(&mem->vranges, memory_order_relaxed);
@@ -442,13 +515,17 @@ UIOMMU_EXPORT int uiommu_ram_remove(struct uiommu_ctx *ctx, uint64_t hpa)
 	if (ret)
 		goto out_unlock;
 	ret = rcu_array_edit(ctx, vranges, entry_index(vranges, r->vr), NULL, &new_vranges);
+	if (!ret)
+		ret = migrate_forget_region_locked(ctx, r);
 	if (ret) {
+		rcu_array_discard(new_vranges);
 		rcu_array_discard(new_regions);
 		goto out_unlock;
 	}
 	rcu_array_publish(&mem->regions, new_regions);
 	rcu_array_publish(&mem->vranges, new_vranges);
 	pthread_mutex_unlock(&mem->lock);
+	pthread_mutex_unlock(&mem->migrate_lock);
 
 	ctx_uncharge(ctx, UIOMMU_RES_RAM_REGIONS, 1);
 	/* Readers may still hold the mapping: unmap and close after a grace period. */
@@ -458,6 +535,7 @@ UIOMMU_EXPORT int uiommu_ram_remove(struct uiommu_ctx *ctx, uint64_t hpa)
 
 out_unlock:
 	pthread_mutex_unlock(&mem->lock);
+	pthread_mutex_unlock(&mem->migrate_lock);
 	return ret;
 }
 
@@ -471,6 +549,8 @@ UIOMMU_EXPORT int uiommu_ram_get_fd(struct uiommu_ctx *ctx, uint64_t hpa, int *r
 		return -EINVAL;
 	rcu_read_enter();
 	r = region_lookup_rcu(mem_peek(ctx), hpa);
+	if (r && region_poisoned_rcu(r, hpa, 1))
+		r = NULL;
 	if (r) {
 		*ret_fd = r->fd;
 		*ret_fd_offset = r->fd_offset + (hpa - r->hpa);
@@ -536,4 +616,68 @@ UIOMMU_EXPORT int uiommu_hostmem_page_shift(struct uiommu_ctx *ctx, const void *
 	}
 	rcu_read_exit();
 	return ret;
+}
+
+bool mem_hva_to_hpa_rcu(struct uiommu_ctx *ctx, uintptr_t hva, uint64_t *ret_hpa,
+			unsigned int *ret_page_shift)
+{
+	struct vrange *vr = vrange_lookup_rcu(mem_peek(ctx), hva);
+
+	if (!vr)
+		return false;
+	*ret_hpa = vrange_hpa(vr, hva);
+	*ret_page_shift = vr->page_shift;
+	return true;
+}
+
+bool mem_file_to_hpa_rcu(struct uiommu_ctx *ctx, uint64_t dev, uint64_t ino, uint64_t offset,
+			 uint64_t *ret_hpa, unsigned int *ret_page_shift)
+{
+	struct mem_state *mem = mem_peek(ctx);
+	const struct rcu_array *a = mem ? rcu_deref(mem->regions) : NULL;
+
+	for (size_t i = 0; a && i < a->n; i++) {
+		const struct ram_region *r = a->e[i].ptr;
+		uint64_t off;
+
+		if (r->dev != dev || r->ino != ino || offset < r->fd_offset ||
+		    offset - r->fd_offset > r->last_hpa - r->hpa)
+			continue;
+		off = offset - r->fd_offset;
+		*ret_hpa = region_page_hpa_rcu(r, off >> SYS_PAGE_SHIFT) + (off & (SYS_PAGE_SIZE - 1));
+		*ret_page_shift = r->vr->page_shift;
+		return true;
+	}
+	return false;
+}
+
+int mem_backing(struct uiommu_ctx *ctx, uintptr_t hva, struct mem_backing *ret)
+{
+	struct vrange *vr;
+	int err = -EFAULT;
+
+	rcu_read_enter();
+	vr = vrange_lookup_rcu(mem_peek(ctx), hva);
+	if (vr) {
+		ret->first = vr->start;
+		ret->last = vr->last;
+		if (vr->kind == VRANGE_REGION && vr->page_shift > SYS_PAGE_SHIFT) {
+			/* A hugetlbfs file: its huge pages, aligned (file_identity()). */
+			ret->page_shift = vr->page_shift;
+		} else if (vr->kind == VRANGE_REGION &&
+			   atomic_load_explicit(&vr->region->migrated, memory_order_acquire)) {
+			/* Some of its pages migrated: only 4 KiB pages are contiguous. */
+			ret->page_shift = SYS_PAGE_SHIFT;
+		} else if (vr->kind == VRANGE_REGION) {
+			/* hpa bases are 16 GiB aligned: hva and hpa agree below ctz(start). */
+			unsigned int align = vr->start ? (unsigned int)__builtin_ctzll(vr->start) : 63;
+
+			ret->page_shift = MIN(ctx->host_page_shift, align);
+		} else {
+			ret->page_shift = vr->page_shift;
+		}
+		err = 0;
+	}
+	rcu_read_exit();
+	return err;
 }

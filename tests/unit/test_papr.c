@@ -506,14 +506,14 @@ struct mock_hw {
 	long validate_ret, map_ret, unmap_ret;
 	uint64_t fail_entry; /* map/unmap fail only there (UINT64_MAX: everywhere) */
 	uint64_t hw[64];      /* mapped TCE per entry (entries of the VIO window) */
-	int validates, maps, unmaps, clears;
+	int validates, maps, unmaps, clears, begins, ends;
 	uint64_t view_at_map; /* the guest view at the last map: must be the old value */
 	struct fx *f;
 };
 
-static long mock_validate(void *opaque, uint64_t tce)
+static long mock_validate(struct papr_hw_batch *b, uint64_t tce)
 {
-	struct mock_hw *m = opaque;
+	struct mock_hw *m = b->opaque;
 
 	(void)tce;
 	m->validates++;
@@ -525,9 +525,25 @@ static bool mock_fails(struct mock_hw *m, uint64_t entry)
 	return m->fail_entry == UINT64_MAX || m->fail_entry == entry;
 }
 
-static long mock_map(void *opaque, uint64_t entry, uint64_t tce)
+static long mock_begin(struct papr_hw_batch *b, uint64_t entry, uint64_t npages)
 {
-	struct mock_hw *m = opaque;
+	struct mock_hw *m = b->opaque;
+
+	assert_true(npages >= 1 && entry + npages > entry);
+	m->begins++;
+	return H_SUCCESS;
+}
+
+static void mock_end(struct papr_hw_batch *b)
+{
+	struct mock_hw *m = b->opaque;
+
+	m->ends++;
+}
+
+static long mock_map(struct papr_hw_batch *b, uint64_t entry, uint64_t tce)
+{
+	struct mock_hw *m = b->opaque;
 
 	m->maps++;
 	m->view_at_map = tce_at(m->f, VIO, entry << 12);
@@ -537,9 +553,9 @@ static long mock_map(void *opaque, uint64_t entry, uint64_t tce)
 	return H_SUCCESS;
 }
 
-static long mock_unmap(void *opaque, uint64_t entry)
+static long mock_unmap(struct papr_hw_batch *b, uint64_t entry)
 {
-	struct mock_hw *m = opaque;
+	struct mock_hw *m = b->opaque;
 
 	m->unmaps++;
 	if (mock_fails(m, entry) && m->unmap_ret != H_SUCCESS)
@@ -548,16 +564,17 @@ static long mock_unmap(void *opaque, uint64_t entry)
 	return H_SUCCESS;
 }
 
-static void mock_clear(void *opaque, uint64_t entry)
+static void mock_clear(struct papr_hw_batch *b, uint64_t entry)
 {
-	struct mock_hw *m = opaque;
+	struct mock_hw *m = b->opaque;
 
 	m->clears++;
 	m->hw[entry % 64] = 0;
 }
 
 static const struct papr_hw_ops mock_ops = {
-	.validate = mock_validate, .map = mock_map, .unmap = mock_unmap, .clear = mock_clear,
+	.begin = mock_begin, .validate = mock_validate, .map = mock_map, .unmap = mock_unmap,
+	.clear = mock_clear, .end = mock_end,
 };
 
 static void test_hw_seam(void **state)
@@ -629,6 +646,8 @@ static void test_hw_seam(void **state)
 
 	assert_int_equal(papr_liobn_detach_hw(f->g, VIO, &mock_ops, &m), 0);
 	assert_int_equal(papr_liobn_detach_hw(f->g, VIO, &mock_ops, &m), -ENOENT);
+	/* Every hcall that changed a table did so in one batch, begun and ended. */
+	assert_true(m.begins > 0 && m.begins == m.ends);
 
 	/* A PHB whose window has hardware tables stays. */
 	{

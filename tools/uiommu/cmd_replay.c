@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "input.h"
 #include "replay.h"
+#include "replay_vmm.h"
 #include "text.h"
 
 /* 256 events of 88 bytes: a chunk stays in L1/L2 between parsing and replaying. */
@@ -29,6 +30,8 @@
 
 struct replay_cli {
 	struct replay_options opt;
+	struct uiommu_ctx_config ctx_cfg; /* --vfio, --accel, --exits */
+	bool modes[2];			  /* --accel, --exits: each trace replayed in each */
 	bool json;
 	int progress; /* -1 auto, 0 never, 1 always */
 	bool quiet;
@@ -46,6 +49,11 @@ struct row {
 	uint64_t lines, hcalls, rtas, xlate, mismatches;
 	double wall, replay;
 	const char *result;
+	bool vfio;
+	uint64_t maps, unmaps, locked; /* --vfio */
+	int mode; /* enum replay_vmm_mode, or -1 */
+	uint64_t fallbacks;
+	double hcall_rate, mapped_mb_s; /* hcalls per second of hcall handling, mapped MB/s */
 };
 
 struct chunk {
@@ -283,6 +291,51 @@ static void print_hist(const char *name, const struct replay_hist *h)
 	printf("%s\n", any ? "" : " -");
 }
 
+/* The VMM side's rates: hcalls per second of hcall handling, and mapped MB/s. */
+static double vmm_hcall_rate(const struct replay_vmm *v)
+{
+	return rate(v->hcalls, v->hcall_seconds);
+}
+
+static double vmm_mapped_mb_s(const struct replay_vmm *v)
+{
+	return rate(v->mapped_bytes, v->hcall_seconds) / 1e6;
+}
+
+static void print_vmm(const struct replay_vmm *v, const struct replay_stats *st)
+{
+	printf("  vfio               %" PRIu64 " guest windows backed by containers' host tables"
+	       " (%" PRIu64 " that no host window could back)\n",
+	       v->windows_backed, v->windows_refused);
+	if (v->mode == REPLAY_VMM_ACCEL)
+		printf("  accelerated        %" PRIu64 " hcalls on the vCPU; %" PRIu64 " fallbacks"
+		       " (H_TOO_HARD, redone by the VMM path)\n", v->hcalls, v->fallbacks);
+	else
+		printf("  exits              %" PRIu64 " hcalls handed to the VMM thread; a bare round"
+		       " trip %.2f us (semaphores, same CPU)\n", v->exits,
+		       v->exit_round_trip_ns / 1e3);
+	printf("  hcall handling     %.3f s: %.0f hcalls/s, %.1f MB/s mapped; %.0f hcalls/s end"
+	       " to end\n", v->hcall_seconds, vmm_hcall_rate(v), vmm_mapped_mb_s(v),
+	       rate(v->hcalls, st->wall_seconds));
+}
+
+static void print_vfio(const struct replay *r)
+{
+	struct replay_vfio_stats vs;
+
+	replay_vfio_stats(r->vfio, &vs);
+	printf("  vfio               %" PRIu64 " container(s), %" PRIu64 " MAP_DMA, %" PRIu64 " UNMAP_DMA, %" PRIu64 " TCE_CREATE, %" PRIu64 " TCE_REMOVE, %" PRIu64 " guest TCEs outside RAM\n",
+	       vs.containers, vs.map_calls, vs.unmap_calls, vs.windows_created, vs.windows_removed,
+	       vs.maps_skipped);
+	if (vs.windows_unplaceable)
+		printf("  vfio windows       %" PRIu64 " guest window(s) a VFIO host cannot place where the guest has them (the container put them where Linux does; QEMU would stop: \"Host doesn't support DMA window\"); not mirrored\n",
+		       vs.windows_unplaceable);
+	printf("  vfio memory        %" PRIu64 " MiB registered, locked %" PRIu64 " KiB now, %" PRIu64 " KiB at most\n",
+	       vs.registered_bytes >> 20, vs.locked_bytes >> 10, vs.locked_peak >> 10);
+	printf("  vfio translations  %" PRIu64 " checked through the host PE, %" PRIu64 " mismatched\n",
+	       vs.xlate_checked, vs.xlate_mismatched);
+}
+
 static const char *result_name(enum replay_result out, bool table)
 {
 	if (out == REPLAY_MATCH)
@@ -293,7 +346,7 @@ static const char *result_name(enum replay_result out, bool table)
 }
 
 static void print_human(const char *path, const struct replay *r, enum replay_result out,
-			const char *err)
+			const char *err, const struct replay_vmm *v)
 {
 	const struct replay_stats *st = &r->st;
 	uint64_t hc = replay_hcalls(st);
@@ -339,6 +392,8 @@ static void print_human(const char *path, const struct replay *r, enum replay_re
 	print_hist("  stuff", &st->hist_stuff);
 	printf("  translations       %" PRIu64 " checked, %" PRIu64 " mismatched%s\n",
 	       st->xlate_checked, st->xlate_mismatched, r->opt.check_xlate ? "" : " (not checked)");
+	if (r->vfio)
+		print_vfio(r);
 	if (st->nphase) {
 		printf("  phases            ");
 		for (unsigned int i = 0; i < st->nphase; i++)
@@ -352,6 +407,8 @@ static void print_human(const char *path, const struct replay *r, enum replay_re
 	       rate(hc, st->replay_seconds), st->replay_seconds);
 	printf("  read and parse     %.3f s, %.1f MB/s\n", st->parse_seconds,
 	       rate(st->bytes, st->parse_seconds) / 1e6);
+	if (v)
+		print_vmm(v, st);
 	for (unsigned int i = 0; i < st->nbad_kept; i++)
 		printf("  malformed line %" PRIu64 ": %s\n", st->bad_line[i].line,
 		       st->bad_line[i].text);
@@ -424,8 +481,52 @@ static struct json_object *json_notes(const struct replay_note *n, unsigned int 
 	return a;
 }
 
+static struct json_object *json_vmm(const struct replay_vmm *v, const struct replay_stats *st)
+{
+	struct json_object *x = json_object_new_object();
+
+	json_object_object_add(x, "mode", json_object_new_string(replay_vmm_mode_name(v->mode)));
+	json_object_object_add(x, "windows_backed", json_u(v->windows_backed));
+	json_object_object_add(x, "windows_unbacked", json_u(v->windows_refused));
+	json_object_object_add(x, "hcalls", json_u(v->hcalls));
+	json_object_object_add(x, "fallbacks", json_u(v->fallbacks));
+	json_object_object_add(x, "exits", json_u(v->exits));
+	json_object_object_add(x, "hcall_seconds", json_object_new_double(v->hcall_seconds));
+	json_object_object_add(x, "replay_hcalls_per_s", json_object_new_double(vmm_hcall_rate(v)));
+	json_object_object_add(x, "hcalls_per_s",
+			       json_object_new_double(rate(v->hcalls, st->wall_seconds)));
+	json_object_object_add(x, "mapped_mb_per_s", json_object_new_double(vmm_mapped_mb_s(v)));
+	json_object_object_add(x, "mapped_bytes", json_u(v->mapped_bytes));
+	if (v->mode == REPLAY_VMM_EXITS)
+		json_object_object_add(x, "exit_round_trip_ns",
+				       json_object_new_double(v->exit_round_trip_ns));
+	return x;
+}
+
+static struct json_object *json_vfio(const struct replay *r)
+{
+	struct json_object *x = json_object_new_object();
+	struct replay_vfio_stats vs;
+
+	replay_vfio_stats(r->vfio, &vs);
+	json_object_object_add(x, "containers", json_u(vs.containers));
+	json_object_object_add(x, "map_dma", json_u(vs.map_calls));
+	json_object_object_add(x, "unmap_dma", json_u(vs.unmap_calls));
+	json_object_object_add(x, "tce_create", json_u(vs.windows_created));
+	json_object_object_add(x, "tce_remove", json_u(vs.windows_removed));
+	json_object_object_add(x, "windows_unplaceable", json_u(vs.windows_unplaceable));
+	json_object_object_add(x, "maps_outside_ram", json_u(vs.maps_skipped));
+	json_object_object_add(x, "registered_bytes", json_u(vs.registered_bytes));
+	json_object_object_add(x, "locked_bytes", json_u(vs.locked_bytes));
+	json_object_object_add(x, "locked_bytes_peak", json_u(vs.locked_peak));
+	json_object_object_add(x, "translations_checked", json_u(vs.xlate_checked));
+	json_object_object_add(x, "translations_mismatched", json_u(vs.xlate_mismatched));
+	return x;
+}
+
 static struct json_object *json_trace(const char *path, const struct replay *r,
-				      enum replay_result out, const char *err)
+				      enum replay_result out, const char *err,
+				      const struct replay_vmm *v)
 {
 	const struct replay_stats *st = &r->st;
 	struct json_object *o = json_object_new_object(), *x, *y;
@@ -491,6 +592,8 @@ static struct json_object *json_trace(const char *path, const struct replay *r,
 	json_object_object_add(x, "checked", json_u(st->xlate_checked));
 	json_object_object_add(x, "mismatched", json_u(st->xlate_mismatched));
 	json_object_object_add(o, "translations", x);
+	if (r->vfio)
+		json_object_object_add(o, "vfio", json_vfio(r));
 	x = json_object_new_array();
 	for (unsigned int i = 0; i < st->nphase; i++) {
 		y = json_object_new_object();
@@ -517,7 +620,40 @@ static struct json_object *json_trace(const char *path, const struct replay *r,
 			       json_object_new_double(rate(st->bytes, st->parse_seconds) / 1e6));
 	json_object_object_add(x, "bytes", json_u(st->bytes));
 	json_object_object_add(o, "timing", x);
+	if (v)
+		json_object_object_add(o, "vmm", json_vmm(v, st));
 	return o;
+}
+
+/*
+ * With --accel and --exits together, each trace's two rows side by side:
+ * hcall handling rates, mapped MB/s, and the ratio.
+ */
+static void print_comparison(const struct row *rows, int n)
+{
+	double sum_a = 0, sum_e = 0;
+	uint64_t fallbacks = 0;
+	int pairs = 0;
+
+	printf("\n%-56s %12s %12s %10s %10s %8s %10s\n", "trace", "accel hc/s", "exits hc/s",
+	       "accel MB/s", "exits MB/s", "ratio", "fallbacks");
+	for (int i = 0; i + 1 < n; i++) {
+		const struct row *a = &rows[i], *e = &rows[i + 1];
+
+		if (a->mode != REPLAY_VMM_ACCEL || e->mode != REPLAY_VMM_EXITS || a->path != e->path)
+			continue;
+		printf("%-56s %11.2fM %11.3fM %10.1f %10.2f %7.1fx %10" PRIu64 "\n", a->path,
+		       a->hcall_rate / 1e6, e->hcall_rate / 1e6, a->mapped_mb_s, e->mapped_mb_s,
+		       e->hcall_rate > 0 ? a->hcall_rate / e->hcall_rate : 0, a->fallbacks);
+		sum_a += (double)a->hcalls / (a->hcall_rate > 0 ? a->hcall_rate : 1);
+		sum_e += (double)e->hcalls / (e->hcall_rate > 0 ? e->hcall_rate : 1);
+		fallbacks += a->fallbacks;
+		pairs++;
+	}
+	if (pairs)
+		printf("%d traces: hcall handling %.1fx faster accelerated than with exits (%.3f s vs"
+		       " %.3f s), %" PRIu64 " fallbacks\n", pairs, sum_a > 0 ? sum_e / sum_a : 0,
+		       sum_a, sum_e, fallbacks);
 }
 
 static void print_table(const struct row *rows, int n, double wall)
@@ -526,13 +662,22 @@ static void print_table(const struct row *rows, int n, double wall)
 	double replay = 0;
 	int matched = 0;
 
-	printf("%-56s %8s %8s %5s %8s %10s %9s %9s  %s\n", "trace", "lines", "hcalls", "rtas",
+	printf("%-56s %8s %8s %5s %8s %10s %9s %9s  %s", "trace", "lines", "hcalls", "rtas",
 	       "xlate", "mismatches", "hcalls/s", "replay/s", "result");
+	printf(rows[0].vfio ? "    %8s %9s %9s\n" : "\n", "MAP_DMA", "UNMAP_DMA", "locked");
 	for (int i = 0; i < n; i++) {
-		printf("%-56s %8" PRIu64 " %8" PRIu64 " %5" PRIu64 " %8" PRIu64 " %10" PRIu64 " %8.2fM %8.2fM  %s\n",
+		printf("%-56s %8" PRIu64 " %8" PRIu64 " %5" PRIu64 " %8" PRIu64 " %10" PRIu64 " %8.2fM %8.2fM  %-8s",
 		       rows[i].path, rows[i].lines, rows[i].hcalls, rows[i].rtas, rows[i].xlate,
 		       rows[i].mismatches, rate(rows[i].hcalls, rows[i].wall) / 1e6,
 		       rate(rows[i].hcalls, rows[i].replay) / 1e6, rows[i].result);
+		if (rows[i].vfio)
+			printf("%8" PRIu64 " %9" PRIu64 " %8" PRIu64 "M", rows[i].maps, rows[i].unmaps,
+			       rows[i].locked >> 20);
+		if (rows[i].mode >= 0)
+			printf(" (%s, %" PRIu64 " fallbacks)",
+			       replay_vmm_mode_name((enum replay_vmm_mode)rows[i].mode),
+			       rows[i].fallbacks);
+		putchar('\n');
 		lines += rows[i].lines;
 		hcalls += rows[i].hcalls;
 		rtas += rows[i].rtas;
@@ -601,9 +746,12 @@ static int run(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "lenient", no_argument, NULL, 'l' },
 		{ "no-xlate", no_argument, NULL, 'X' },
+		{ "vfio", no_argument, NULL, 'V' },
 		{ "progress", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "detail", no_argument, NULL, 'd' },
+		{ "accel", no_argument, NULL, 'A' },
+		{ "exits", no_argument, NULL, 'E' },
 		{ "limit", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -612,17 +760,20 @@ static int run(int argc, char **argv)
 				  .progress = -1 };
 	struct json_object *doc = NULL, *arr = NULL;
 	bool any_mismatch = false, any_failed = false, table;
+	const struct uiommu_ctx_config *cfg = NULL;
 	struct replay_host host;
 	struct progress pg = { 0 };
+	struct replay_vmm *vmm = NULL;
 	struct row *rows = NULL;
 	struct input *in = NULL;
 	struct chunk *ch = NULL;
 	struct replay *r = NULL;
-	int c, ntraces, status = EXIT_FAIL;
+	const char **paths = NULL;
+	int modes[2], nmodes = 0, nruns, c, ntraces, status = EXIT_FAIL;
 	double t_run, t_last;
 	char err[700];
 
-	while ((c = getopt_long(argc, argv, "p:jlXP:qdL:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:jlXVP:qdL:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (!strcmp(optarg, "qemu"))
@@ -641,6 +792,9 @@ static int run(int argc, char **argv)
 		case 'X':
 			cli.opt.check_xlate = false;
 			break;
+		case 'V':
+			cli.opt.vfio = true;
+			break;
 		case 'P':
 			if (!strcmp(optarg, "auto"))
 				cli.progress = -1;
@@ -657,6 +811,12 @@ static int run(int argc, char **argv)
 		case 'd':
 			cli.detail = true;
 			break;
+		case 'A':
+			cli.modes[REPLAY_VMM_ACCEL] = true;
+			break;
+		case 'E':
+			cli.modes[REPLAY_VMM_EXITS] = true;
+			break;
 		case 'L':
 			if (!parse_limit(&cli, optarg))
 				return limit_usage();
@@ -670,12 +830,37 @@ static int run(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return cli_usage_error("replay", "no trace given (a file, or - for standard input)");
+	for (int m = 0; m < 2; m++)
+		if (cli.modes[m])
+			modes[nmodes++] = m;
+	if (!nmodes) {
+		modes[nmodes++] = -1;
+		if (cli.opt.vfio) {
+			/* Guest RAM is pinned as QEMU's is: simulated, and counted without a limit. */
+			cli.ctx_cfg = (struct uiommu_ctx_config){ .size = sizeof(cli.ctx_cfg),
+								  .flags = UIOMMU_CTX_PIN_SIMULATE };
+			cfg = &cli.ctx_cfg;
+		}
+	} else {
+		/* Every trace in each mode: '-' can be read once only. */
+		for (int i = optind; i < argc; i++)
+			if (nmodes > 1 && !strcmp(argv[i], "-"))
+				return cli_usage_error("replay", "--accel with --exits reads each trace "
+						       "twice: not from standard input");
+		replay_vmm_ctx_config(&cli.ctx_cfg);
+		cfg = &cli.ctx_cfg;
+		/* The modes bring their own containers (replay_vmm.c); not a second set. */
+		cli.opt.vfio = false;
+	}
 
 	t_run = t_last = now_s();
-	if (replay_host_init(&host, err, sizeof(err))) {
+	if (replay_host_init(&host, cfg, err, sizeof(err))) {
 		cli_error("%s", err);
 		return EXIT_FAIL;
 	}
+	/* VFIO registers all of guest RAM: no locked-memory limit then, unless asked for. */
+	if (cfg)
+		uiommu_ctx_set_limit(host.ctx, UIOMMU_RES_LOCKED_BYTES, UIOMMU_LIMIT_NONE);
 	for (unsigned int i = 0; i < cli.nlimit; i++) {
 		int ret = uiommu_ctx_set_limit(host.ctx, cli.limit[i].res, cli.limit[i].value);
 
@@ -688,16 +873,24 @@ static int run(int argc, char **argv)
 	}
 
 	ntraces = argc - optind;
-	/* Several traces: a table, and the full report only where something differed. */
-	table = ntraces > 1 && !cli.detail && !cli.json;
+	nruns = ntraces * nmodes;
+	/* Several traces (or modes): a table, and the full report only where something differed. */
+	table = nruns > 1 && !cli.detail && !cli.json;
 	pg.on = cli.progress == 1 || (cli.progress == -1 && !cli.quiet && isatty(2));
 	pg.tty = isatty(2);
-	pg.count = (unsigned int)ntraces;
+	pg.count = (unsigned int)nruns;
 	ch = malloc(sizeof(*ch));
 	r = malloc(sizeof(*r));
-	rows = calloc((size_t)ntraces, sizeof(*rows));
-	in = input_start((const char *const *)argv + optind, (unsigned int)ntraces);
-	if (!ch || !r || !rows || !in) {
+	vmm = calloc(1, sizeof(*vmm));
+	rows = calloc((size_t)nruns, sizeof(*rows));
+	paths = calloc((size_t)nruns, sizeof(*paths));
+	if (paths) {
+		/* Each trace once per mode, read in that order. */
+		for (int i = 0; i < nruns; i++)
+			paths[i] = argv[optind + i / nmodes];
+		in = input_start(paths, (unsigned int)nruns);
+	}
+	if (!ch || !r || !rows || !vmm || !in) {
 		cli_error("out of memory");
 		goto out;
 	}
@@ -706,8 +899,10 @@ static int run(int argc, char **argv)
 		arr = json_object_new_array();
 		json_object_object_add(doc, "schema", json_object_new_int(1));
 	}
-	for (int i = 0; i < ntraces; i++) {
-		const char *path = argv[optind + i];
+	for (int i = 0; i < nruns; i++) {
+		const char *path = paths[i];
+		int mode = modes[i % nmodes];
+		const struct replay_vmm *v = mode >= 0 ? vmm : NULL;
 		enum replay_result out = REPLAY_FAILED;
 		int ret;
 
@@ -717,6 +912,8 @@ static int run(int argc, char **argv)
 		pg.start = now_s();
 		pg.last = cli.progress == 1 ? pg.start - 1 : pg.start;
 		ret = replay_init(r, &host, &cli.opt);
+		if (!ret && mode >= 0)
+			ret = replay_vmm_init(vmm, r, (enum replay_vmm_mode)mode);
 		if (ret) {
 			snprintf(err, sizeof(err), "%s", r->fatal);
 		} else if ((ret = input_next(in))) {
@@ -725,8 +922,12 @@ static int run(int argc, char **argv)
 			char why[400];
 
 			out = replay_verdict(r, why, sizeof(why));
-			if (out == REPLAY_FAILED)
+			if (mode >= 0 && vmm->failed) {
+				out = REPLAY_FAILED;
+				snprintf(err, sizeof(err), "%s: %s", path, vmm->err);
+			} else if (out == REPLAY_FAILED) {
 				snprintf(err, sizeof(err), "%s: %s", path, why);
+			}
 		}
 		r->st.bytes = in->bytes;
 		r->st.wall_seconds = now_s() - t_last;
@@ -739,9 +940,9 @@ static int run(int argc, char **argv)
 		if (out == REPLAY_FAILED)
 			cli_error("%s", err);
 		if (cli.json)
-			json_object_array_add(arr, json_trace(path, r, out, err));
+			json_object_array_add(arr, json_trace(path, r, out, err, v));
 		else if ((!cli.quiet && !table) || out != REPLAY_MATCH)
-			print_human(path, r, out, err);
+			print_human(path, r, out, err, v);
 		rows[i] = (struct row){
 			.path = path,
 			.lines = r->st.lines,
@@ -752,11 +953,28 @@ static int run(int argc, char **argv)
 			.wall = r->st.wall_seconds,
 			.replay = r->st.replay_seconds,
 			.result = result_name(out, true),
+			.mode = mode,
+			.fallbacks = v ? v->fallbacks : 0,
+			.hcall_rate = v ? vmm_hcall_rate(v) : 0,
+			.mapped_mb_s = v ? vmm_mapped_mb_s(v) : 0,
+			.vfio = r->vfio != NULL,
 		};
+		if (r->vfio) {
+			struct replay_vfio_stats vs;
+
+			replay_vfio_stats(r->vfio, &vs);
+			rows[i].maps = vs.map_calls;
+			rows[i].unmaps = vs.unmap_calls;
+			rows[i].locked = vs.locked_peak;
+		}
+		replay_vmm_fini(vmm);
 		replay_fini(r);
 	}
-	if (table && !cli.quiet)
-		print_table(rows, ntraces, now_s() - t_run);
+	if (table && !cli.quiet) {
+		print_table(rows, nruns, now_s() - t_run);
+		if (nmodes > 1)
+			print_comparison(rows, nruns);
+	}
 	if (cli.json) {
 		json_object_object_add(doc, "traces", arr);
 		json_object_object_add(doc, "result", json_object_new_string(
@@ -771,8 +989,10 @@ static int run(int argc, char **argv)
 	}
 out:
 	input_stop(in);
+	free(paths);
 	free(ch);
 	free(r);
+	free(vmm);
 	free(rows);
 	if (replay_host_fini(&host)) {
 		cli_error("internal error: the library still holds objects after the last trace");
@@ -794,6 +1014,10 @@ const struct cli_cmd cmd_replay = {
 		 "  -l, --lenient           count and skip malformed lines instead of stopping\n"
 		 "                          (more than 1% of the lines is still not a match)\n"
 		 "  -X, --no-xlate          do not compare translation events\n"
+		 "  -V, --vfio              a VFIO container behind each PHB: guest RAM preregistered,\n"
+		 "                          a host window per guest window, every TCE change mirrored\n"
+		 "                          by MAP_DMA/UNMAP_DMA as QEMU does, and every translation\n"
+		 "                          checked again through the host PE\n"
 		 "  -L, --limit NAME=VALUE  a limit of the modelled host, e.g. locked_bytes=128G\n"
 		 "                          (default 64G: the replay pins nothing, so the process's\n"
 		 "                          RLIMIT_MEMLOCK does not apply), frame_bytes=4G, liobns=N\n"
@@ -801,6 +1025,13 @@ const struct cli_cmd cmd_replay = {
 		 "  -q, --quiet             print only traces that did not match\n"
 		 "  -d, --detail            the full report of every trace (default with one trace;\n"
 		 "                          with several: a table, and reports of those that differ)\n"
+		 "      --accel             back the guest's PCI windows with VFIO containers and\n"
+		 "                          make the hcalls on a vCPU with their host tables attached\n"
+		 "                          (in-kernel acceleration); H_TOO_HARD redone by the VMM\n"
+		 "      --exits             the same containers, every TCE hcall an exit to a VMM\n"
+		 "                          thread that applies it through the container's ioctls;\n"
+		 "                          with --accel, each trace in both modes, and the ratio\n"
+		 "                          (--vfio adds nothing to them: they bring their own)\n"
 		 "  -h, --help              this text\n\n"
 		 "A trace matches when every compared result agrees with QEMU and at least one\n"
 		 "was compared, its recording did not fail (# end: ok), and at most 1% of its\n"

@@ -150,62 +150,83 @@ void replay_bad_line(struct replay *r, uint64_t lineno, const char *why)
 
 /* ---- the modelled host ---- */
 
-int replay_host_init(struct replay_host *h, char *err, size_t errlen)
+int replay_host_init(struct replay_host *h, const struct uiommu_ctx_config *cfg, char *err,
+		     size_t errlen)
 {
 	int ret;
 
 	memset(h, 0, sizeof(*h));
-	ret = uiommu_ctx_new(NULL, &h->ctx);
+	ret = uiommu_ctx_new(cfg, &h->ctx);
 	if (ret) {
 		snprintf(err, errlen, "cannot create a library context: %s", uiommu_strerror(ret));
 		return ret;
 	}
 	uiommu_ctx_set_limit(h->ctx, UIOMMU_RES_LOCKED_BYTES, REPLAY_LOCKED_DEFAULT);
-	h->list_page = mmap(NULL, PAGE_4K, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			    -1, 0);
-	if (h->list_page == MAP_FAILED) {
-		h->list_page = NULL;
-		snprintf(err, errlen, "cannot map a page: %s", strerror(errno));
-		uiommu_ctx_free(h->ctx);
-		h->ctx = NULL;
-		return -ENOMEM;
-	}
 	return 0;
 }
 
 int replay_host_fini(struct replay_host *h)
 {
-	int ret = uiommu_ctx_free(h->ctx);
+	int ret;
 
 	if (h->ram)
-		munmap(h->ram, h->ram_size);
+		uiommu_ram_remove(h->ctx, h->ram_hpa);
 	if (h->list_page)
-		munmap(h->list_page, PAGE_4K);
+		uiommu_ram_remove(h->ctx, h->list_hpa);
+	ret = uiommu_ctx_free(h->ctx);
 	memset(h, 0, sizeof(*h));
 	return ret;
 }
 
-/* Host memory for @size bytes of guest RAM: the mapping of earlier traces if it is large enough. */
+/* Host memory for @size bytes of guest RAM: the region of earlier traces if it is large enough. */
 static int host_ram(struct replay *r, uint64_t line, uint64_t size)
 {
 	struct replay_host *h = r->host;
 	char buf[32];
-	void *p;
+	void *hva;
+	int ret;
 
 	if (h->ram_size >= size)
 		return 0;
 	if (h->ram)
-		munmap(h->ram, h->ram_size);
+		uiommu_ram_remove(h->ctx, h->ram_hpa);
 	h->ram = NULL;
 	h->ram_size = 0;
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		 -1, 0);
-	if (p == MAP_FAILED)
-		return fatal(r, line, "cannot map %s of guest RAM: %s", text_size(size, buf, sizeof(buf)),
-			     strerror(errno));
-	h->ram = p;
+	ret = uiommu_ram_create(h->ctx, size, &h->ram_hpa, &hva);
+	if (ret)
+		return fatal(r, line, "cannot create %s of guest RAM: %s",
+			     text_size(size, buf, sizeof(buf)), uiommu_strerror(ret));
+	h->ram = hva;
 	h->ram_size = size;
 	return 0;
+}
+
+/* --vfio: a hook's result (0, 1 mismatch, -errno fatal) with its message in r->vfio_why. */
+static int vfio_hook(struct replay *r, uint64_t line, int ret)
+{
+	if (ret > 0)
+		mismatch(r, line, "vfio: %s", r->vfio_why);
+	else if (ret < 0)
+		return fatal(r, line, "vfio: %s", r->vfio_why);
+	return 0;
+}
+
+/* Guest RAM appeared: the VFIO side registers it. */
+static int ram_added(struct replay *r, uint64_t line, char *hva, uint64_t len)
+{
+	r->ram_hva[r->nram] = hva;
+	r->ram_len[r->nram++] = len;
+	if (!r->vfio)
+		return 0;
+	return vfio_hook(r, line, replay_vfio_ram(r->vfio, hva, len, r->vfio_why,
+						  sizeof(r->vfio_why)));
+}
+
+/* The engine is about to change the guest's memory: a vCPU in guest context leaves it. */
+static void leave_guest(struct replay *r)
+{
+	if (r->hooks && r->hooks->leave)
+		r->hooks->leave(r->hooks->opaque);
 }
 
 /* ---- limits ---- */
@@ -273,6 +294,7 @@ int replay_init(struct replay *r, struct replay_host *host, const struct replay_
 	memset(r, 0, sizeof(*r));
 	r->opt = *opt;
 	r->host = host;
+	r->ctx = host->ctx;
 	r->list_slot_gpa = NO_PAGE;
 	uiommu_ctx_get_counter(host->ctx, UIOMMU_COUNTER_LIMIT_HITS, &r->limit_hits);
 	ret = uiommu_guest_new(host->ctx, &r->guest);
@@ -283,20 +305,25 @@ int replay_init(struct replay *r, struct replay_host *host, const struct replay_
 			 uiommu_strerror(ret));
 		uiommu_guest_free(r->guest);
 		r->guest = NULL;
+		return ret;
 	}
+	if (opt->vfio)
+		ret = replay_vfio_new(r->ctx, r->guest, &r->vfio, r->fatal, sizeof(r->fatal));
 	return ret;
 }
 
-/* Give back the RAM pages lists were written to: they read as zeros again. */
+/* Give back the RAM pages lists were written to (a hole in the memfd): they read as zeros again. */
 static void lists_drop(struct replay *r)
 {
 	for (unsigned int i = 0; i < r->nlist_dirty; i++)
-		madvise(r->host->ram + r->list_dirty[i], PAGE_4K, MADV_DONTNEED);
+		madvise(r->host->ram + r->list_dirty[i], PAGE_4K, MADV_REMOVE);
 	r->nlist_dirty = 0;
 }
 
 void replay_fini(struct replay *r)
 {
+	replay_vfio_free(r->vfio); /* QEMU's exit: containers closed, RAM unpinned */
+	r->vfio = NULL;
 	uiommu_guest_free(r->guest);
 	r->guest = NULL;
 	/* The next trace gets zeroed memory: drop the pages this one wrote. */
@@ -428,8 +455,10 @@ static bool liobn_exists(struct replay *r, uint64_t liobn)
 
 static bool phb_known(const struct replay *r, uint64_t index, uint64_t buid, bool by_buid)
 {
+	if (!by_buid)
+		return index < 256 && r->phb_added[index];
 	for (unsigned int i = 0; i < r->nphb; i++)
-		if (by_buid ? r->phb[i].buid == buid : r->phb[i].index == index)
+		if (r->phb[i].buid == buid)
 			return true;
 	return false;
 }
@@ -467,7 +496,11 @@ static int phb_add(struct replay *r, uint64_t line, uint32_t index, uint64_t bui
 	r->phb[r->nphb].index = index;
 	r->phb[r->nphb].buid = buid;
 	r->nphb++;
-	return 0;
+	r->phb_added[index & 0xff] = true;
+	if (!r->vfio)
+		return 0;
+	return vfio_hook(r, line, replay_vfio_phb(r->vfio, index, r->vfio_why,
+						  sizeof(r->vfio_why)));
 }
 
 /* A window's geometry, as the header or QEMU gives it; false with r->fatal set if invalid. */
@@ -520,9 +553,13 @@ static int guest_setup(struct replay *r, uint64_t line)
 	ret = host_ram(r, r->ram_line ? r->ram_line : line, r->ram_size);
 	if (ret)
 		return ret;
+	leave_guest(r);
 	ret = uiommu_guest_set_memslot(r->guest, 0, 0, r->ram_size, r->host->ram, 0);
 	if (ret)
 		return fatal(r, line, "cannot map guest RAM: %s", uiommu_strerror(ret));
+	ret = ram_added(r, r->ram_line ? r->ram_line : line, r->host->ram, r->ram_size);
+	if (ret)
+		return ret;
 	for (unsigned int i = 0; i < r->nhdr_phb; i++) {
 		uint64_t addr = 0, size = 0;
 
@@ -623,7 +660,20 @@ static long hcall(struct replay *r, uint64_t opcode, const uint64_t *args, unsig
 {
 	if (r->record)
 		r->record(r->record_opaque, opcode, args, nargs, list, npages);
+	if (r->hooks)
+		return r->hooks->hcall(r->hooks->opaque, opcode, args, nargs, rets, nrets);
 	return uiommu_papr_hcall(r->guest, opcode, args, nargs, rets, nrets);
+}
+
+/* --vfio: QEMU's IOMMU notifier mirrors what the hcall changed into the container. */
+static int vfio_tces(struct replay *r, uint64_t line, uint64_t liobn, uint64_t ioba,
+		     uint64_t npages, long hret)
+{
+	if (!r->vfio)
+		return 0;
+	return vfio_hook(r, line, replay_vfio_tces(r->vfio, liobn, ioba, npages,
+						   hret == UIOMMU_H_SUCCESS, r->vfio_why,
+						   sizeof(r->vfio_why)));
 }
 
 static void check_ret(struct replay *r, uint64_t line, const char *what, uint64_t liobn,
@@ -647,7 +697,7 @@ static int do_put(struct replay *r, uint64_t line, const struct trace_event *ev)
 
 	count_call(r, CALL_PUT, ev->liobn, hret);
 	check_ret(r, line, "H_PUT_TCE", ev->liobn, hret, ev->ret);
-	return 0;
+	return vfio_tces(r, line, ev->liobn, ev->ioba, 1, hret);
 }
 
 static int do_get(struct replay *r, uint64_t line, const struct trace_event *ev)
@@ -720,7 +770,22 @@ static char *list_memory(struct replay *r, uint64_t line, uint64_t gpa, int *ret
 	}
 	if (r->ram_line || page > UINT64_MAX - PAGE_4K)
 		return NULL;
+	if (!r->host->list_page) {
+		void *hva;
+
+		leave_guest(r);
+		ret = uiommu_ram_create(r->ctx, PAGE_4K, &r->host->list_hpa, &hva);
+		if (ret) {
+			*ret_err = fatal(r, line, "cannot create the TCE list page: %s",
+					 uiommu_strerror(ret));
+			return NULL;
+		}
+		r->host->list_page = hva;
+	}
 	if (r->list_slot_gpa != page) {
+		bool first = r->list_slot_gpa == NO_PAGE;
+
+		leave_guest(r);
 		memset(r->host->list_page, 0, PAGE_4K);
 		ret = uiommu_guest_set_memslot(r->guest, LIST_SLOT, page, PAGE_4K, r->host->list_page,
 					       0);
@@ -730,6 +795,11 @@ static char *list_memory(struct replay *r, uint64_t line, uint64_t gpa, int *ret
 			return NULL;
 		}
 		r->list_slot_gpa = page;
+		if (first) {
+			*ret_err = ram_added(r, line, r->host->list_page, PAGE_4K);
+			if (*ret_err)
+				return NULL;
+		}
 	}
 	return r->host->list_page + (gpa - page);
 }
@@ -781,7 +851,7 @@ static int do_indirect(struct replay *r, uint64_t line, const struct trace_event
 	count_call(r, CALL_INDIRECT, ev->liobn, hret);
 	hist_add(&r->st.hist_indirect, npages);
 	check_ret(r, line, "H_PUT_TCE_INDIRECT", ev->liobn, hret, ev->ret);
-	return 0;
+	return vfio_tces(r, line, ev->liobn, ev->ioba, npages, hret);
 }
 
 static int do_stuff(struct replay *r, uint64_t line, const struct trace_event *ev)
@@ -805,7 +875,7 @@ static int do_stuff(struct replay *r, uint64_t line, const struct trace_event *e
 	count_call(r, CALL_STUFF, ev->liobn, hret);
 	hist_add(&r->st.hist_stuff, ev->npages);
 	check_ret(r, line, "H_STUFF_TCE", ev->liobn, hret, ev->ret);
-	return 0;
+	return vfio_tces(r, line, ev->liobn, start, ev->npages, hret);
 }
 
 /* QEMU spapr_tce_translate_iommu(): page address, permission, address mask. */
@@ -842,6 +912,11 @@ static int do_xlate(struct replay *r, uint64_t line, const struct trace_event *e
 	}
 	want_mask = (1ULL << shift) - 1;
 	got_page = gpa & ~want_mask;
+	/* --vfio: the same translation through the host PE, as its device would DMA. */
+	if (r->vfio)
+		vfio_hook(r, line, replay_vfio_xlate(r->vfio, ev->liobn, off + ev->ioba, ev->tce,
+						     ev->perm, ev->mask ? ev->mask : want_mask,
+						     r->vfio_why, sizeof(r->vfio_why)));
 	if (ret || got_page != ev->tce || prot != ev->perm || (ev->mask && ev->mask != want_mask)) {
 		r->st.xlate_mismatched++;
 		if (ret)
@@ -966,6 +1041,18 @@ static int do_ddw(struct replay *r, uint64_t line, const struct trace_event *ev)
 		if (status != UIOMMU_RTAS_SUCCESS)
 			rtas_failed(r, line, "ibm,reset-pe-dma-window", "buid", ev->buid, status);
 		break;
+	}
+	/* --vfio: the PHB's windows changed; QEMU's listener follows them in the container. */
+	if (r->vfio) {
+		uint64_t index = ev->type == TRACE_DDW_REMOVE ? (ev->liobn >> 8) & 0xff :
+				 ev->buid - QEMU_PCI_BASE_BUID;
+
+		for (unsigned int i = 0; i < r->nphb; i++)
+			if (ev->type != TRACE_DDW_REMOVE && r->phb[i].buid == ev->buid)
+				index = r->phb[i].index;
+		if (phb_known(r, index, 0, false))
+			return vfio_hook(r, line, replay_vfio_phb(r->vfio, (uint32_t)index,
+								  r->vfio_why, sizeof(r->vfio_why)));
 	}
 	return 0;
 }
@@ -1150,10 +1237,14 @@ int replay_event(struct replay *r, uint64_t lineno, const struct trace_event *ev
 		return do_stuff(r, lineno, ev);
 	case TRACE_XLATE:
 		return do_xlate(r, lineno, ev);
-	case TRACE_NEW_TABLE:
-		return new_table(r, lineno, ev->liobn);
-	default:
-		return do_ddw(r, lineno, ev);
+	default: /* windows change: a new table, a DDW call */
+		if (r->hooks)
+			r->hooks->before(r->hooks->opaque, ev);
+		ret = ev->type == TRACE_NEW_TABLE ? new_table(r, lineno, ev->liobn) :
+						    do_ddw(r, lineno, ev);
+		if (!ret && r->hooks)
+			ret = r->hooks->after(r->hooks->opaque, lineno, ev);
+		return ret;
 	}
 }
 

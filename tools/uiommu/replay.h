@@ -21,6 +21,7 @@
 #include <uiommu/papr.h>
 
 #include "trace.h"
+#include "replay_vfio.h"
 
 #define REPLAY_MAX_LIOBNS 64	  /* LIOBNs with their own statistics; more are "other" */
 #define REPLAY_MAX_KEPT 20	  /* mismatches (and malformed lines) described in full */
@@ -48,13 +49,22 @@ struct replay_options {
 	enum uiommu_papr_profile profile;
 	bool lenient;	   /* count and skip malformed lines instead of stopping */
 	bool check_xlate;  /* compare translation events (default on) */
+	bool vfio;	   /* a VFIO container behind each PHB (replay_vfio.h) */
 };
 
+/*
+ * The modelled host. Guest RAM is a RAM region of the context (memfd
+ * backed, sparse), so that VFIO containers can register it: one, as large
+ * as the largest guest yet, reused by every trace; and one 4 KiB region
+ * for TCE lists outside it (logs without ram-size).
+ */
 struct replay_host {
 	struct uiommu_ctx *ctx;
-	char *ram;	    /* guest RAM of every trace: anonymous, sparse, reused */
-	uint64_t ram_size;  /* bytes mapped at ram */
-	char *list_page;    /* a page for TCE lists outside RAM (logs without ram-size) */
+	char *ram;	    /* guest RAM of every trace */
+	uint64_t ram_size;  /* bytes of the region at ram */
+	uint64_t ram_hpa;
+	char *list_page;    /* a page for TCE lists outside RAM, once needed */
+	uint64_t list_hpa;
 };
 
 struct replay_note {
@@ -112,15 +122,41 @@ struct replay_stats {
 typedef void replay_record_fn(void *opaque, uint64_t opcode, const uint64_t *args,
 			      unsigned int nargs, const uint64_t *list, uint64_t npages);
 
+/*
+ * Hooks of a model of the VMM around the engine (replay_vmm.c): @hcall
+ * issues every hypercall instead of uiommu_papr_hcall(); @before and
+ * @after run around every event that changes windows (a new table, a DDW
+ * RTAS call); @after may fail the replay (-errno, r->fatal set); @leave,
+ * optional, runs before the engine's own calls that may block between
+ * hcalls (guest memory mapped for a TCE list): a vCPU leaves guest context.
+ */
+struct replay_hooks {
+	long (*hcall)(void *opaque, uint64_t opcode, const uint64_t *args, unsigned int nargs,
+		      uint64_t *rets, unsigned int nrets);
+	void (*before)(void *opaque, const struct trace_event *ev);
+	int (*after)(void *opaque, uint64_t line, const struct trace_event *ev);
+	void (*leave)(void *opaque);
+	void *opaque;
+};
+
+#define REPLAY_MAX_RAM_REGIONS 2 /* the guest's RAM, and the list page */
+
 enum replay_end { END_NONE, END_OK, END_FAILED };
 
 struct replay {
 	struct replay_options opt;
 	replay_record_fn *record;
 	void *record_opaque;
+	const struct replay_hooks *hooks; /* NULL: none */
 	struct replay_host *host;
+	struct uiommu_ctx *ctx;	  /* the host's */
 	struct uiommu_guest *guest;
+	struct replay_vfio *vfio; /* --vfio: the host side */
 	bool guest_ready;
+	/* The guest's RAM regions so far, for those who register them (VFIO). */
+	char *ram_hva[REPLAY_MAX_RAM_REGIONS];
+	uint64_t ram_len[REPLAY_MAX_RAM_REGIONS];
+	unsigned int nram;
 	uint64_t ram_size;	  /* guest RAM: the header's, or REPLAY_RAM_DEFAULT */
 	uint64_t ram_line;	  /* the line of the ram-size header, 0 if none */
 	/* RAM pages the trace's lists were written to (at most REPLAY_LIST_PAGES stay). */
@@ -148,12 +184,13 @@ struct replay {
 		bool ddw;
 	} hdr_phb[REPLAY_MAX_HDR_PHBS];
 	unsigned int nhdr_phb;
-	/* The PHBs of the replayed guest, by index (UIOMMU_PAPR_MAX_PHBS at most). */
+	/* The PHBs of the replayed guest (UIOMMU_PAPR_MAX_PHBS at most), and by index. */
 	struct {
 		uint32_t index;
 		uint64_t buid;
 	} phb[UIOMMU_PAPR_MAX_PHBS];
 	unsigned int nphb;
+	bool phb_added[256];
 	char scenario[REPLAY_TEXT_MAX];
 	char qemu[REPLAY_TEXT_MAX];
 	uint64_t format_line;	  /* line of "# uiommu-trace:", 0 if none */
@@ -161,15 +198,18 @@ struct replay {
 	char end_text[REPLAY_TEXT_MAX];
 	struct replay_stats st;
 	char fatal[512];	  /* why replay_event() failed */
+	char vfio_why[400];	  /* --vfio: what the last hook found */
 };
 
 /*
- * replay_host_init() - The modelled host: a context whose locked-memory
- * limit is REPLAY_LOCKED_DEFAULT (not the process's RLIMIT_MEMLOCK: the
- * replay pins nothing), other limits at the library's defaults.
+ * replay_host_init() - The modelled host: a context made with @cfg (NULL:
+ * the defaults) whose locked-memory limit is REPLAY_LOCKED_DEFAULT (not
+ * the process's RLIMIT_MEMLOCK: the replay pins nothing), other limits at
+ * the library's defaults.
  * Return: 0, or -errno with @err saying why.
  */
-int replay_host_init(struct replay_host *h, char *err, size_t errlen);
+int replay_host_init(struct replay_host *h, const struct uiommu_ctx_config *cfg, char *err,
+		     size_t errlen);
 
 /*
  * replay_host_fini() - Free the host (waits for the context's deferred frees).

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Mirrors and emulated devices (device.h) on a PE's DMA window: the device
+ * reads and writes through a bound mirror, fault mode repopulates an
+ * invalidated range from the device's fault handler, the TCE cache's strict
+ * mode proves that after an invalidation returns no device reaches the old
+ * pages, a device without fault mode faults as on any bad DMA, migration
+ * moves the device to the new hpa, and (with userfaultfd) munmap ends the
+ * device's access.
+ */
+#include <pthread.h>
+#include <sys/mman.h>
+
+#include "test_util.h"
+
+#define KiB (1ULL << 10)
+#define MiB (1ULL << 20)
+#define PAGE 4096ULL
+
+struct rig {
+	struct uiommu_ctx *ctx;
+	struct uiommu_phb *phb;
+	struct uiommu_pe *pe;
+	struct uiommu_dev *dev;
+	struct uiommu_table_group *grp;
+	struct uiommu_tce_table *tbl;
+	struct uiommu_tce_table_info info;
+	struct uiommu_mm *mm;
+	unsigned int faults_handled;
+};
+
+/* The device's fault handler: a GPU page fault, resolved by the mirror. */
+static int fault_handler(void *opaque, struct uiommu_dev *dev, const struct uiommu_dma_fault *f)
+{
+	struct rig *r = opaque;
+
+	(void)dev;
+	if (uiommu_mm_handle_fault(r->mm, r->tbl, f->ioba))
+		return UIOMMU_DEV_FAULT_ABORT;
+	r->faults_handled++;
+	return UIOMMU_DEV_FAULT_RETRY;
+}
+
+static void rig_new(struct rig *r, unsigned int mm_flags)
+{
+	struct uiommu_phb_config cfg;
+	struct uiommu_dev_config dcfg = { .size = sizeof(dcfg), .bdf = UIOMMU_PCI_BDF(1, 0, 0),
+					  .fault_fn = fault_handler, .fault_opaque = r };
+
+	memset(r, 0, sizeof(*r));
+	r->ctx = test_ctx_new();
+	uiommu_phb_config_default(&cfg, 0);
+	assert_int_equal(uiommu_phb_new(r->ctx, &cfg, &r->phb), 0);
+	assert_int_equal(uiommu_pe_new(r->phb, 2, &r->pe), 0);
+	assert_int_equal(uiommu_dev_new(r->pe, &dcfg, &r->dev), 0);
+	r->grp = uiommu_pe_table_group(r->pe);
+	assert_int_equal(uiommu_table_group_take_ownership(r->grp), 0);
+	assert_int_equal(uiommu_table_group_create_table(r->grp, 1, 12, 1ULL << 30, 2, &r->tbl), 0);
+	assert_int_equal(uiommu_table_group_set_window(r->grp, 1, r->tbl), 0);
+	r->info.size = sizeof(r->info);
+	assert_int_equal(uiommu_tce_table_info(r->tbl, &r->info), 0);
+	assert_int_equal(uiommu_pe_set_tce_cache_mode(r->pe, UIOMMU_TCE_CACHE_STRICT), 0);
+	assert_int_equal(uiommu_mm_new(r->ctx, mm_flags, &r->mm), 0);
+}
+
+static void rig_free(struct rig *r)
+{
+	assert_int_equal(uiommu_mm_free(r->mm), 0);
+	assert_int_equal(uiommu_table_group_unset_window(r->grp, 1), 0);
+	uiommu_tce_table_unref(r->tbl);
+	assert_int_equal(uiommu_table_group_release_ownership(r->grp), 0);
+	assert_int_equal(uiommu_dev_free(r->dev), 0);
+	assert_int_equal(uiommu_pe_free(r->pe), 0);
+	assert_int_equal(uiommu_phb_free(r->phb), 0);
+	test_ctx_free(r->ctx);
+}
+
+/* A device DMA, bracketed as the device model of a mirrored window must. */
+static int dev_read(struct rig *r, uint64_t off, void *buf, size_t len,
+		    struct uiommu_dma_fault *f)
+{
+	int ret;
+
+	uiommu_mm_dma_begin(r->mm);
+	ret = uiommu_dev_dma_read(r->dev, r->info.bus_offset + off, buf, len, f);
+	uiommu_mm_dma_end(r->mm);
+	return ret;
+}
+
+static int dev_write(struct rig *r, uint64_t off, const void *buf, size_t len)
+{
+	int ret;
+
+	uiommu_mm_dma_begin(r->mm);
+	ret = uiommu_dev_dma_write(r->dev, r->info.bus_offset + off, buf, len, NULL);
+	uiommu_mm_dma_end(r->mm);
+	return ret;
+}
+
+static void test_device_fault_mode(void **state)
+{
+	struct uiommu_dma_fault f = { .size = sizeof(f) };
+	struct uiommu_mirror *m;
+	struct rig r;
+	uint64_t hpa, new_hpa;
+	char *ram, buf[64];
+
+	(void)state;
+	rig_new(&r, 0);
+	assert_int_equal(uiommu_ram_create(r.ctx, 1 * MiB, &hpa, (void **)&ram), 0);
+	assert_int_equal(uiommu_mirror_new(r.mm, ram, 64 * KiB, 0, &m), 0);
+	assert_int_equal(uiommu_mirror_bind(m, r.tbl, r.info.bus_offset, UIOMMU_MIRROR_BIND_FAULT), 0);
+
+	/* Never populated: the first DMA faults, the handler populates, it is retried. */
+	strcpy(ram + 5 * PAGE + 8, "from the cpu");
+	assert_int_equal(dev_read(&r, 5 * PAGE + 8, buf, 13, NULL), 0);
+	assert_string_equal(buf, "from the cpu");
+	assert_int_equal(r.faults_handled, 1);
+	assert_int_equal(dev_write(&r, 7 * PAGE, "from the device", 16), 0);
+	assert_string_equal(ram + 7 * PAGE, "from the device");
+
+	/*
+	 * Strict mode: the read above cached the TCE. After the invalidation
+	 * returns, a DMA must not reach the page: not from the cache (that would
+	 * be STALE_TCE: a clear without a kill), not from the table.
+	 */
+	assert_int_equal(uiommu_dev_set_fault_handler(r.dev, NULL, NULL), 0);
+	assert_int_equal(uiommu_mm_invalidate(r.mm, (uintptr_t)ram + 5 * PAGE, PAGE,
+					      UIOMMU_MMU_NOTIFY_CLEAR), 0);
+	assert_int_equal(dev_read(&r, 5 * PAGE + 8, buf, 13, &f), -EFAULT);
+	assert_int_equal(f.reason, UIOMMU_DMA_FAULT_INVALID_TCE);
+	/* Without fault mode the DMA stays a plain fault; with it, it resolves. */
+	assert_int_equal(dev_read(&r, 5 * PAGE + 8, buf, 13, &f), -EFAULT);
+	assert_int_equal(uiommu_dev_set_fault_handler(r.dev, fault_handler, &r), 0);
+	assert_int_equal(dev_read(&r, 5 * PAGE + 8, buf, 13, NULL), 0);
+	assert_int_equal(r.faults_handled, 2);
+
+	/* Migration: the device ends up on the new hpa (a stale one would be BAD_HPA). */
+	assert_int_equal(uiommu_ram_migrate(r.ctx, hpa + 5 * PAGE, &new_hpa), 0);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(dev_read(&r, 5 * PAGE + 8, buf, 13, NULL), 0);
+	assert_string_equal(buf, "from the cpu");
+	assert_int_equal(r.faults_handled, 3);
+	/* A DMA across the migrated page and its neighbours works too. */
+	assert_int_equal(dev_read(&r, 4 * PAGE, buf, sizeof(buf), NULL), 0);
+	{
+		char big[3 * PAGE];
+
+		assert_int_equal(dev_read(&r, 4 * PAGE, big, sizeof(big), NULL), 0);
+		assert_string_equal(big + PAGE + 8, "from the cpu");
+	}
+
+	/* Outside the bound range: not recoverable, a bad DMA. */
+	assert_int_equal(dev_read(&r, 64 * KiB, buf, 8, &f), -EFAULT);
+	assert_int_equal(f.reason, UIOMMU_DMA_FAULT_INVALID_TCE);
+
+	assert_int_equal(uiommu_mirror_free(m), 0);
+	assert_int_equal(dev_read(&r, 7 * PAGE, buf, 8, &f), -EFAULT);
+	assert_int_equal(uiommu_ram_remove(r.ctx, hpa), 0);
+	rig_free(&r);
+}
+
+static void test_device_munmap(void **state)
+{
+	struct uiommu_dma_fault f = { .size = sizeof(f) };
+	struct uiommu_mirror *m;
+	struct uiommu_mm *probe;
+	struct rig r;
+	uint64_t hpa;
+	char *ua, buf[16];
+	int fd;
+
+	(void)state;
+	{
+		struct uiommu_ctx *ctx = test_ctx_new();
+
+		if (uiommu_mm_new(ctx, UIOMMU_MM_USERFAULTFD, &probe)) {
+			uiommu_ctx_free(ctx);
+			skip();
+		}
+		uiommu_mm_free(probe);
+		uiommu_ctx_free(ctx);
+	}
+	rig_new(&r, UIOMMU_MM_USERFAULTFD);
+	fd = memfd_create("mirror-device", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 256 * KiB), 0);
+	assert_int_equal(uiommu_ram_add(r.ctx, fd, 0, 256 * KiB, NULL, &hpa), 0);
+	ua = mmap(NULL, 64 * KiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(ua != MAP_FAILED);
+	assert_int_equal(uiommu_mirror_new(r.mm, ua, 64 * KiB, 0, &m), 0);
+	assert_int_equal(uiommu_mirror_bind(m, r.tbl, r.info.bus_offset, UIOMMU_MIRROR_BIND_FAULT), 0);
+	strcpy(ua + 3 * PAGE, "mapped");
+	assert_int_equal(dev_read(&r, 3 * PAGE, buf, 7, NULL), 0);
+	assert_string_equal(buf, "mapped");
+
+	/* munmap returns: the device's next DMA faults, and the fault is not recoverable. */
+	assert_int_equal(munmap(ua, 64 * KiB), 0);
+	assert_int_equal(dev_read(&r, 3 * PAGE, buf, 7, &f), -EFAULT);
+	assert_int_equal(f.reason, UIOMMU_DMA_FAULT_INVALID_TCE);
+
+	assert_int_equal(uiommu_mirror_free(m), 0);
+	assert_int_equal(uiommu_ram_remove(r.ctx, hpa), 0);
+	close(fd);
+	rig_free(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_device_fault_mode),
+		cmocka_unit_test(test_device_munmap),
+	};
+
+	test_require_memfd();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
