@@ -56,19 +56,29 @@ static inline bool parse_hex(const char *s, uint64_t *ret, const char **ret_end)
 #define ONES 0x0101010101010101ULL
 #define HIGH 0x8080808080808080ULL
 
-/* The number of ASCII digits at @p, before @end: 8 bytes at a time where there are 8. */
-static inline size_t digits(const char *p, const char *end)
+/*
+ * The number of ASCII digits (and dots, if @dots) at @p, before @end:
+ * 8 bytes at a time where there are 8.
+ */
+static inline __attribute__((always_inline)) size_t run_of_digits(const char *p, const char *end,
+								  bool dots)
 {
 	size_t n = 0;
 
 	while ((size_t)(end - p) - n >= 8) {
-		uint64_t x, y, nd;
+		uint64_t x, y, in, t, nd;
 
 		memcpy(&x, p + n, 8);
 		/* Per byte: >= '0', and not >= '9' + 1, and not >= 0x80 (y keeps 7 bits: no carries). */
 		y = x & 0x7f7f7f7f7f7f7f7fULL;
-		nd = ~((y + 0x5050505050505050ULL) & ~(y + 0x4646464646464646ULL) & ~x) &
-		     0x8080808080808080ULL;
+		in = (y + 0x5050505050505050ULL) & ~(y + 0x4646464646464646ULL) & ~x;
+		if (dots) {
+			/* ... or a byte equal to '.' (exact: no carry between bytes). */
+			t = x ^ 0x2e2e2e2e2e2e2e2eULL;
+			in |= ~(((t & 0x7f7f7f7f7f7f7f7fULL) + 0x7f7f7f7f7f7f7f7fULL) | t |
+				0x7f7f7f7f7f7f7f7fULL);
+		}
+		nd = ~in & 0x8080808080808080ULL;
 		if (nd)
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 			return n + (size_t)(__builtin_ctzll(nd) >> 3);
@@ -77,9 +87,14 @@ static inline size_t digits(const char *p, const char *end)
 #endif
 		n += 8;
 	}
-	while (p + n < end && p[n] >= '0' && p[n] <= '9')
+	while (p + n < end && ((p[n] >= '0' && p[n] <= '9') || (dots && p[n] == '.')))
 		n++;
 	return n;
+}
+
+static inline __attribute__((always_inline)) size_t digits(const char *p, const char *end)
+{
+	return run_of_digits(p, end, false);
 }
 
 /* The number of hex digits the 8 bytes of @x begin with (memory order). */
@@ -690,11 +705,8 @@ static const char *skip_prefix(const char *s, const char *end)
 
 	if (!n || *p != '@')
 		return s;
-	for (p++;; p++) {
-		p += digits(p, end);
-		if (*p != '.')
-			break;
-	}
+	p++;
+	p += run_of_digits(p, end, true); /* SEC.USEC */
 	return *p == ':' ? p + 1 : s;
 }
 
