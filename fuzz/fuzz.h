@@ -87,6 +87,8 @@ int fuzz_tce(const uint8_t *data, size_t size);
 int fuzz_papr(const uint8_t *data, size_t size);
 int fuzz_ddw(const uint8_t *data, size_t size);
 int fuzz_trace(const uint8_t *data, size_t size);
+int fuzz_replay(const uint8_t *data, size_t size);
+int fuzz_input(const uint8_t *data, size_t size);
 int fuzz_pe(const uint8_t *data, size_t size);
 /* Free fuzz_pe()'s context; uiommu_ctx_free() must find nothing left. */
 void fuzz_pe_fini(void);
