@@ -267,12 +267,49 @@ static void hw_end(const struct papr_hw_set *hw, struct papr_hw_batch *b)
 		hw->hw[i].ops->end(&b[i]);
 }
 
-/* KVM: every attached table accepts @tce (with R/W), in the batches begun. */
-static long hw_validate(const struct papr_hw_set *hw, struct papr_hw_batch *b, uint64_t tce)
+/* KVM: every attached table accepts every TCE (with R/W) of @tces, in the batches begun. */
+static long hw_validate(const struct papr_hw_set *hw, struct papr_hw_batch *b,
+			const uint64_t *tces, uint64_t n)
 {
-	for (size_t i = 0; (tce & TCE_RW) && i < hw->n; i++)
-		if (hw->hw[i].ops->validate(&b[i], tce) != UIOMMU_H_SUCCESS)
-			return UIOMMU_H_TOO_HARD;
+	for (size_t i = 0; i < hw->n; i++) {
+		const struct papr_hw_ops *ops = hw->hw[i].ops;
+
+		if (ops->validate_list) {
+			if (ops->validate_list(&b[i], tces, n) != UIOMMU_H_SUCCESS)
+				return UIOMMU_H_TOO_HARD;
+			continue;
+		}
+		for (uint64_t k = 0; k < n; k++)
+			if ((tces[k] & TCE_RW) && ops->validate(&b[i], tces[k]) != UIOMMU_H_SUCCESS)
+				return UIOMMU_H_TOO_HARD;
+	}
+	return UIOMMU_H_SUCCESS;
+}
+
+/* Every attached table takes lists (put_list). */
+static inline bool hw_lists(const struct papr_hw_set *hw)
+{
+	for (size_t i = 0; i < hw->n; i++)
+		if (!hw->hw[i].ops->put_list)
+			return false;
+	return true;
+}
+
+/*
+ * Entries [entry, entry + n) of every attached table to @tces, a list per
+ * table (hw_lists()); *@ret_done: the entries every table did (all of them
+ * on success).
+ */
+static long hw_put_list(const struct papr_hw_set *hw, struct papr_hw_batch *b, uint64_t entry,
+			const uint64_t *tces, bool be, uint64_t n, uint64_t *ret_done)
+{
+	*ret_done = n;
+	for (size_t i = 0; i < hw->n; i++) {
+		long ret = hw->hw[i].ops->put_list(&b[i], entry, tces, be, n, ret_done);
+
+		if (ret != UIOMMU_H_SUCCESS)
+			return ret;
+	}
 	return UIOMMU_H_SUCCESS;
 }
 
@@ -286,7 +323,16 @@ static long hw_put(const struct papr_hw_set *hw, struct papr_hw_batch *b, uint64
 {
 	for (size_t i = 0; i < hw->n; i++) {
 		const struct papr_hw_ops *ops = hw->hw[i].ops;
-		long ret = (tce & TCE_RW) ? ops->map(&b[i], entry, tce) : ops->unmap(&b[i], entry);
+		uint64_t done;
+		long ret;
+
+		if (ops->put_list) {
+			ret = ops->put_list(&b[i], entry, &tce, false, 1, &done);
+			if (ret != UIOMMU_H_SUCCESS)
+				return ret;
+			continue;
+		}
+		ret = (tce & TCE_RW) ? ops->map(&b[i], entry, tce) : ops->unmap(&b[i], entry);
 
 		if (ret != UIOMMU_H_SUCCESS) {
 			ops->clear(&b[i], entry);
@@ -524,7 +570,7 @@ static long put_tce_body(struct hcall *h, void *arg)
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
 		if (h->kvm) {
-			ret = hw_validate(hw, b, tce);
+			ret = hw_validate(hw, b, &tce, 1);
 			if (ret != UIOMMU_H_SUCCESS)
 				goto out;
 		}
@@ -728,6 +774,14 @@ static long indirect_commit(struct hcall *h, struct liobn_table *t, uint64_t idx
 		hcall_written(h, t, idx, n);
 		return UIOMMU_H_SUCCESS;
 	}
+	if (hw_lists(hw)) {
+		/* The callers made the view ready for [idx, idx + n): no page can be missing. */
+		uint64_t done;
+		long ret = hw_put_list(hw, b, t->offset + idx, tces_be, be, n, &done);
+
+		view_copy(h, t, idx, done, tces_be, be);
+		return ret;
+	}
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t tce = be ? be64toh(tces_be[i]) : tces_be[i];
 		_Atomic uint64_t *page = view_page(t, idx + i);
@@ -803,11 +857,9 @@ static long indirect_body_kvm(struct hcall *h, struct liobn_table *t,
 		ret = hw_begin(h, hw, b, t->offset + idx, a->npages);
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
-		for (uint64_t i = 0; i < a->npages; i++) {
-			ret = hw_validate(hw, b, tces[i]);
-			if (ret != UIOMMU_H_SUCCESS)
-				goto out;
-		}
+		ret = hw_validate(hw, b, tces, a->npages);
+		if (ret != UIOMMU_H_SUCCESS)
+			goto out;
 	} else {
 		hw = NULL;
 	}

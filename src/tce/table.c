@@ -438,6 +438,20 @@ UIOMMU_EXPORT int uiommu_tce_table_xchg_no_alloc(struct uiommu_tce_table *tbl, u
 	return 0;
 }
 
+_Atomic uint64_t *tce_leaf(struct uiommu_tce_table *tbl, bool ua, uint64_t entry,
+			   uint64_t *ret_n)
+{
+	uint64_t idx = entry - tbl->it_offset;
+	_Atomic uint64_t *slot;
+
+	if (unlikely(idx >= tbl->it_size))
+		return NULL;
+	slot = slot_find(tbl, ua ? tbl->ua_root : tbl->root, idx);
+	if (slot)
+		*ret_n = MIN(tbl->it_size - idx, tbl->level_mask + 1 - (idx & tbl->level_mask));
+	return slot;
+}
+
 UIOMMU_EXPORT int uiommu_tce_table_populate(struct uiommu_tce_table *tbl, uint64_t entry,
 					    uint64_t npages, unsigned int flags)
 {
