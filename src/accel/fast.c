@@ -329,6 +329,82 @@ static inline bool map_one(struct papr_hw_batch *pb, struct leaf *l, uint64_t en
 }
 
 /*
+ * The common case of a list, with the batch's state in locals (the
+ * exchanges are barriers that would reload it from memory at every
+ * entry): guest and host pages of one size, maps into the registration
+ * and memslot last used, with counts reserved, in a leaf page walked
+ * already, releases into a registration gathered already, no fault armed.
+ * From @i on while that holds; returns where it stopped, for the general
+ * path to take one entry.
+ */
+static inline uint64_t map_run(struct papr_hw_batch *pb, struct leaf *l, uint64_t entry,
+			       const uint64_t *tces, bool be, uint64_t i, uint64_t n)
+{
+	struct accel_batch *b = batch_of(pb);
+	struct accel_table *at = b->at;
+	const uint64_t mask = (1ULL << at->guest_shift) - 1;
+	const uint64_t sf = pb->slot_first, sl = pb->slot_last, shva = pb->slot_hva;
+	const uint64_t rua = b->reg.ua, rlast = b->reg.last;
+	const struct uiommu_prereg *mem = b->reg.mem;
+	uint64_t res_n = b->res_h == b->reg.h && b->reg.h ? b->res_n : 0, *rel_n = NULL, rel = 0;
+	uint64_t kf = b->kill_first, kl = b->kill_last, done = 0;
+	int64_t tces_d = 0;
+	_Atomic const uint32_t *faults = &at->ctx->fault_flags;
+
+	for (uint64_t k = 0; b->reg.h && k < b->nrel; k++)
+		if (b->rel[k].h == b->reg.h)
+			rel_n = &b->rel[k].n;
+	for (; i < n; i++, done++) {
+		uint64_t tce = be ? (uint64_t)be64toh(tces[i]) : tces[i];
+		uint64_t gpa = tce & ~mask, e = entry + i, ua, hpa, old, old_ua;
+
+		if (!(tce & UIOMMU_TCE_PERM_MASK) || gpa < sf || gpa > sl || mask > sl - gpa)
+			break;
+		ua = shva + (gpa - sf);
+		if (!res_n || ua < rua || ua > rlast || mask > rlast - ua || e < l->first ||
+		    e >= l->end || !l->ua || !l->hw ||
+		    atomic_load_explicit(faults, memory_order_relaxed) ||
+		    prereg_ua_to_hpa(mem, ua, at->host_shift, &hpa))
+			break;
+		old_ua = be64toh(atomic_exchange_explicit(&l->ua[e - l->first], htobe64(ua),
+							  memory_order_acq_rel));
+		old = be64toh(atomic_exchange_explicit(&l->hw[e - l->first],
+						       htobe64(hpa | at->perm[tce & UIOMMU_TCE_PERM_MASK]),
+						       memory_order_acq_rel));
+		res_n--;
+		if (kf > kl)
+			kf = kl = e;
+		kf = MIN(kf, e);
+		kl = MAX(kl, e);
+		if (!(old & UIOMMU_TCE_PERM_MASK)) {
+			tces_d++;
+		} else if (rel_n && old_ua >= rua && old_ua <= rlast) {
+			rel++;
+		} else {
+			/* Released elsewhere: the state back to the batch, the general path. */
+			b->res_n = res_n;
+			b->kill_first = kf;
+			b->kill_last = kl;
+			b->tces += tces_d;
+			b->left -= MIN(b->left, done + 1);
+			if (rel_n)
+				*rel_n += rel;
+			batch_release(b, old_ua);
+			return i + 1;
+		}
+	}
+	if (b->res_h == b->reg.h && b->reg.h)
+		b->res_n = res_n;
+	b->kill_first = kf;
+	b->kill_last = kl;
+	b->tces += tces_d;
+	b->left -= MIN(b->left, done);
+	if (rel_n)
+		*rel_n += rel;
+	return i;
+}
+
+/*
  * Guest entries [entry, entry + n) to @tces (big-endian if @be): a map for
  * a TCE with R/W, an unmap otherwise. H_SUCCESS, or H_TOO_HARD with
  * *ret_done the entries done before the failing one, which is cleared
@@ -343,8 +419,15 @@ static long accel_put_list(struct papr_hw_batch *pb, uint64_t entry, const uint6
 	struct leaf l = { .first = 1, .end = 0 };
 
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t tce = be ? (uint64_t)be64toh(tces[i]) : tces[i];
+		uint64_t tce;
 
+		/* After an entry of the general path, which looked up what the run needs. */
+		if (!at->sub_shift && i) {
+			i = map_run(pb, &l, entry, tces, be, i, n);
+			if (i == n)
+				break;
+		}
+		tce = be ? (uint64_t)be64toh(tces[i]) : tces[i];
 		if (tce & UIOMMU_TCE_PERM_MASK) {
 			if (likely(map_one(pb, &l, entry + i, tce)))
 				continue;
