@@ -178,10 +178,23 @@ static long accel_validate_list(struct papr_hw_batch *pb, const uint64_t *tces, 
 	const uint64_t size = 1ULL << at->guest_shift;
 
 	for (uint64_t i = 0; i < n; i++) {
+		/* The memslot and registration in locals for a run that stays in them. */
+		const uint64_t sf = pb->slot_first, sl = pb->slot_last, shva = pb->slot_hva;
+		const uint64_t rua = b->reg.h ? b->reg.ua : 1, rlast = b->reg.h ? b->reg.last : 0;
 		uint64_t ua;
 
-		if (!(tces[i] & UIOMMU_TCE_PERM_MASK))
-			continue;
+		for (; i < n; i++) {
+			uint64_t gpa = tces[i] & ~(size - 1);
+
+			if (!(tces[i] & UIOMMU_TCE_PERM_MASK))
+				continue;
+			ua = shva + (gpa - sf);
+			if (gpa < sf || gpa > sl || size - 1 > sl - gpa || ua < rua || ua > rlast ||
+			    size - 1 > rlast - ua)
+				break;
+		}
+		if (i == n)
+			break;
 		if (!batch_ua(pb, tces[i] & ~(size - 1), size, &ua) || !batch_reg(b, ua, size))
 			return too_hard(at);
 	}
@@ -348,6 +361,10 @@ static inline uint64_t map_run(struct papr_hw_batch *pb, struct leaf *l, uint64_
 	const struct uiommu_prereg *mem = b->reg.mem;
 	uint64_t res_n = b->res_h == b->reg.h && b->reg.h ? b->res_n : 0, *rel_n = NULL, rel = 0;
 	uint64_t kf = b->kill_first, kl = b->kill_last, done = 0;
+	const uint64_t lf = l->first, le = l->ua ? l->end : 0, perm_r = at->perm[1];
+	const uint64_t perm_w = at->perm[2], perm_rw = at->perm[3];
+	_Atomic uint64_t *const lhw = l->hw, *const lua = l->ua;
+	const unsigned int host_shift = at->host_shift;
 	int64_t tces_d = 0;
 	_Atomic const uint32_t *faults = &at->ctx->fault_flags;
 
@@ -361,15 +378,16 @@ static inline uint64_t map_run(struct papr_hw_batch *pb, struct leaf *l, uint64_
 		if (!(tce & UIOMMU_TCE_PERM_MASK) || gpa < sf || gpa > sl || mask > sl - gpa)
 			break;
 		ua = shva + (gpa - sf);
-		if (!res_n || ua < rua || ua > rlast || mask > rlast - ua || e < l->first ||
-		    e >= l->end || !l->ua || !l->hw ||
+		/* (le is 0 unless both leaves are there) */
+		if (!res_n || ua < rua || ua > rlast || mask > rlast - ua || e < lf || e >= le ||
 		    atomic_load_explicit(faults, memory_order_relaxed) ||
-		    prereg_ua_to_hpa(mem, ua, at->host_shift, &hpa))
+		    prereg_ua_to_hpa(mem, ua, host_shift, &hpa))
 			break;
-		old_ua = be64toh(atomic_exchange_explicit(&l->ua[e - l->first], htobe64(ua),
+		hpa |= (tce & UIOMMU_TCE_PERM_MASK) == UIOMMU_TCE_PERM_MASK ? perm_rw :
+		       (tce & UIOMMU_TCE_WRITE) ? perm_w : perm_r;
+		old_ua = be64toh(atomic_exchange_explicit(&lua[e - lf], htobe64(ua),
 							  memory_order_acq_rel));
-		old = be64toh(atomic_exchange_explicit(&l->hw[e - l->first],
-						       htobe64(hpa | at->perm[tce & UIOMMU_TCE_PERM_MASK]),
+		old = be64toh(atomic_exchange_explicit(&lhw[e - lf], htobe64(hpa),
 						       memory_order_acq_rel));
 		res_n--;
 		if (kf > kl)

@@ -185,21 +185,27 @@ static inline bool key_hit(uint64_t key, int num, uint64_t first, uint64_t last)
 	return key && (num < 0 || (int)((key >> 1) & 1) == num) && entry >= first && entry <= last;
 }
 
+/*
+ * A look at a slot without holding it, inline in the kill's loop: most
+ * slots of a range cache something else. Skipping one is safe: a fill that
+ * holds it after this load (the hold and this load are sequentially
+ * consistent) reads kill_seq after the kill bumped it and does not fill,
+ * and one that released it before this load left its key visible here.
+ */
+static inline bool slot_may_hit(struct tce_cache_slot *s, int num, uint64_t first,
+				uint64_t last)
+{
+	uint64_t seq = atomic_load(&s->seq);
+
+	return (seq & 1) ||
+	       key_hit(atomic_load_explicit(&s->key, memory_order_relaxed), num, first, last);
+}
+
 static uint64_t slot_invalidate(struct tce_cache_slot *s, int num, uint64_t first, uint64_t last)
 {
-	uint64_t seq = atomic_load(&s->seq), key;
+	uint64_t seq, key;
 	bool hit;
 
-	/*
-	 * A look first, without holding the slot: most slots of a range cache
-	 * something else. Skipping one is safe: a fill that holds it after
-	 * this load (the hold and this load are sequentially consistent)
-	 * reads kill_seq after the kill bumped it and does not fill, and one
-	 * that released it before this load left its key visible here.
-	 */
-	if (!(seq & 1) && !key_hit(atomic_load_explicit(&s->key, memory_order_relaxed), num,
-				   first, last))
-		return 0;
 	slot_hold(s, true, &seq);
 	key = atomic_load_explicit(&s->key, memory_order_relaxed);
 	hit = key_hit(key, num, first, last);
@@ -218,10 +224,12 @@ static void cache_invalidate(struct uiommu_pe *pe, int num, uint64_t entry, uint
 		return;
 	if (npages > pe->cache_mask) {
 		for (uint64_t i = 0; i <= pe->cache_mask; i++)
-			n += slot_invalidate(&pe->cache[i], num, entry, last);
+			if (slot_may_hit(&pe->cache[i], num, entry, last))
+				n += slot_invalidate(&pe->cache[i], num, entry, last);
 	} else {
 		for (uint64_t e = entry; e <= last; e++)
-			n += slot_invalidate(cache_slot(pe, e, num), num, e, e);
+			if (slot_may_hit(cache_slot(pe, e, num), num, e, e))
+				n += slot_invalidate(cache_slot(pe, e, num), num, e, e);
 	}
 	if (n)
 		atomic_fetch_add_explicit(&pe->invalidations, n, memory_order_relaxed);
