@@ -1196,6 +1196,50 @@ __attribute__((always_inline)) static inline bool vcpu_get_fast(struct uiommu_vc
  * apply: the memslot learnt and the common case tried again, else the
  * general path; out of line, so that the common case tail-calls it.
  */
+/*
+ * H_PUT_TCE through an entered vCPU on a LIOBN with hardware tables that
+ * take lists (KVM profile): put_tce_body()'s work on what the vCPU
+ * remembers, without the general path's set-up, inside the vCPU's
+ * read-side section. False, nothing changed, for anything else (the
+ * general path then runs the hcall and says why); true with *@ret, the
+ * code put_tce_body() returns for it.
+ */
+__attribute__((noinline)) static bool vcpu_put_hw(struct uiommu_vcpu *v, uint64_t liobn,
+						  uint64_t ioba, uint64_t tce, long *ret)
+{
+	struct liobn_table *t = vcpu_table(v, rcu_deref(v->pg->liobns), liobn);
+	struct hcall h = { .guest = v->guest, .vcpu = v };
+	struct papr_hw_batch b[PAPR_HW_MAX];
+	const struct papr_hw_set *hw;
+	uint64_t rel, idx, gpa = tce & ~TCE_RW;
+	_Atomic uint64_t *page;
+
+	if (!t || !profile_kvm(v->pg))
+		return false;
+	rel = ioba - t->bus_offset;
+	idx = rel >> t->page_shift;
+	if ((rel & t->page_mask) || idx >= t->size)
+		return false;
+	if ((tce & TCE_RW) &&
+	    ((gpa & t->page_mask) || rcu_deref(v->guest->slots) != v->c_slots ||
+	     gpa < v->c_first || gpa > v->c_last))
+		return false;
+	hw = rcu_deref(t->hw);
+	page = view_page(t, idx);
+	if (!hw || !hw_lists(hw) || (!page && tce))
+		return false;
+	*ret = hw_begin(&h, hw, b, t->offset + idx, 1);
+	if (*ret != UIOMMU_H_SUCCESS)
+		return true;
+	*ret = hw_validate(hw, b, &tce, 1);
+	if (*ret == UIOMMU_H_SUCCESS)
+		*ret = hw_put(hw, b, t->offset + idx, tce);
+	if (*ret == UIOMMU_H_SUCCESS && page)
+		atomic_store_explicit(&page[idx & t->view_mask], tce, memory_order_relaxed);
+	hw_end(hw, b);
+	return true;
+}
+
 __attribute__((noinline)) static long vcpu_put_tce_slow(struct uiommu_vcpu *vcpu, uint64_t liobn,
 							uint64_t ioba, uint64_t tce)
 {
@@ -1219,6 +1263,10 @@ __attribute__((noinline)) static long vcpu_put_tce_slow(struct uiommu_vcpu *vcpu
 	if (learnt && vcpu_put_fast(vcpu, liobn, ioba, tce))
 		return UIOMMU_H_SUCCESS;
 	vcpu->slow++;
+	if (vcpu_put_hw(vcpu, liobn, ioba, tce, &ret)) {
+		vcpu->too_hard += ret == UIOMMU_H_TOO_HARD;
+		return ret;
+	}
 	ret = put_tce_slow(vcpu->guest, vcpu->pg, liobn, ioba, tce, vcpu);
 	vcpu->too_hard += ret == UIOMMU_H_TOO_HARD;
 	return ret;

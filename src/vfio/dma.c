@@ -182,13 +182,13 @@ static int dma_lock(struct uiommu_vfio_container *c, int late_err)
 		pthread_rwlock_unlock(&c->lock);
 		if (ret)
 			return ret;
-		pthread_rwlock_wrlock(&c->lock);
+		vfio_wrlock(c);
 		ret = vfio_iommu_check(c);
 		if (!ret && !c->enabled)
 			ret = -EPERM;
 		if (!ret)
 			ret = vfio_default_window_locked(c);
-		pthread_rwlock_unlock(&c->lock);
+		vfio_wrunlock(c);
 		if (ret)
 			return ret;
 	}

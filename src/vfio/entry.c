@@ -14,8 +14,14 @@
  * hypercall never waits, so that wait is short). A hypercall claims the
  * bits with one compare-and-swap, or fails. So the two exclude each other
  * per stripe with one atomic on the hypercall's side, and MAP/UNMAP keep
- * their sleeping locks among themselves. The container's lock, held shared
- * by a successful try, keeps the window and the registrations.
+ * their sleeping locks among themselves.
+ *
+ * Whoever takes the container's lock exclusively (a window, a group, a
+ * registration, the IOMMU changing: vfio_wrlock()) also closes the busy
+ * word to hypercalls and waits for those that hold stripes to let go, so
+ * that a hypercall holding entries needs no lock at all: the window and
+ * the registrations it found stay until it releases them. A hypercall
+ * never waits for anything, so neither wait is long.
  */
 #include <sched.h>
 
@@ -25,12 +31,38 @@ uint64_t vfio_stripe_mask(int num, uint64_t first, uint64_t last)
 {
 	uint64_t c0 = first >> VFIO_STRIPE_SHIFT, c1 = last >> VFIO_STRIPE_SHIFT, mask = 0;
 
-	_Static_assert(VFIO_STRIPES < 64, "a stripe mask is 64 bits");
+	_Static_assert(VFIO_STRIPES < 64, "a stripe mask is 64 bits, and VFIO_BUSY_CLOSED");
+	if (likely(c0 == c1))
+		return 1ULL << ((c0 + (uint64_t)num) % VFIO_STRIPES);
 	if (c1 - c0 >= VFIO_STRIPES - 1)
 		return (1ULL << VFIO_STRIPES) - 1;
 	for (uint64_t ch = c0; ch <= c1; ch++)
 		mask |= 1ULL << ((ch + (uint64_t)num) % VFIO_STRIPES);
 	return mask;
+}
+
+/* Spin, yielding now and then: the holders waited for never wait themselves. */
+static inline void busy_pause(unsigned int *spins)
+{
+	if (++*spins % 64 == 0)
+		sched_yield();
+}
+
+void vfio_wrlock(struct uiommu_vfio_container *c)
+{
+	unsigned int spins = 0;
+
+	pthread_rwlock_wrlock(&c->lock);
+	/* No MAP/UNMAP holds stripes now (they hold the lock shared): only hypercalls. */
+	atomic_fetch_or_explicit(&c->busy, VFIO_BUSY_CLOSED, memory_order_relaxed);
+	while (atomic_load_explicit(&c->busy, memory_order_acquire) != VFIO_BUSY_CLOSED)
+		busy_pause(&spins);
+}
+
+void vfio_wrunlock(struct uiommu_vfio_container *c)
+{
+	atomic_fetch_and_explicit(&c->busy, ~VFIO_BUSY_CLOSED, memory_order_release);
+	pthread_rwlock_unlock(&c->lock);
 }
 
 void vfio_stripes_claim(struct uiommu_vfio_container *c, uint64_t mask)
@@ -47,8 +79,7 @@ void vfio_stripes_claim(struct uiommu_vfio_container *c, uint64_t mask)
 			continue;
 		}
 		/* A hypercall holds some: it never waits, and lets go within its call. */
-		if (++spins % 64 == 0)
-			sched_yield();
+		busy_pause(&spins);
 		old = atomic_load_explicit(&c->busy, memory_order_relaxed);
 	}
 }
@@ -92,20 +123,18 @@ bool vfio_entries_tryhold(struct uiommu_vfio_container *c, int num,
 	uint64_t mask = vfio_stripe_mask(num, first, last);
 	uint64_t old = atomic_load_explicit(&c->busy, memory_order_relaxed);
 
-	if ((old & mask) || pthread_rwlock_tryrdlock(&c->lock))
-		return false;
-	if (unlikely(!c->v2 || !c->enabled || c->win[num].tbl != tbl))
-		goto fail;
 	do {
-		if (old & mask)
-			goto fail;
+		if (old & (mask | VFIO_BUSY_CLOSED))
+			return false;
 	} while (!atomic_compare_exchange_weak_explicit(&c->busy, &old, old | mask,
 							memory_order_acquire, memory_order_relaxed));
+	/* Held: what an exclusive holder changes cannot change now. */
+	if (unlikely(!c->v2 || !c->enabled || c->win[num].tbl != tbl)) {
+		vfio_stripes_unclaim(c, mask);
+		return false;
+	}
 	*ret_token = mask;
 	return true;
-fail:
-	pthread_rwlock_unlock(&c->lock);
-	return false;
 }
 
 void vfio_entries_release(struct uiommu_vfio_container *c, uint64_t token, int64_t tces)
@@ -113,7 +142,6 @@ void vfio_entries_release(struct uiommu_vfio_container *c, uint64_t token, int64
 	if (tces)
 		atomic_fetch_add_explicit(&c->tces, (uint64_t)tces, memory_order_relaxed);
 	vfio_stripes_unclaim(c, token);
-	pthread_rwlock_unlock(&c->lock);
 }
 
 bool vfio_reg_find_rcu(struct uiommu_vfio_container *c, uint64_t ua, uint64_t size,

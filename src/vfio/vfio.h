@@ -8,7 +8,8 @@
  * space, registrations). Locks, in order:
  *   vfio_state.lock (which container each group is in)
  *   -> container.lock (rwlock: exclusive for changes of windows, groups,
- *      registrations and the IOMMU; shared for MAP/UNMAP/GET_INFO/EEH)
+ *      registrations and the IOMMU, through vfio_wrlock(), which also
+ *      excludes the hypercalls; shared for MAP/UNMAP/GET_INFO/EEH)
  *   -> container.stripe[] (entries being mapped or unmapped; in index order)
  *   -> the groups' own locks, the address space's lock, the memory model's.
  */
@@ -87,7 +88,10 @@ struct uiommu_vfio_container {
 	struct rcu_array *_Atomic prereg;
 
 	pthread_mutex_t stripe[VFIO_STRIPES];
-	/* Stripes held, by MAP/UNMAP (after their mutexes) or a hypercall (entry.c). */
+	/*
+	 * Stripes held, by MAP/UNMAP (after their mutexes) or a hypercall, and
+	 * VFIO_BUSY_CLOSED while the lock is held exclusively (entry.c).
+	 */
 	_Atomic uint64_t busy;
 
 	_Atomic uint64_t tces;
@@ -146,6 +150,14 @@ int vfio_clear(struct uiommu_vfio_container *c, int num, uint64_t entry, uint64_
 void vfio_clear_window_locked(struct uiommu_vfio_container *c, int num);
 
 /* entry.c */
+#define VFIO_BUSY_CLOSED (1ULL << 63)
+/*
+ * The container's lock exclusively, every hypercall that holds entries
+ * waited out and new ones refused until the unlock: what every change of
+ * windows, groups, registrations or the IOMMU takes.
+ */
+void vfio_wrlock(struct uiommu_vfio_container *c);
+void vfio_wrunlock(struct uiommu_vfio_container *c);
 /* The stripes of entries [first, last] of window @num. */
 uint64_t vfio_stripe_mask(int num, uint64_t first, uint64_t last);
 /* Claim @mask's bits of the busy word (their mutexes held), waiting out a hypercall; and back. */
