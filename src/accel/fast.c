@@ -279,23 +279,32 @@ static inline void unmap_one(struct accel_batch *b, struct leaf *l, uint64_t e)
 	if (!leaf_get(b->at->tbl, l, e))
 		return;
 	/*
-	 * Most entries a guest clears are empty (Linux stuffs whole windows):
-	 * look before exchanging. The batch holds the entry: nobody else writes it.
+	 * The batch holds the entry: nobody else writes it, so a load and a
+	 * store do what an exchange would. Most entries a guest clears are
+	 * empty (Linux stuffs whole windows).
 	 */
-	if (!atomic_load_explicit(&l->hw[e - l->first], memory_order_relaxed))
+	old = be64toh(atomic_load_explicit(&l->hw[e - l->first], memory_order_relaxed));
+	if (!old)
 		return;
-	old = be64toh(atomic_exchange_explicit(&l->hw[e - l->first], 0, memory_order_acq_rel));
+	atomic_store_explicit(&l->hw[e - l->first], 0, memory_order_release);
 	if (!(old & UIOMMU_TCE_PERM_MASK))
 		return;
-	if (l->ua)
-		old_ua = be64toh(atomic_exchange_explicit(&l->ua[e - l->first], 0,
-							  memory_order_acq_rel));
+	if (l->ua) {
+		old_ua = be64toh(atomic_load_explicit(&l->ua[e - l->first], memory_order_relaxed));
+		atomic_store_explicit(&l->ua[e - l->first], 0, memory_order_relaxed);
+	}
 	kill_add(b, e);
 	b->tces--;
 	batch_release(b, old_ua);
 }
 
-/* kvmppc_tce_iommu_map(): every host entry of guest entry @entry; false: H_TOO_HARD. */
+/*
+ * kvmppc_tce_iommu_map(): every host entry of guest entry @entry; false:
+ * H_TOO_HARD, the entry cleared. An entry that pointed into the same
+ * registration keeps its TCE count (the region's mapped and the
+ * container's do not change, so they need no atomic); one that pointed
+ * elsewhere gives its count back after the kill.
+ */
 static inline bool map_one(struct papr_hw_batch *pb, struct leaf *l, uint64_t entry,
 			   uint64_t tce)
 {
@@ -310,31 +319,33 @@ static inline bool map_one(struct papr_hw_batch *pb, struct leaf *l, uint64_t en
 	/* As the VMM path maps it (QEMU's notifier masks the gpa to the page). */
 	if (!batch_ua(pb, tce & ~(size - 1), size, &ua) || !batch_reg(b, ua, size))
 		return false;
-	/* One count per host TCE, for the whole page at once; what is not used goes back. */
-	if (!batch_reserve(b, b->reg.h, n))
-		return false; /* the region is being unregistered */
-	b->left -= MIN(b->left, n);
 	for (i = 0; i < n; i++) {
-		uint64_t e = first + i, ua_i = ua + (i << at->host_shift), old, old_ua;
+		uint64_t e = first + i, ua_i = ua + (i << at->host_shift), cur, cur_ua;
+		bool same;
 
 		if (hcall_fault(at->ctx) || prereg_ua_to_hpa(b->reg.mem, ua_i, at->host_shift, &hpa))
 			break;
 		/* A missing level of either tree: the VMM path allocates it. */
 		if (!leaf_get(at->tbl, l, e) || !l->ua)
 			break;
-		old_ua = be64toh(atomic_exchange_explicit(&l->ua[e - l->first], htobe64(ua_i),
-							  memory_order_acq_rel));
-		old = be64toh(atomic_exchange_explicit(&l->hw[e - l->first], htobe64(hpa | perm),
-						       memory_order_acq_rel));
+		/* The batch holds the entry: nobody else writes it (see unmap_one()). */
+		cur = be64toh(atomic_load_explicit(&l->hw[e - l->first], memory_order_relaxed));
+		cur_ua = be64toh(atomic_load_explicit(&l->ua[e - l->first], memory_order_relaxed));
+		same = (cur & UIOMMU_TCE_PERM_MASK) && cur_ua >= b->reg.ua && cur_ua <= b->reg.last;
+		/* One count per host TCE, reserved for the rest of the batch at once. */
+		if (!same && !batch_reserve(b, b->reg.h, 1))
+			break; /* the region is being unregistered */
+		atomic_store_explicit(&l->ua[e - l->first], htobe64(ua_i), memory_order_relaxed);
+		atomic_store_explicit(&l->hw[e - l->first], htobe64(hpa | perm), memory_order_release);
+		b->left -= MIN(b->left, 1);
 		kill_add(b, e);
-		if (old & UIOMMU_TCE_PERM_MASK)
-			batch_release(b, old_ua);
-		else
+		if (!(cur & UIOMMU_TCE_PERM_MASK))
 			b->tces++;
+		else if (!same)
+			batch_release(b, cur_ua);
 	}
 	if (i == n)
 		return true;
-	b->res_n += n - i; /* the counts not used stay with the batch */
 	/* The failing entry is cleared whole (host entries before i were mapped). */
 	for (i = 0; i < n; i++)
 		unmap_one(b, l, first + i);
@@ -343,12 +354,12 @@ static inline bool map_one(struct papr_hw_batch *pb, struct leaf *l, uint64_t en
 
 /*
  * The common case of a list, with the batch's state in locals (the
- * exchanges are barriers that would reload it from memory at every
- * entry): guest and host pages of one size, maps into the registration
- * and memslot last used, with counts reserved, in a leaf page walked
- * already, releases into a registration gathered already, no fault armed.
- * From @i on while that holds; returns where it stopped, for the general
- * path to take one entry.
+ * stores are barriers that would reload it from memory at every entry):
+ * guest and host pages of one size, maps into the registration and
+ * memslot last used, over entries that were empty (with counts reserved)
+ * or pointed into the same registration, in a leaf page walked already,
+ * no fault armed. From @i on while that holds; returns where it stopped,
+ * for the general path to take that entry.
  */
 static inline uint64_t map_run(struct papr_hw_batch *pb, struct leaf *l, uint64_t entry,
 			       const uint64_t *tces, bool be, uint64_t i, uint64_t n)
@@ -359,8 +370,8 @@ static inline uint64_t map_run(struct papr_hw_batch *pb, struct leaf *l, uint64_
 	const uint64_t sf = pb->slot_first, sl = pb->slot_last, shva = pb->slot_hva;
 	const uint64_t rua = b->reg.ua, rlast = b->reg.last;
 	const struct uiommu_prereg *mem = b->reg.mem;
-	uint64_t res_n = b->res_h == b->reg.h && b->reg.h ? b->res_n : 0, *rel_n = NULL, rel = 0;
-	uint64_t kf = b->kill_first, kl = b->kill_last, done = 0;
+	const bool reserved = b->reg.h && b->res_h == b->reg.h;
+	uint64_t res_n = reserved ? b->res_n : 0, kf = b->kill_first, kl = b->kill_last, done = 0;
 	const uint64_t lf = l->first, le = l->ua ? l->end : 0, perm_r = at->perm[1];
 	const uint64_t perm_w = at->perm[2], perm_rw = at->perm[3];
 	_Atomic uint64_t *const lhw = l->hw, *const lua = l->ua;
@@ -368,57 +379,46 @@ static inline uint64_t map_run(struct papr_hw_batch *pb, struct leaf *l, uint64_
 	int64_t tces_d = 0;
 	_Atomic const uint32_t *faults = &at->ctx->fault_flags;
 
-	for (uint64_t k = 0; b->reg.h && k < b->nrel; k++)
-		if (b->rel[k].h == b->reg.h)
-			rel_n = &b->rel[k].n;
 	for (; i < n; i++, done++) {
 		uint64_t tce = be ? (uint64_t)be64toh(tces[i]) : tces[i];
-		uint64_t gpa = tce & ~mask, e = entry + i, ua, hpa, old, old_ua;
+		uint64_t gpa = tce & ~mask, e = entry + i, ua, hpa, cur;
 
 		if (!(tce & UIOMMU_TCE_PERM_MASK) || gpa < sf || gpa > sl || mask > sl - gpa)
 			break;
 		ua = shva + (gpa - sf);
 		/* (le is 0 unless both leaves are there) */
-		if (!res_n || ua < rua || ua > rlast || mask > rlast - ua || e < lf || e >= le ||
+		if (ua < rua || ua > rlast || mask > rlast - ua || e < lf || e >= le ||
 		    atomic_load_explicit(faults, memory_order_relaxed) ||
 		    prereg_ua_to_hpa(mem, ua, host_shift, &hpa))
 			break;
+		cur = be64toh(atomic_load_explicit(&lhw[e - lf], memory_order_relaxed));
+		if (cur & UIOMMU_TCE_PERM_MASK) {
+			uint64_t cur_ua = be64toh(atomic_load_explicit(&lua[e - lf],
+								       memory_order_relaxed));
+
+			if (cur_ua < rua || cur_ua > rlast)
+				break; /* a count to give back elsewhere */
+		} else if (!res_n) {
+			break;
+		} else {
+			res_n--;
+			tces_d++;
+		}
 		hpa |= (tce & UIOMMU_TCE_PERM_MASK) == UIOMMU_TCE_PERM_MASK ? perm_rw :
 		       (tce & UIOMMU_TCE_WRITE) ? perm_w : perm_r;
-		old_ua = be64toh(atomic_exchange_explicit(&lua[e - lf], htobe64(ua),
-							  memory_order_acq_rel));
-		old = be64toh(atomic_exchange_explicit(&lhw[e - lf], htobe64(hpa),
-						       memory_order_acq_rel));
-		res_n--;
+		atomic_store_explicit(&lua[e - lf], htobe64(ua), memory_order_relaxed);
+		atomic_store_explicit(&lhw[e - lf], htobe64(hpa), memory_order_release);
 		if (kf > kl)
 			kf = kl = e;
 		kf = MIN(kf, e);
 		kl = MAX(kl, e);
-		if (!(old & UIOMMU_TCE_PERM_MASK)) {
-			tces_d++;
-		} else if (rel_n && old_ua >= rua && old_ua <= rlast) {
-			rel++;
-		} else {
-			/* Released elsewhere: the state back to the batch, the general path. */
-			b->res_n = res_n;
-			b->kill_first = kf;
-			b->kill_last = kl;
-			b->tces += tces_d;
-			b->left -= MIN(b->left, done + 1);
-			if (rel_n)
-				*rel_n += rel;
-			batch_release(b, old_ua);
-			return i + 1;
-		}
 	}
-	if (b->res_h == b->reg.h && b->reg.h)
+	if (reserved)
 		b->res_n = res_n;
 	b->kill_first = kf;
 	b->kill_last = kl;
 	b->tces += tces_d;
 	b->left -= MIN(b->left, done);
-	if (rel_n)
-		*rel_n += rel;
 	return i;
 }
 
