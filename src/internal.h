@@ -290,19 +290,20 @@ int mem_backing(struct uiommu_ctx *ctx, uintptr_t hva, struct mem_backing *ret);
 void tce_kill_rcu(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t npages);
 
 /*
- * tce_leaf() - The word of entry @entry in the hardware table (@ua false)
- * or its userspace view (@ua true) of @tbl, in its last-level page, and in
- * *@ret_n the entries from @entry to the end of that page (or of the
- * table): the words of entries [entry, entry + *ret_n) follow each other.
- * NULL if @entry is outside the table or its level is not allocated. The
- * words hold big-endian values: a TCE (hpa | uiommu_tce_perm()), a user
- * address. Lock-free (a level page stays until the table is freed); for
- * callers that own the entries (the accelerated hcalls' held entries) and
- * change them with atomic exchanges, one walk per page instead of one per
- * entry and tree.
+ * tce_leaf() - The words of entry @entry in the hardware table (*@ret_hw)
+ * and its userspace view (*@ret_ua) of @tbl, in their last-level pages,
+ * NULL where that level is not allocated; and in *@ret_n the entries from
+ * @entry to the end of those pages (or of the table): the words of entries
+ * [entry, entry + *ret_n) follow each other in both. False if @entry is
+ * outside the table. The words hold big-endian values: a TCE (hpa and
+ * permission bits, a write-only one stored read-write), a user address.
+ * Lock-free (a level page stays until the table is freed); for a caller
+ * that owns the entries (the accelerated hcalls' held entries), so that it
+ * walks the trees once per page, not per entry, and may read and store the
+ * words instead of exchanging them.
  */
-_Atomic uint64_t *tce_leaf(struct uiommu_tce_table *tbl, bool ua, uint64_t entry,
-			   uint64_t *ret_n);
+bool tce_leaf(struct uiommu_tce_table *tbl, uint64_t entry, _Atomic uint64_t **ret_hw,
+	      _Atomic uint64_t **ret_ua, uint64_t *ret_n);
 
 /* ---- grant/ ---- */
 

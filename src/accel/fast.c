@@ -260,12 +260,12 @@ struct leaf {
 static inline bool leaf_get(struct uiommu_tce_table *tbl, struct leaf *l, uint64_t e)
 {
 	if (unlikely(e < l->first || e >= l->end)) {
-		uint64_t n = 1, n_ua = 1;
+		uint64_t n = 1;
 
-		l->hw = tce_leaf(tbl, false, e, &n);
-		l->ua = tce_leaf(tbl, true, e, &n_ua);
+		if (!tce_leaf(tbl, e, &l->hw, &l->ua, &n))
+			l->hw = l->ua = NULL;
 		l->first = e;
-		l->end = e + MIN(n, n_ua);
+		l->end = e + n;
 	}
 	return l->hw != NULL;
 }

@@ -237,12 +237,12 @@ static inline void hcall_written(struct hcall *h, struct liobn_table *t, uint64_
  * (absolute, n >= 1): all of them, or none (a refusal ends the ones begun
  * and is returned).
  */
-static long hw_begin(const struct hcall *h, const struct papr_hw_set *hw,
-		     struct papr_hw_batch *b, uint64_t entry, uint64_t n)
+static long hw_begin(struct uiommu_guest *guest, const struct uiommu_vcpu *v,
+		     const struct papr_hw_set *hw, struct papr_hw_batch *b, uint64_t entry,
+		     uint64_t n)
 {
-	const struct uiommu_vcpu *v = h->vcpu;
 	/* The vCPU's memslot, if it still is one. */
-	bool hint = v && v->c_slots && rcu_deref(h->guest->slots) == v->c_slots;
+	bool hint = v && v->c_slots && rcu_deref(guest->slots) == v->c_slots;
 
 	for (size_t i = 0; i < hw->n; i++) {
 		long ret;
@@ -566,7 +566,7 @@ static long put_tce_body(struct hcall *h, void *arg)
 	}
 	hw = hcall_hw(h, t);
 	if (unlikely(hw)) {
-		ret = hw_begin(h, hw, b, t->offset + idx, 1);
+		ret = hw_begin(h->guest, h->vcpu, hw, b, t->offset + idx, 1);
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
 		if (h->kvm) {
@@ -854,7 +854,7 @@ static long indirect_body_kvm(struct hcall *h, struct liobn_table *t,
 	}
 	if (unlikely(hw) && a->npages) {
 		/* The tables' part of the validation, in the batches that will write them. */
-		ret = hw_begin(h, hw, b, t->offset + idx, a->npages);
+		ret = hw_begin(h->guest, h->vcpu, hw, b, t->offset + idx, a->npages);
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
 		ret = hw_validate(hw, b, tces, a->npages);
@@ -903,7 +903,7 @@ static long indirect_body_qemu(struct hcall *h, struct liobn_table *t,
 	if (!view_ready(h, t, idx, n, tces_be, 0))
 		return NEED_PAGES;
 	if (unlikely(hw) && n) {
-		ret = hw_begin(h, hw, b, t->offset + idx, n);
+		ret = hw_begin(h->guest, h->vcpu, hw, b, t->offset + idx, n);
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
 	} else {
@@ -997,7 +997,7 @@ static long stuff_body_kvm(struct hcall *h, struct liobn_table *t, const struct 
 		return NEED_PAGES;
 	hw = hcall_hw(h, t);
 	if (unlikely(hw) && a->npages) {
-		ret = hw_begin(h, hw, b, t->offset + idx, a->npages);
+		ret = hw_begin(h->guest, h->vcpu, hw, b, t->offset + idx, a->npages);
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
 		ret = hw_unmap_all(hw, b, t->offset + idx, a->npages);
@@ -1024,7 +1024,7 @@ static long stuff_body_qemu(struct hcall *h, struct liobn_table *t, const struct
 		return NEED_PAGES;
 	hw = hcall_hw(h, t);
 	if (unlikely(hw) && n) {
-		long ret = hw_begin(h, hw, b, t->offset + idx, n);
+		long ret = hw_begin(h->guest, h->vcpu, hw, b, t->offset + idx, n);
 
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
@@ -1208,7 +1208,6 @@ __attribute__((noinline)) static bool vcpu_put_hw(struct uiommu_vcpu *v, uint64_
 						  uint64_t ioba, uint64_t tce, long *ret)
 {
 	struct liobn_table *t = vcpu_table(v, rcu_deref(v->pg->liobns), liobn);
-	struct hcall h = { .guest = v->guest, .vcpu = v };
 	struct papr_hw_batch b[PAPR_HW_MAX];
 	const struct papr_hw_set *hw;
 	uint64_t rel, idx, gpa = tce & ~TCE_RW;
@@ -1228,7 +1227,7 @@ __attribute__((noinline)) static bool vcpu_put_hw(struct uiommu_vcpu *v, uint64_
 	page = view_page(t, idx);
 	if (!hw || !hw_lists(hw) || (!page && tce))
 		return false;
-	*ret = hw_begin(&h, hw, b, t->offset + idx, 1);
+	*ret = hw_begin(v->guest, v, hw, b, t->offset + idx, 1);
 	if (*ret != UIOMMU_H_SUCCESS)
 		return true;
 	*ret = hw_validate(hw, b, &tce, 1);
