@@ -502,8 +502,11 @@ struct papr_hw_ops {
 	 * @tces[0, n) with R/W; and entries [entry, entry + n) to @tces (map
 	 * or unmap by R/W; big-endian if @be) at once, H_SUCCESS or
 	 * UIOMMU_H_TOO_HARD only, with *@ret_done entries done and the one
-	 * after them cleared. papr then writes the guest view of those it did
-	 * (the redo overwrites the rest, and what other tables did).
+	 * after them cleared, or untouched if it is a TCE that @validate_list
+	 * refuses (refused before anything is written for it, so that a KVM
+	 * H_PUT_TCE on a single table needs no separate validation). papr
+	 * then writes the guest view of the entries done (the redo overwrites
+	 * the rest, and what other tables did).
 	 */
 	long (*validate_list)(struct papr_hw_batch *b, const uint64_t *tces, uint64_t n);
 	long (*put_list)(struct papr_hw_batch *b, uint64_t entry, const uint64_t *tces, bool be,

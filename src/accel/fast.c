@@ -300,7 +300,8 @@ static inline void unmap_one(struct accel_batch *b, struct leaf *l, uint64_t e)
 
 /*
  * kvmppc_tce_iommu_map(): every host entry of guest entry @entry; false:
- * H_TOO_HARD, the entry cleared. An entry that pointed into the same
+ * H_TOO_HARD, the entry untouched if its page is not one the fast path can
+ * map (accel_validate_list()'s refusal), else cleared. An entry that pointed into the same
  * registration keeps its TCE count (the region's mapped and the
  * container's do not change, so they need no atomic); one that pointed
  * elsewhere gives its count back after the kill.
@@ -316,7 +317,11 @@ static inline bool map_one(struct papr_hw_batch *pb, struct leaf *l, uint64_t en
 	const uint64_t perm = at->perm[tce & UIOMMU_TCE_PERM_MASK];
 	uint64_t ua, hpa, i;
 
-	/* As the VMM path maps it (QEMU's notifier masks the gpa to the page). */
+	/*
+	 * As the VMM path maps it (QEMU's notifier masks the gpa to the page);
+	 * this is accel_validate_list()'s check, made before anything is
+	 * written, so that a single table needs no separate validation.
+	 */
 	if (!batch_ua(pb, tce & ~(size - 1), size, &ua) || !batch_reg(b, ua, size))
 		return false;
 	for (i = 0; i < n; i++) {

@@ -1230,7 +1230,8 @@ __attribute__((noinline)) static bool vcpu_put_hw(struct uiommu_vcpu *v, uint64_
 	*ret = hw_begin(v->guest, v, hw, b, t->offset + idx, 1);
 	if (*ret != UIOMMU_H_SUCCESS)
 		return true;
-	*ret = hw_validate(hw, b, &tce, 1);
+	/* One table checks the TCE before it writes anything (put_list's rule). */
+	*ret = hw->n > 1 ? hw_validate(hw, b, &tce, 1) : UIOMMU_H_SUCCESS;
 	if (*ret == UIOMMU_H_SUCCESS)
 		*ret = hw_put(hw, b, t->offset + idx, tce);
 	if (*ret == UIOMMU_H_SUCCESS && page)
