@@ -112,6 +112,29 @@ static inline bool batch_reg(struct accel_batch *b, uint64_t ua, uint64_t size)
 	       !prereg_ua_to_hpa(b->reg.mem, ua, b->at->host_shift, &(uint64_t){ 0 });
 }
 
+/*
+ * The guest pages a run can take without a lookup: those wholly in both
+ * the memslot and the registration the batch remembers, as one range of
+ * first bytes [*ret_lo, *ret_lo + *ret_lim], so that a gpa is checked
+ * with one compare (gpa - lo <= lim) and its user address is
+ * slot_hva + (gpa - slot_first). False if there are none.
+ */
+static inline bool run_window(const struct papr_hw_batch *pb, const struct accel_batch *b,
+			      uint64_t size, uint64_t *ret_lo, uint64_t *ret_lim)
+{
+	uint64_t ua_lo, ua_hi;
+
+	if (!b->reg.h || pb->slot_first > pb->slot_last)
+		return false;
+	ua_lo = MAX(pb->slot_hva, b->reg.ua);
+	ua_hi = MIN(pb->slot_hva + (pb->slot_last - pb->slot_first), b->reg.last);
+	if (ua_hi < ua_lo || ua_hi - ua_lo < size - 1)
+		return false;
+	*ret_lo = pb->slot_first + (ua_lo - pb->slot_hva);
+	*ret_lim = (ua_hi - ua_lo) - (size - 1);
+	return true;
+}
+
 static inline void kill_add(struct accel_batch *b, uint64_t e)
 {
 	if (b->kill_first > b->kill_last) {
@@ -178,23 +201,17 @@ static long accel_validate_list(struct papr_hw_batch *pb, const uint64_t *tces, 
 	const uint64_t size = 1ULL << at->guest_shift;
 
 	for (uint64_t i = 0; i < n; i++) {
-		/* The memslot and registration in locals for a run that stays in them. */
-		const uint64_t sf = pb->slot_first, sl = pb->slot_last, shva = pb->slot_hva;
-		const uint64_t rua = b->reg.h ? b->reg.ua : 1, rlast = b->reg.h ? b->reg.last : 0;
-		uint64_t ua;
+		/* A run in the memslot and registration remembered, with one compare a TCE. */
+		uint64_t lo, lim, ua;
 
-		for (; i < n; i++) {
-			uint64_t gpa = tces[i] & ~(size - 1);
-
-			if (!(tces[i] & UIOMMU_TCE_PERM_MASK))
-				continue;
-			ua = shva + (gpa - sf);
-			if (gpa < sf || gpa > sl || size - 1 > sl - gpa || ua < rua || ua > rlast ||
-			    size - 1 > rlast - ua)
-				break;
-		}
+		if (run_window(pb, b, size, &lo, &lim))
+			while (i < n && (!(tces[i] & UIOMMU_TCE_PERM_MASK) ||
+					 (tces[i] & ~(size - 1)) - lo <= lim))
+				i++;
 		if (i == n)
 			break;
+		if (!(tces[i] & UIOMMU_TCE_PERM_MASK))
+			continue;
 		if (!batch_ua(pb, tces[i] & ~(size - 1), size, &ua) || !batch_reg(b, ua, size))
 			return too_hard(at);
 	}
@@ -372,29 +389,33 @@ static inline uint64_t map_run(struct papr_hw_batch *pb, struct leaf *l, uint64_
 	struct accel_batch *b = batch_of(pb);
 	struct accel_table *at = b->at;
 	const uint64_t mask = (1ULL << at->guest_shift) - 1;
-	const uint64_t sf = pb->slot_first, sl = pb->slot_last, shva = pb->slot_hva;
+	const uint64_t sf = pb->slot_first, shva = pb->slot_hva;
 	const uint64_t rua = b->reg.ua, rlast = b->reg.last;
 	const struct uiommu_prereg *mem = b->reg.mem;
 	const bool reserved = b->reg.h && b->res_h == b->reg.h;
 	uint64_t res_n = reserved ? b->res_n : 0, kf = b->kill_first, kl = b->kill_last, done = 0;
-	const uint64_t lf = l->first, le = l->ua ? l->end : 0, perm_r = at->perm[1];
+	/* An empty range unless both leaves are there. */
+	const uint64_t lf = l->first, le = l->hw && l->ua && l->end > lf ? l->end : lf;
+	const uint64_t perm_r = at->perm[1];
 	const uint64_t perm_w = at->perm[2], perm_rw = at->perm[3];
 	_Atomic uint64_t *const lhw = l->hw, *const lua = l->ua;
 	const unsigned int host_shift = at->host_shift;
 	int64_t tces_d = 0;
 	_Atomic const uint32_t *faults = &at->ctx->fault_flags;
+	uint64_t lo, lim;
 
+	if (!run_window(pb, b, mask + 1, &lo, &lim) ||
+	    atomic_load_explicit(faults, memory_order_relaxed))
+		return i;
 	for (; i < n; i++, done++) {
 		uint64_t tce = be ? (uint64_t)be64toh(tces[i]) : tces[i];
 		uint64_t gpa = tce & ~mask, e = entry + i, ua, hpa, cur;
 
-		if (!(tce & UIOMMU_TCE_PERM_MASK) || gpa < sf || gpa > sl || mask > sl - gpa)
+		if (!(tce & UIOMMU_TCE_PERM_MASK) || gpa - lo > lim || e - lf >= le - lf ||
+		    atomic_load_explicit(faults, memory_order_relaxed))
 			break;
 		ua = shva + (gpa - sf);
-		/* (le is 0 unless both leaves are there) */
-		if (ua < rua || ua > rlast || mask > rlast - ua || e < lf || e >= le ||
-		    atomic_load_explicit(faults, memory_order_relaxed) ||
-		    prereg_ua_to_hpa(mem, ua, host_shift, &hpa))
+		if (prereg_ua_to_hpa(mem, ua, host_shift, &hpa))
 			break;
 		cur = be64toh(atomic_load_explicit(&lhw[e - lf], memory_order_relaxed));
 		if (cur & UIOMMU_TCE_PERM_MASK) {
