@@ -237,9 +237,10 @@ static inline void hcall_written(struct hcall *h, struct liobn_table *t, uint64_
  * (absolute, n >= 1): all of them, or none (a refusal ends the ones begun
  * and is returned).
  */
-static long hw_begin(struct uiommu_guest *guest, const struct uiommu_vcpu *v,
-		     const struct papr_hw_set *hw, struct papr_hw_batch *b, uint64_t entry,
-		     uint64_t n)
+/* Inline (with hw_end() and hw_put()): a vCPU's host-table H_PUT_TCE is made of them. */
+__attribute__((always_inline)) static inline long
+hw_begin(struct uiommu_guest *guest, const struct uiommu_vcpu *v, const struct papr_hw_set *hw,
+	 struct papr_hw_batch *b, uint64_t entry, uint64_t n)
 {
 	/* The vCPU's memslot, if it still is one. */
 	bool hint = v && v->c_slots && rcu_deref(guest->slots) == v->c_slots;
@@ -261,7 +262,8 @@ static long hw_begin(struct uiommu_guest *guest, const struct uiommu_vcpu *v,
 	return UIOMMU_H_SUCCESS;
 }
 
-static void hw_end(const struct papr_hw_set *hw, struct papr_hw_batch *b)
+__attribute__((always_inline)) static inline void hw_end(const struct papr_hw_set *hw,
+							 struct papr_hw_batch *b)
 {
 	for (size_t i = 0; i < hw->n; i++)
 		hw->hw[i].ops->end(&b[i]);
@@ -318,8 +320,8 @@ static long hw_put_list(const struct papr_hw_set *hw, struct papr_hw_batch *b, u
  * On a failure the failing table's entry is cleared and its code returned
  * (earlier tables keep the update, as KVM).
  */
-static long hw_put(const struct papr_hw_set *hw, struct papr_hw_batch *b, uint64_t entry,
-		   uint64_t tce)
+__attribute__((always_inline)) static inline long
+hw_put(const struct papr_hw_set *hw, struct papr_hw_batch *b, uint64_t entry, uint64_t tce)
 {
 	for (size_t i = 0; i < hw->n; i++) {
 		const struct papr_hw_ops *ops = hw->hw[i].ops;
