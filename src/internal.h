@@ -32,7 +32,7 @@
  */
 enum ctx_ext {
 	CTX_EXT_MEM, /* struct mem_state, src/mem/ */
-	CTX_EXT_PREREG, /* the process address space (struct uiommu_prereg_mm), src/prereg/ */
+	CTX_EXT_MM, /* the process address space (struct uiommu_mm), src/mm/ */
 	CTX_EXT_VFIO, /* struct vfio_state, src/vfio/ */
 	CTX_EXT_NR
 };
@@ -269,21 +269,116 @@ int mem_backing(struct uiommu_ctx *ctx, uintptr_t hva, struct mem_backing *ret);
 /* The context of a grant table or mapping handle (for shbuf/'s allocations). */
 struct uiommu_ctx *grant_gntshr_ctx(const struct uiommu_gntshr *gs);
 struct uiommu_ctx *grant_gnttab_ctx(const struct uiommu_gnttab *gt);
-/* ---- prereg/: address spaces and preregistered memory ---- */
+/* ---- mm/: address spaces ---- */
 
 /*
- * prereg_mm_current() - uiommu_prereg_mm_current() with its reasons: 0, -EPERM in
- * a fork() child of the process that first used the context, -ENOMEM if
- * the process address space could not be made.
+ * Extension slots of an address space (core/ext.h): the state of the
+ * modules above mm/, created on first use (mm_ext_install()) and
+ * finalised by uiommu_mm_free() (or the context's teardown, for its
+ * process address space), last slot first.
  */
-int prereg_mm_current(struct uiommu_ctx *ctx, struct uiommu_prereg_mm **ret_mm);
+enum mm_ext {
+	MM_EXT_PREREG, /* struct prereg_mm, src/prereg/ */
+	MM_EXT_MIRROR, /* struct mirror_mm, src/mirror/ */
+	MM_EXT_NR
+};
 
 /*
- * prereg_mm_hold() / prereg_mm_unhold() - A container binds @mm (Linux
- * mmgrab()/mmdrop()): uiommu_prereg_mm_free() refuses while it is held.
+ * mm_ext_busy_fn - An upper module's say in uiommu_mm_free(): 0, or the
+ * negative errno it refuses with (it logs why). Called before anything is
+ * done, in the freeing thread.
  */
-void prereg_mm_hold(struct uiommu_prereg_mm *mm);
-void prereg_mm_unhold(struct uiommu_prereg_mm *mm);
+typedef int mm_ext_busy_fn(struct uiommu_mm *mm, void *state);
+
+/*
+ * Device accesses in flight (uiommu_mm_dma_begin()): counted in one of two
+ * buckets by epoch, so that mm_dma_quiesce() waits for those that began
+ * before it without starving behind those that begin after (SRCU's idea).
+ * gate_held makes new ones wait (the userfaultfd monitor's hold).
+ */
+struct mm_dma {
+	_Atomic uint32_t gate_held;
+	_Atomic uint64_t epoch;
+	_Atomic uint64_t count[2];
+	_Atomic uint32_t waiters;
+	_Atomic uint64_t holds; /* statistics: times held */
+	pthread_mutex_t gate_lock;
+	pthread_cond_t gate_cond;
+	pthread_mutex_t quiesce_lock;
+};
+
+/* An address space. mm/ owns every field but the extension slots. */
+struct uiommu_mm {
+	struct uiommu_ctx *ctx;
+	unsigned int flags;		/* UIOMMU_MM_USERFAULTFD */
+	unsigned int fork_gen;		/* the process it belongs to */
+	bool process;			/* the context's process address space */
+	_Atomic bool released;		/* uiommu_mm_free() ran its finalisers */
+	_Atomic uint32_t users;		/* bound containers and threads using it */
+	_Atomic uint64_t refs;		/* the owner's and mm_grab()'s */
+	int uffd;			/* UIOMMU_MM_USERFAULTFD: the userfaultfd, else -1 */
+	struct mm_dma dma;
+	struct ext_slot ext[MM_EXT_NR];
+	mm_ext_busy_fn *_Atomic ext_busy[MM_EXT_NR];
+};
+
+/*
+ * mm_current() - uiommu_mm_current() with its reasons: 0, -EPERM in a
+ * fork() child of the process that first used the context, -ENOMEM if the
+ * process address space could not be made.
+ */
+int mm_current(struct uiommu_ctx *ctx, struct uiommu_mm **ret_mm);
+
+/*
+ * mm_hold() / mm_unhold() - A container binds @mm (Linux mmgrab() by the
+ * container): uiommu_mm_free() refuses while it is held.
+ */
+void mm_hold(struct uiommu_mm *mm);
+void mm_unhold(struct uiommu_mm *mm);
+
+/*
+ * mm_grab() / mm_drop() - Keep @mm's memory (not its use) alive, as Linux
+ * mmgrab()/mmdrop(): an upper module's state that outlives
+ * uiommu_mm_free() (interval notifiers still registered) grabs it. The
+ * last drop frees it and gives back its UIOMMU_RES_ADDRESS_SPACES.
+ */
+void mm_grab(struct uiommu_mm *mm);
+void mm_drop(struct uiommu_mm *mm);
+
+/*
+ * mm_ext_install() - ext_install() on slot @e of @mm, with @busy (may be
+ * NULL) asked by uiommu_mm_free() before anything is done. Returns the
+ * installed state: @state, or the one another thread installed first
+ * (the caller then frees its own).
+ */
+void *mm_ext_install(struct uiommu_mm *mm, enum mm_ext e, void *state, ext_fini_fn *fini,
+		     mm_ext_busy_fn *busy);
+
+/*
+ * Device accesses (mm/dma.c; uiommu_mm_dma_begin() is mm_dma_begin()):
+ * - mm_dma_try_begin(): the same without waiting: true with the access
+ *   counted, or false (the monitor holds accesses; nothing counted). Never
+ *   blocks, allocates or takes a mutex: for an RCU read-side section.
+ * - mm_dma_wait(): sleep until the hold that failed a try_begin is over.
+ * - mm_dma_quiesce(): wait until every access that began before this call
+ *   has ended. May sleep.
+ * - mm_dma_hold() / mm_dma_release(): hold new accesses (they wait) and
+ *   quiesce; release. The monitor's.
+ * - mm_dma_step_out() / mm_dma_step_in(): leave this thread's accesses of
+ *   @mm (returns how many) and come back, for a fault handler called
+ *   inside one, which populates.
+ */
+void mm_dma_begin(struct uiommu_mm *mm);
+bool mm_dma_try_begin(struct uiommu_mm *mm);
+void mm_dma_end(struct uiommu_mm *mm);
+void mm_dma_wait(struct uiommu_mm *mm);
+void mm_dma_quiesce(struct uiommu_mm *mm);
+void mm_dma_hold(struct uiommu_mm *mm);
+void mm_dma_release(struct uiommu_mm *mm);
+unsigned int mm_dma_step_out(struct uiommu_mm *mm);
+void mm_dma_step_in(struct uiommu_mm *mm, unsigned int n);
+
+/* ---- prereg/: preregistered memory ---- */
 
 /*
  * The lock-free fast path (VFIO MAP/UNMAP, the accelerated hcalls), as
@@ -298,7 +393,7 @@ void prereg_mm_unhold(struct uiommu_prereg_mm *mm);
  * - prereg_range(): the region's [ua, last].
  * None blocks, takes a mutex or allocates.
  */
-struct uiommu_prereg *prereg_lookup_rcu(struct uiommu_prereg_mm *mm, uint64_t ua, uint64_t size);
+struct uiommu_prereg *prereg_lookup_rcu(struct uiommu_mm *mm, uint64_t ua, uint64_t size);
 int prereg_ua_to_hpa(const struct uiommu_prereg *mem, uint64_t ua, unsigned int page_shift,
 		     uint64_t *ret_hpa);
 int prereg_mapped_add(struct uiommu_prereg *mem, uint64_t n);

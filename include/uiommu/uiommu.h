@@ -25,5 +25,6 @@
 #include <uiommu/mirror.h>
 #include <uiommu/prereg.h>
 #include <uiommu/vfio.h>
+#include <uiommu/mm.h>
 
 #endif /* UIOMMU_UIOMMU_H */

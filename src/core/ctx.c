@@ -30,7 +30,6 @@ static const char *const resource_names[UIOMMU_RES_NR] = {
 	[UIOMMU_RES_GRANT_MAPS] = "grant_maps",
 	[UIOMMU_RES_ADDRESS_SPACES] = "address_spaces",
 	[UIOMMU_RES_MIRROR_BUSY_MS] = "mirror_busy_ms",
-	[UIOMMU_RES_PREREG_MMS] = "prereg_mms",
 	[UIOMMU_RES_PREREG_REGIONS] = "prereg_regions",
 	[UIOMMU_RES_VFIO_CONTAINERS] = "vfio_containers",
 };
@@ -56,7 +55,6 @@ static const uint64_t resource_defaults[UIOMMU_RES_NR] = {
 	[UIOMMU_RES_GRANT_MAPS] = 262144,
 	[UIOMMU_RES_ADDRESS_SPACES] = 64,
 	[UIOMMU_RES_MIRROR_BUSY_MS] = 1000,
-	[UIOMMU_RES_PREREG_MMS] = 64,
 	[UIOMMU_RES_PREREG_REGIONS] = 65536,
 	[UIOMMU_RES_VFIO_CONTAINERS] = 1024,
 };

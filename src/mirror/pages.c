@@ -12,7 +12,7 @@
 #include "mirror.h"
 
 struct uiommu_mirror {
-	struct uiommu_mm *mm;
+	struct mirror_mm *mm;
 	struct uiommu_ctx *ctx;
 	uint64_t ua, last, npages;
 	unsigned int flags;
@@ -168,7 +168,7 @@ static bool mirror_invalidate(struct uiommu_interval_notifier *sub,
 		atomic_store_explicit(&m->has_dma_mapping, false, memory_order_release);
 		/* Like Xe waiting for the VM's fences: no device access still uses the old TCEs. */
 		if (m->tbl)
-			mm_dma_quiesce(m->mm);
+			mm_dma_quiesce(m->mm->mm);
 	}
 	driver_write_unlock(m);
 	return true;
@@ -180,19 +180,23 @@ static const struct uiommu_interval_notifier_ops mirror_notifier_ops = {
 
 /* ---- create and free ---- */
 
-UIOMMU_EXPORT int uiommu_mirror_new(struct uiommu_mm *mm, void *ua, uint64_t size,
+UIOMMU_EXPORT int uiommu_mirror_new(struct uiommu_mm *owner, void *ua, uint64_t size,
 				    unsigned int flags, struct uiommu_mirror **ret_mirror)
 {
 	struct uiommu_mirror *m;
+	struct mirror_mm *mm;
 	uint64_t last;
 	int ret;
 
-	if (!mm || !ret_mirror || (flags & ~UIOMMU_MIRROR_READ_ONLY) ||
+	if (!owner || !ret_mirror || (flags & ~UIOMMU_MIRROR_READ_ONLY) ||
 	    !is_aligned_u64((uintptr_t)ua, MIRROR_PAGE_SIZE) || !size ||
 	    !is_aligned_u64(size, MIRROR_PAGE_SIZE))
 		return -EINVAL;
 	if (range_from_len((uintptr_t)ua, size, &last))
 		return -EOVERFLOW;
+	ret = mirror_mm_get(owner, &mm);
+	if (ret)
+		return ret;
 	m = ctx_alloc(mm->ctx, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
@@ -205,8 +209,7 @@ UIOMMU_EXPORT int uiommu_mirror_new(struct uiommu_mm *mm, void *ua, uint64_t siz
 	atomic_init(&m->notifier_seq, MIRROR_SEQ_NEVER);
 	pthread_mutex_init(&m->populate_lock, NULL);
 	pthread_rwlock_init(&m->lock, NULL);
-	ret = uiommu_interval_notifier_insert(mm, m->ua, size, &mirror_notifier_ops, m,
-					      &m->notifier);
+	ret = mirror_notifier_insert(mm, m->ua, last, &mirror_notifier_ops, m, &m->notifier);
 	if (ret) {
 		pthread_rwlock_destroy(&m->lock);
 		pthread_mutex_destroy(&m->populate_lock);
@@ -222,7 +225,7 @@ UIOMMU_EXPORT int uiommu_mirror_new(struct uiommu_mm *mm, void *ua, uint64_t siz
 
 UIOMMU_EXPORT int uiommu_mirror_free(struct uiommu_mirror *mirror)
 {
-	struct uiommu_mm *mm;
+	struct mirror_mm *mm;
 	struct uiommu_ctx *ctx;
 	int ret;
 
@@ -258,7 +261,7 @@ UIOMMU_EXPORT int uiommu_mirror_free(struct uiommu_mirror *mirror)
 	if (ret) /* cannot happen: checked above */
 		return ret;
 	if (mirror->tbl) {
-		mm_dma_quiesce(mm);
+		mm_dma_quiesce(mm->mm);
 		uiommu_tce_table_unref(mirror->tbl);
 	}
 	pthread_rwlock_destroy(&mirror->lock);
@@ -583,20 +586,24 @@ UIOMMU_EXPORT int uiommu_mirror_unbind(struct uiommu_mirror *mirror)
 	pthread_mutex_unlock(&mirror->populate_lock);
 	if (!tbl)
 		return -ENOENT;
-	mm_dma_quiesce(mirror->mm);
+	mm_dma_quiesce(mirror->mm->mm);
 	uiommu_tce_table_unref(tbl);
 	return 0;
 }
 
-UIOMMU_EXPORT int uiommu_mm_handle_fault(struct uiommu_mm *mm, struct uiommu_tce_table *tbl,
+UIOMMU_EXPORT int uiommu_mm_handle_fault(struct uiommu_mm *owner, struct uiommu_tce_table *tbl,
 					 uint64_t ioba)
 {
 	struct uiommu_mirror *m, *found = NULL;
+	struct mirror_mm *mm;
 	unsigned int steps;
 	int ret;
 
-	if (!mm || !tbl)
+	if (!owner || !tbl)
 		return -EINVAL;
+	mm = mirror_mm_of(owner);
+	if (!mm)
+		return -EFAULT; /* no mirror of it was ever made */
 	if (*mirror_tls_driver_locks() || mirror_tls_invalidating() == mm)
 		return -EDEADLK;
 	/*
@@ -621,9 +628,9 @@ UIOMMU_EXPORT int uiommu_mm_handle_fault(struct uiommu_mm *mm, struct uiommu_tce
 	found->fault_users++;
 	pthread_mutex_unlock(&mm->mirrors_lock);
 	/* Called inside the faulting DMA: an invalidation may be waiting for it. */
-	steps = mm_dma_step_out(mm);
+	steps = mm_dma_step_out(owner);
 	ret = uiommu_mirror_populate(found);
-	mm_dma_step_in(mm, steps);
+	mm_dma_step_in(owner, steps);
 	pthread_mutex_lock(&mm->mirrors_lock);
 	if (!--found->fault_users)
 		pthread_cond_broadcast(&mm->mirrors_cond);
@@ -635,12 +642,12 @@ UIOMMU_EXPORT int uiommu_mm_handle_fault(struct uiommu_mm *mm, struct uiommu_tce
 
 void mirror_migrate_hook(void *opaque, uint64_t old_hpa, uint64_t len, bool end)
 {
-	struct uiommu_mm *mm = opaque;
+	struct mirror_mm *mm = opaque;
 	struct uiommu_mirror *m;
 
 	if (end) {
 		for (size_t i = 0; i < mm->mig_n; i++)
-			uiommu_mm_invalidate_range_end(mm, &mm->mig_ranges[i]);
+			mirror_invalidate_end(mm);
 		mm->mig_n = 0;
 		return;
 	}
@@ -679,5 +686,5 @@ void mirror_migrate_hook(void *opaque, uint64_t old_hpa, uint64_t len, bool end)
 	}
 	pthread_mutex_unlock(&mm->mirrors_lock);
 	for (size_t i = 0; i < mm->mig_n; i++)
-		uiommu_mm_invalidate_range_start(mm, &mm->mig_ranges[i]);
+		mirror_invalidate_start(mm, &mm->mig_ranges[i]);
 }

@@ -286,9 +286,9 @@ static bool deferred(struct uiommu_mm *mm, struct uiommu_interval_notifier *sub)
 {
 	bool d;
 
-	pthread_mutex_lock(&mm->lock);
+	pthread_mutex_lock(&mirror_mm_of(mm)->lock);
 	d = sub->on_deferred;
-	pthread_mutex_unlock(&mm->lock);
+	pthread_mutex_unlock(&mirror_mm_of(mm)->lock);
 	return d;
 }
 
@@ -776,8 +776,8 @@ static void test_mirror_retry_and_busy(void **state)
 	in.mm = mm;
 	in.ua = (uintptr_t)hva;
 	in.times = 3;
-	mm->test_populate_opaque = &in;
-	mm->test_populate_hook = inject_hook;
+	mirror_mm_of(mm)->test_populate_opaque = &in;
+	mirror_mm_of(mm)->test_populate_hook = inject_hook;
 	/* Three invalidations race the population: three retries, then it commits. */
 	assert_int_equal(uiommu_mirror_populate(m), 0);
 	assert_int_equal(minfo(m).retries, 3);
@@ -792,7 +792,7 @@ static void test_mirror_retry_and_busy(void **state)
 	assert_true(minfo(m).retries > 4);
 	assert_int_equal(uiommu_ctx_set_limit(ctx, UIOMMU_RES_MIRROR_BUSY_MS, 0), 0);
 	assert_int_equal(uiommu_mirror_populate(m), -EBUSY);
-	mm->test_populate_hook = NULL;
+	mirror_mm_of(mm)->test_populate_hook = NULL;
 	assert_int_equal(uiommu_mirror_populate(m), 0);
 	assert_int_equal(uiommu_mirror_free(m), 0);
 	assert_int_equal(uiommu_mm_free(mm), 0);
@@ -929,12 +929,12 @@ static void test_mirror_bind(void **state)
 		assert_int_equal(uiommu_mirror_populate(m2), 0);
 		assert_int_equal(uiommu_mm_invalidate(mm, (uintptr_t)hva, PAGE,
 						      UIOMMU_MMU_NOTIFY_CLEAR), 0);
-		mm->test_populate_opaque = &in;
-		mm->test_populate_hook = inject_hook;
+		mirror_mm_of(mm)->test_populate_opaque = &in;
+		mirror_mm_of(mm)->test_populate_hook = inject_hook;
 		uiommu_mm_dma_begin(mm);
 		assert_int_equal(uiommu_mm_handle_fault(mm, tbl, ioba + 3 * PAGE), 0);
 		uiommu_mm_dma_end(mm);
-		mm->test_populate_hook = NULL;
+		mirror_mm_of(mm)->test_populate_hook = NULL;
 		assert_int_equal(in.done, 1);
 		assert_false(uiommu_mirror_valid(m2));
 		assert_int_equal(dev_read(ctx, mm, tbl, ioba + 3 * PAGE, buf, 9), 0);
