@@ -491,6 +491,74 @@ int papr_liobn_attach_hw(struct uiommu_guest *guest, uint64_t liobn,
 int papr_liobn_detach_hw(struct uiommu_guest *guest, uint64_t liobn,
 			 const struct papr_hw_ops *ops, void *opaque);
 
+/* ---- tce/: DMA hooks of a table ---- */
+
+/*
+ * What a device's DMA through a table's TCEs must enter and leave, once
+ * per chunk (src/device/): an upper layer that guards the memory behind
+ * those TCEs registers one (a mirror bound to the table: its address
+ * space's device accesses, mm.h). All three run in the DMA's thread.
+ * @try_begin: inside the chunk (RCU read-side, the PE's DMA gate), after
+ *	the translation and before any byte moves: true with the access
+ *	counted; false if accesses are held (nothing counted), after which
+ *	the caller leaves the chunk and calls @wait once. Never blocks,
+ *	allocates or takes a mutex; on false it keeps @opaque alive for @wait.
+ * @end: after the chunk's copies, outside RCU: the access is over.
+ * @wait: outside RCU: sleep until @try_begin may succeed, and let @opaque go.
+ */
+struct tce_dma_hook_ops {
+	bool (*try_begin)(void *opaque);
+	void (*end)(void *opaque);
+	void (*wait)(void *opaque);
+};
+
+/* Registrations (distinct ops/opaque pairs) one table holds at once. */
+#define TCE_DMA_HOOKS_MAX 8
+
+/* The first member of every struct uiommu_tce_table (tce/tce.h). */
+struct tce_table_dma {
+	_Atomic uint32_t nhooks; /* slots in use are below this; 0: no hook */
+};
+
+/* Has @tbl any DMA hook? One load: the DMA path's only cost without hooks. */
+static inline bool tce_dma_hooked(const struct uiommu_tce_table *tbl)
+{
+	return unlikely(atomic_load_explicit(&((const struct tce_table_dma *)(const void *)tbl)
+						      ->nhooks, memory_order_acquire));
+}
+
+/*
+ * tce_dma_hook_add() / tce_dma_hook_remove() - Register (or drop) @ops
+ * with @opaque on @tbl. Adding a pair again counts it; the last remove of
+ * a pair waits for a grace period, so that no chunk still uses it when it
+ * returns. Add: 0, or -ENOSPC (TCE_DMA_HOOKS_MAX pairs). Take the table's
+ * link lock; not inside an RCU read-side section.
+ */
+int tce_dma_hook_add(struct uiommu_tce_table *tbl, const struct tce_dma_hook_ops *ops,
+		     void *opaque);
+void tce_dma_hook_remove(struct uiommu_tce_table *tbl, const struct tce_dma_hook_ops *ops,
+			 void *opaque);
+
+/* The hooks one chunk entered (tce_dma_hooks_enter()), on the caller's stack. */
+struct tce_dma_entered {
+	unsigned int n;
+	const struct tce_dma_hook_ops *ops[TCE_DMA_HOOKS_MAX];
+	void *opaque[TCE_DMA_HOOKS_MAX];
+	const struct tce_dma_hook_ops *held_ops; /* the hook that refused, for the wait */
+	void *held_opaque;
+};
+
+/*
+ * tce_dma_hooks_enter() - Inside the chunk: try_begin every hook of @tbl.
+ * True with all entered (tce_dma_hooks_exit() after the chunk, outside
+ * RCU); false if one is held: nothing is entered, nothing of the run may
+ * be copied, and the caller leaves the chunk and calls tce_dma_hooks_wait()
+ * before it tries again.
+ */
+bool tce_dma_hooks_enter(struct uiommu_tce_table *tbl, struct tce_dma_entered *e);
+void tce_dma_hooks_exit(struct tce_dma_entered *e);
+void tce_dma_hooks_wait(struct tce_dma_entered *e);
+
 /* ---- pe/: what emulated devices (src/device/) need from their PE ---- */
 
 /*
@@ -542,6 +610,8 @@ void pe_dma_exit(struct uiommu_pe *pe, unsigned int token, const struct pe_dma_s
  * each page the TCE cache, the table, the permission. Translates a run of
  * at most @max pages of one window into @x[0..*@ret_n) (each the hpa of
  * its first byte and its bytes); the caller goes on from where it stops.
+ * *@ret_tbl is the window's table the run went through (for its DMA hooks,
+ * tce_dma_hooked()), or NULL (the bypass, no window, a frozen PE).
  * Return: 0, or the enum uiommu_dma_fault_reason of the page after the run
  * (@x[*@ret_n], of @max + 1 entries, has the TCE, flags and window found;
  * table_tce for UIOMMU_DMA_FAULT_STALE_TCE). Between pe_dma_enter() and
@@ -549,7 +619,8 @@ void pe_dma_exit(struct uiommu_pe *pe, unsigned int token, const struct pe_dma_s
  */
 unsigned int pe_translate_rcu(struct uiommu_pe *pe, uint64_t ioba, uint64_t len,
 			      enum uiommu_dma_dir dir, struct pe_xlate *x, unsigned int max,
-			      unsigned int *ret_n, struct pe_dma_stats *st);
+			      unsigned int *ret_n, struct pe_dma_stats *st,
+			      struct uiommu_tce_table **ret_tbl);
 
 /* After a reported DMA fault: freeze the PE if EEH is enabled; true if it did. */
 bool pe_dma_error(struct uiommu_pe *pe);

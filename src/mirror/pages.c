@@ -40,6 +40,8 @@ struct uiommu_mirror {
 	_Atomic uint64_t st_populates, st_retries, st_invalidations;
 };
 
+static void binding_drop(struct uiommu_mirror *m, struct uiommu_tce_table *tbl);
+
 /* Xe's LONG_MAX: a sequence no notifier ever has, so the first check always repins. */
 #define MIRROR_SEQ_NEVER ((uint64_t)INT64_MAX)
 
@@ -260,10 +262,8 @@ UIOMMU_EXPORT int uiommu_mirror_free(struct uiommu_mirror *mirror)
 	ret = uiommu_interval_notifier_remove(mirror->notifier);
 	if (ret) /* cannot happen: checked above */
 		return ret;
-	if (mirror->tbl) {
-		mm_dma_quiesce(mm->mm);
-		uiommu_tce_table_unref(mirror->tbl);
-	}
+	if (mirror->tbl)
+		binding_drop(mirror, mirror->tbl);
 	pthread_rwlock_destroy(&mirror->lock);
 	pthread_mutex_destroy(&mirror->populate_lock);
 	ctx_free(ctx, mirror->addrs);
@@ -519,6 +519,49 @@ UIOMMU_EXPORT int uiommu_mirror_get_info(struct uiommu_mirror *mirror,
 
 /* ---- binding to a DMA window ---- */
 
+/*
+ * The table's DMA hooks (src/internal.h), one registration per address
+ * space and table: the library's own devices enter the address space's
+ * device accesses for every chunk through the window, as a device model
+ * would with uiommu_mm_dma_begin(). The hook is linked while a mirror is
+ * bound, so the address space is alive inside the chunk (the mirror's
+ * notifier grabs it); a held access grabs it again for the wait outside.
+ */
+static bool dma_hook_try_begin(void *opaque)
+{
+	struct uiommu_mm *mm = opaque;
+
+	if (likely(mm_dma_try_begin(mm)))
+		return true;
+	mm_grab(mm);
+	return false;
+}
+
+static void dma_hook_end(void *opaque)
+{
+	mm_dma_end(opaque);
+}
+
+static void dma_hook_wait(void *opaque)
+{
+	mm_dma_wait(opaque);
+	mm_drop(opaque);
+}
+
+static const struct tce_dma_hook_ops mirror_dma_hook_ops = {
+	.try_begin = dma_hook_try_begin,
+	.end = dma_hook_end,
+	.wait = dma_hook_wait,
+};
+
+/* After the TCEs are cleared and the accesses quiesced: the binding's last trace. */
+static void binding_drop(struct uiommu_mirror *m, struct uiommu_tce_table *tbl)
+{
+	mm_dma_quiesce(m->mm->mm);
+	tce_dma_hook_remove(tbl, &mirror_dma_hook_ops, m->mm->mm);
+	uiommu_tce_table_unref(tbl);
+}
+
 UIOMMU_EXPORT int uiommu_mirror_bind(struct uiommu_mirror *mirror, struct uiommu_tce_table *tbl,
 				     uint64_t ioba, unsigned int flags)
 {
@@ -547,6 +590,12 @@ UIOMMU_EXPORT int uiommu_mirror_bind(struct uiommu_mirror *mirror, struct uiommu
 			(unsigned long long)ioba, (unsigned long long)size);
 		return ret;
 	}
+	ret = tce_dma_hook_add(tbl, &mirror_dma_hook_ops, mirror->mm->mm);
+	if (ret) {
+		ctx_err(mirror->ctx, "mirror: the window's table already guards %u address spaces",
+			TCE_DMA_HOOKS_MAX);
+		return ret;
+	}
 	pthread_mutex_lock(&mirror->populate_lock);
 	driver_write_lock(mirror);
 	if (mirror->tbl) {
@@ -564,6 +613,8 @@ UIOMMU_EXPORT int uiommu_mirror_bind(struct uiommu_mirror *mirror, struct uiommu
 out:
 	driver_write_unlock(mirror);
 	pthread_mutex_unlock(&mirror->populate_lock);
+	if (ret)
+		tce_dma_hook_remove(tbl, &mirror_dma_hook_ops, mirror->mm->mm);
 	return ret;
 }
 
@@ -586,8 +637,7 @@ UIOMMU_EXPORT int uiommu_mirror_unbind(struct uiommu_mirror *mirror)
 	pthread_mutex_unlock(&mirror->populate_lock);
 	if (!tbl)
 		return -ENOENT;
-	mm_dma_quiesce(mirror->mm->mm);
-	uiommu_tce_table_unref(tbl);
+	binding_drop(mirror, tbl);
 	return 0;
 }
 
