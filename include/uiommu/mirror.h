@@ -590,12 +590,21 @@ int uiommu_mirror_get_info(struct uiommu_mirror *mirror, struct uiommu_mirror_in
  * have hpas (RAM regions, hostmem buffers) in chunks at least as large as
  * the IOMMU page; populate checks it.
  *
- * Context: takes the mirror's populate mutex and driver lock.
+ * The binding also hooks the table (one hook per address space, shared by
+ * its mirrors bound there): the library's emulated devices (device.h)
+ * then enter the address space's device accesses by themselves for every
+ * DMA through the table, so that only device models of the caller's own
+ * bracket their DMA with uiommu_mm_dma_begin().
+ *
+ * Context: takes the mirror's populate mutex and driver lock, and the
+ * table's link lock.
  *
  * Return: 0, or a negative errno:
  * * -EINVAL NULL @mirror or @tbl, unknown @flags, a table of another
  *   context, a mirror that is not made of whole IOMMU pages of @tbl, or
  *   bus addresses outside the window (uiommu_tce_table_check_ioba());
+ * * -ENOSPC mirrors of 8 other address spaces are bound to @tbl already
+ *   (the table's hooks);
  * * -EBUSY the mirror is already bound.
  */
 int uiommu_mirror_bind(struct uiommu_mirror *mirror, struct uiommu_tce_table *tbl,
@@ -606,8 +615,9 @@ int uiommu_mirror_bind(struct uiommu_mirror *mirror, struct uiommu_tce_table *tb
  * @mirror: mirror.
  *
  * Clears and kills the TCEs, waits for device accesses that began before,
- * and drops the reference to the table. The DMA array must be populated
- * again before use.
+ * and drops the table's hook (the last mirror of its address space there,
+ * after a grace period) and the reference to the table. The DMA array must
+ * be populated again before use.
  *
  * Context: may sleep; not with the driver lock held.
  *

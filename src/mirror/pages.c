@@ -227,6 +227,7 @@ UIOMMU_EXPORT int uiommu_mirror_new(struct uiommu_mm *owner, void *ua, uint64_t 
 
 UIOMMU_EXPORT int uiommu_mirror_free(struct uiommu_mirror *mirror)
 {
+	struct uiommu_tce_table *tbl;
 	struct mirror_mm *mm;
 	struct uiommu_ctx *ctx;
 	int ret;
@@ -252,6 +253,8 @@ UIOMMU_EXPORT int uiommu_mirror_free(struct uiommu_mirror *mirror)
 		tces_clear_locked(mirror);
 	atomic_store(&mirror->has_dma_mapping, false);
 	mirror->unmapped = true;
+	tbl = mirror->tbl;
+	mirror->tbl = NULL;
 	driver_write_unlock(mirror);
 	pthread_mutex_unlock(&mirror->populate_lock);
 	pthread_mutex_lock(&mm->mirrors_lock);
@@ -259,11 +262,12 @@ UIOMMU_EXPORT int uiommu_mirror_free(struct uiommu_mirror *mirror)
 	while (mirror->fault_users)
 		pthread_cond_wait(&mm->mirrors_cond, &mm->mirrors_lock);
 	pthread_mutex_unlock(&mm->mirrors_lock);
+	/* Before the notifier: its removal may drop the last reference to the address space. */
+	if (tbl)
+		binding_drop(mirror, tbl);
 	ret = uiommu_interval_notifier_remove(mirror->notifier);
 	if (ret) /* cannot happen: checked above */
 		return ret;
-	if (mirror->tbl)
-		binding_drop(mirror, mirror->tbl);
 	pthread_rwlock_destroy(&mirror->lock);
 	pthread_mutex_destroy(&mirror->populate_lock);
 	ctx_free(ctx, mirror->addrs);
