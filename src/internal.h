@@ -356,8 +356,9 @@ void *mm_ext_install(struct uiommu_mm *mm, enum mm_ext e, void *state, ext_fini_
 
 /*
  * Device accesses (mm/dma.c; uiommu_mm_dma_begin() is mm_dma_begin()):
- * - mm_dma_try_begin(): the same without waiting: true with the access
- *   counted, or false (the monitor holds accesses; nothing counted). Never
+ * - mm_dma_try_begin(): the same without waiting: the access is counted
+ *   either way (end it with mm_dma_end()), and false says the monitor holds
+ *   accesses: use nothing, end it, then mm_dma_wait() and try again. Never
  *   blocks, allocates or takes a mutex: for an RCU read-side section.
  * - mm_dma_wait(): sleep until the hold that failed a try_begin is over.
  * - mm_dma_quiesce(): wait until every access that began before this call
@@ -499,12 +500,14 @@ int papr_liobn_detach_hw(struct uiommu_guest *guest, uint64_t liobn,
  * those TCEs registers one (a mirror bound to the table: its address
  * space's device accesses, mm.h). All three run in the DMA's thread.
  * @try_begin: inside the chunk (RCU read-side, the PE's DMA gate), after
- *	the translation and before any byte moves: true with the access
- *	counted; false if accesses are held (nothing counted), after which
- *	the caller leaves the chunk and calls @wait once. Never blocks,
- *	allocates or takes a mutex; on false it keeps @opaque alive for @wait.
- * @end: after the chunk's copies, outside RCU: the access is over.
- * @wait: outside RCU: sleep until @try_begin may succeed, and let @opaque go.
+ *	the translation and before any byte moves: counts the access, and
+ *	returns false if accesses are held, after which nothing may be copied:
+ *	the caller leaves the chunk, calls @end, then @wait once. Never
+ *	blocks, allocates or takes a mutex; on false it keeps @opaque alive
+ *	for @wait.
+ * @end: after the chunk, outside RCU: the access is over (may take a mutex).
+ * @wait: outside RCU, after @end: sleep until @try_begin may succeed, and
+ *	let @opaque go.
  */
 struct tce_dma_hook_ops {
 	bool (*try_begin)(void *opaque);
@@ -549,11 +552,11 @@ struct tce_dma_entered {
 };
 
 /*
- * tce_dma_hooks_enter() - Inside the chunk: try_begin every hook of @tbl.
- * True with all entered (tce_dma_hooks_exit() after the chunk, outside
- * RCU); false if one is held: nothing is entered, nothing of the run may
- * be copied, and the caller leaves the chunk and calls tce_dma_hooks_wait()
- * before it tries again.
+ * tce_dma_hooks_enter() - Inside the chunk: try_begin the hooks of @tbl.
+ * True with all entered; false if one is held: nothing of the run may be
+ * copied, the caller leaves the chunk and, as in both cases, calls
+ * tce_dma_hooks_exit() outside RCU, then tce_dma_hooks_wait() before it
+ * tries again.
  */
 bool tce_dma_hooks_enter(struct uiommu_tce_table *tbl, struct tce_dma_entered *e);
 void tce_dma_hooks_exit(struct tce_dma_entered *e);

@@ -133,11 +133,11 @@ static int dma_run(struct uiommu_dev *dev, enum uiommu_dma_dir dir, const struct
 					reason = 0;
 					if (hooked)
 						break; /* the next chunk enters this one's */
+					hooked = tbl;
 					if (!tce_dma_hooks_enter(tbl, &hooks)) {
 						held = true;
 						break;
 					}
-					hooked = tbl;
 				}
 				for (x = xs; x < xs + n; x++) {
 					unsigned char *hva;

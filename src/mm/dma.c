@@ -56,19 +56,16 @@ static bool dma_nested(const struct uiommu_mm *mm)
 	return false;
 }
 
-/* Count one access in the current bucket: its index, or -1 if held (nothing counted). */
-static int dma_try_get(struct uiommu_mm *mm)
+/* Count one access in the current bucket (*@ret_idx); false if accesses are held. */
+static bool dma_count(struct uiommu_mm *mm, unsigned int *ret_idx)
 {
 	struct mm_dma *d = &mm->dma;
 	unsigned int idx = atomic_load_explicit(&d->epoch, memory_order_seq_cst) & 1;
 
 	atomic_fetch_add_explicit(&d->count[idx], 1, memory_order_seq_cst);
-	if (likely(!atomic_load_explicit(&d->gate_held, memory_order_seq_cst)) ||
-	    unlikely(dma_nested(mm)))
-		return (int)idx;
-	/* Held: back out, so that the monitor's quiesce can finish. */
-	dma_put(d, idx);
-	return -1;
+	*ret_idx = idx;
+	return likely(!atomic_load_explicit(&d->gate_held, memory_order_seq_cst)) ||
+	       unlikely(dma_nested(mm));
 }
 
 void mm_dma_wait(struct uiommu_mm *mm)
@@ -83,11 +80,14 @@ void mm_dma_wait(struct uiommu_mm *mm)
 
 static unsigned int dma_get(struct uiommu_mm *mm)
 {
-	int idx;
+	unsigned int idx;
 
-	while ((idx = dma_try_get(mm)) < 0)
+	while (!dma_count(mm, &idx)) {
+		/* Held: back out, so that the monitor's quiesce can finish, and wait. */
+		dma_put(&mm->dma, idx);
 		mm_dma_wait(mm);
-	return (unsigned int)idx;
+	}
+	return idx;
 }
 
 static void dma_push(struct uiommu_mm *mm, unsigned int idx)
@@ -110,12 +110,12 @@ void mm_dma_begin(struct uiommu_mm *mm)
 
 bool mm_dma_try_begin(struct uiommu_mm *mm)
 {
-	int idx = dma_try_get(mm);
+	unsigned int idx;
+	bool ok = dma_count(mm, &idx);
 
-	if (idx < 0)
-		return false;
-	dma_push(mm, (unsigned int)idx);
-	return true;
+	/* Counted either way: backing out here could take gate_lock inside RCU. */
+	dma_push(mm, idx);
+	return ok;
 }
 
 void mm_dma_end(struct uiommu_mm *mm)

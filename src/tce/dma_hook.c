@@ -94,15 +94,14 @@ bool tce_dma_hooks_enter(struct uiommu_tce_table *tbl, struct tce_dma_entered *e
 		if (!ops)
 			continue;
 		opaque = atomic_load_explicit(&tbl->dma_hook[i].opaque, memory_order_relaxed);
+		e->ops[e->n] = ops;
+		e->opaque[e->n++] = opaque;
 		if (!ops->try_begin(opaque)) {
-			/* Held: leave what was entered, innermost first, and wait outside. */
-			tce_dma_hooks_exit(e);
+			/* Held: entered all the same; the caller exits outside RCU, then waits. */
 			e->held_ops = ops;
 			e->held_opaque = opaque;
 			return false;
 		}
-		e->ops[e->n] = ops;
-		e->opaque[e->n++] = opaque;
 	}
 	return true;
 }
