@@ -164,34 +164,50 @@ static void test_device_fault_mode(void **state)
 	rig_free(&r);
 }
 
+/* Can this process follow the kernel (UIOMMU_MM_USERFAULTFD)? */
+static bool uffd_available(void)
+{
+	struct uiommu_ctx *ctx = test_ctx_new();
+	struct uiommu_mm *probe;
+	bool ok = !uiommu_mm_new(ctx, UIOMMU_MM_USERFAULTFD, &probe);
+
+	if (ok)
+		uiommu_mm_free(probe);
+	uiommu_ctx_free(ctx);
+	return ok;
+}
+
+/*
+ * The rig following the kernel, and 64 KiB of this process's own mapping
+ * of a 256 KiB RAM region's memfd (*@ret_fd, at *@ret_hpa).
+ */
+static char *uffd_rig_new(struct rig *r, int *ret_fd, uint64_t *ret_hpa)
+{
+	char *ua;
+
+	rig_new(r, UIOMMU_MM_USERFAULTFD);
+	*ret_fd = memfd_create("mirror-device", MFD_CLOEXEC);
+	assert_true(*ret_fd >= 0);
+	assert_int_equal(ftruncate(*ret_fd, 256 * KiB), 0);
+	assert_int_equal(uiommu_ram_add(r->ctx, *ret_fd, 0, 256 * KiB, NULL, ret_hpa), 0);
+	ua = mmap(NULL, 64 * KiB, PROT_READ | PROT_WRITE, MAP_SHARED, *ret_fd, 0);
+	assert_true(ua != MAP_FAILED);
+	return ua;
+}
+
 static void test_device_munmap(void **state)
 {
 	struct uiommu_dma_fault f = { .size = sizeof(f) };
 	struct uiommu_mirror *m;
-	struct uiommu_mm *probe;
 	struct rig r;
 	uint64_t hpa;
 	char *ua, buf[16];
 	int fd;
 
 	(void)state;
-	{
-		struct uiommu_ctx *ctx = test_ctx_new();
-
-		if (uiommu_mm_new(ctx, UIOMMU_MM_USERFAULTFD, &probe)) {
-			uiommu_ctx_free(ctx);
-			skip();
-		}
-		uiommu_mm_free(probe);
-		uiommu_ctx_free(ctx);
-	}
-	rig_new(&r, UIOMMU_MM_USERFAULTFD);
-	fd = memfd_create("mirror-device", MFD_CLOEXEC);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, 256 * KiB), 0);
-	assert_int_equal(uiommu_ram_add(r.ctx, fd, 0, 256 * KiB, NULL, &hpa), 0);
-	ua = mmap(NULL, 64 * KiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	assert_true(ua != MAP_FAILED);
+	if (!uffd_available())
+		skip();
+	ua = uffd_rig_new(&r, &fd, &hpa);
 	assert_int_equal(uiommu_mirror_new(r.mm, ua, 64 * KiB, 0, &m), 0);
 	assert_int_equal(uiommu_mirror_bind(m, r.tbl, r.info.bus_offset, UIOMMU_MIRROR_BIND_FAULT), 0);
 	strcpy(ua + 3 * PAGE, "mapped");
@@ -278,7 +294,6 @@ static void test_device_unwrapped_hold(void **state)
 	struct uiommu_interval_notifier *sub;
 	struct dma_arg a = { 0 };
 	struct uiommu_mirror *m;
-	struct uiommu_mm *probe;
 	pthread_t madv, dma;
 	struct rig r;
 	uint64_t hpa;
@@ -286,24 +301,10 @@ static void test_device_unwrapped_hold(void **state)
 	int fd;
 
 	(void)state;
-	{
-		struct uiommu_ctx *ctx = test_ctx_new();
-
-		if (uiommu_mm_new(ctx, UIOMMU_MM_USERFAULTFD, &probe)) {
-			uiommu_ctx_free(ctx);
-			skip();
-		}
-		uiommu_mm_free(probe);
-		uiommu_ctx_free(ctx);
-	}
-	rig_new(&r, UIOMMU_MM_USERFAULTFD);
+	if (!uffd_available())
+		skip();
+	ua = uffd_rig_new(&r, &fd, &hpa);
 	assert_int_equal(uiommu_dev_set_fault_handler(r.dev, NULL, NULL), 0);
-	fd = memfd_create("mirror-device-hold", MFD_CLOEXEC);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, 256 * KiB), 0);
-	assert_int_equal(uiommu_ram_add(r.ctx, fd, 0, 256 * KiB, NULL, &hpa), 0);
-	ua = mmap(NULL, 64 * KiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	assert_true(ua != MAP_FAILED);
 	/* Same start, smaller last: the blocker's callback runs before the mirror's. */
 	assert_int_equal(uiommu_interval_notifier_insert(r.mm, (uintptr_t)ua, PAGE, &blocker_ops,
 							 &b, &sub), 0);
