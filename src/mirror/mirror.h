@@ -3,11 +3,12 @@
  * Private state of mirrored user ranges (src/mirror/). See uiommu/mirror.h
  * and doc/design/mirror.md.
  *
- * notifier.c: address spaces, the interval tree (libbsd's red-black tree,
- *	augmented with each subtree's largest last byte), the sequence
- *	protocol and its deferred inserts and removes.
- * uffd.c: the userfaultfd, its registrations, the monitor thread and the
- *	device-access hold.
+ * notifier.c: the mirror side of address spaces (struct mirror_mm, in
+ *	the MM_EXT_MIRROR slot of a struct uiommu_mm), the interval tree
+ *	(libbsd's red-black tree, augmented with each subtree's largest last
+ *	byte), the sequence protocol and its deferred inserts and removes.
+ * uffd.c: the userfaultfd's registrations and the monitor thread, which
+ *	holds the address space's device accesses (mm/dma.c).
  * pages.c: mirrors: population, the DMA array, the invalidate callback,
  *	TCE bindings and fault mode.
  * resolve.c: user address -> address a device uses (hpa, or the kernel's

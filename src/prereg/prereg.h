@@ -3,12 +3,13 @@
  * Private state of preregistered memory (src/prereg/). See
  * uiommu/prereg.h and doc/design/vfio.md.
  *
- * The regions of an address space hang off its MM_EXT_PREREG slot (struct
- * prereg_mm, made by its first registration). They are an RCU-published, copy-on-write sorted
- * array (core/rcu_array.h) keyed by user address: lookups are a binary
- * search inside an RCU read-side section, with no lock. Registrations are
- * serialized by the address space's lock, which also guards each region's
- * used count (written under it, read atomically by info).
+ * The regions of an address space hang off its MM_EXT_PREREG slot
+ * (struct prereg_mm, made by its first registration; uiommu_mm_free()
+ * asks prereg_mm_busy() first). They are an RCU-published, copy-on-write
+ * sorted array (core/rcu_array.h) keyed by user address: lookups are a
+ * binary search inside an RCU read-side section, with no lock.
+ * Registrations are serialized by the prereg_mm's lock, which also guards
+ * each region's used count (written under it, read atomically by info).
  *
  * Removing a region from the array allocates the new array. So that the
  * last put never fails for want of memory, a region whose array could not
