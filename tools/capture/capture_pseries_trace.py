@@ -30,6 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import oracle  # noqa: E402 - tools/capture/oracle.py, next to this file
+import vfio  # noqa: E402 - tools/capture/vfio.py
 
 FORMAT_VERSION = 1
 QEMU = "qemu-system-ppc64"
@@ -44,6 +45,7 @@ DEBIAN_SECURITY = "http://deb.debian.org/debian-security"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 RAM = "1G"
+RAM_BYTES = 1 << 30
 DISK_BYTES = 64 * 1024 * 1024
 DDW_DEFAULT_BASE = 0x800000000000000  # spapr-pci-host-bridge dma64_win_addr default
 SPAPR_PCI_BASE_BUID = 0x800000020000000
@@ -67,7 +69,7 @@ class Scenario:
     def __init__(self, name, work, modset, device, dev=None, ddw=None,
                  append="", about=""):
         self.name = name
-        self.work = work  # disk | net | oracle (the bare-metal payload, no Linux)
+        self.work = work  # disk | net | roundtrip (QEMU-VFIO) | oracle (no Linux)
         self.modset = modset
         self.device = device  # list of -device/-global arguments (templated)
         self.dev = dev
@@ -104,6 +106,15 @@ SCENARIOS = [
               "-device", "scsi-hd,drive=d0,bus=scsi0.0"], dev="sda",
              append="multitce=off",
              about="as vscsi-disk, guest kernel multitce=off (single H_PUT_TCE only)"),
+    # QEMU's vfio-pci served by libuiommu-vfio-preload.so (tools/capture/vfio.py): uiommu's
+    # virtio-blk passed through beside QEMU's virtio-blk-pci on PHB 0. Only with
+    # --vfio-preload (or when named).
+    Scenario("vfio-virtio-blk-ddw", "roundtrip", "virtio-blk", [], ddw=True,
+             about="QEMU vfio-pci on uiommu's container (LD_PRELOAD shim): uiommu's "
+                   "virtio-blk passed through + virtio-blk-pci, PHB ddw=on; disk round trips"),
+    Scenario("vfio-virtio-blk-noddw", "roundtrip", "virtio-blk", [], ddw=False,
+             about="as vfio-virtio-blk-ddw with PHB ddw=off: every I/O maps and unmaps "
+                   "TCEs through the container"),
     # No Linux: the bare-metal payload (tools/capture/payload) makes malformed calls on
     # purpose. Windows: v-scsi (VIO), PHB 0 (1 GiB at 0) and PHB 1 (256 MiB at 256 MiB),
     # both with DDW.
@@ -131,6 +142,10 @@ VERBOSE = False
 
 class CaptureError(Exception):
     pass
+
+
+class SetupUnavailable(CaptureError):
+    """A package could not be installed or downloaded: exit status 4."""
 
 
 _LOG_LOCK = threading.Lock()
@@ -178,7 +193,7 @@ def ensure_host_packages(packages):
                 " are installed already")
         return
     if os.geteuid() != 0:
-        raise CaptureError(
+        raise SetupUnavailable(
             "these Debian packages are missing: " + " ".join(missing) + "\n"
             "  This tool installs them with apt-get and therefore must run as root\n"
             "  (or install them first: apt-get install --no-install-recommends "
@@ -188,7 +203,11 @@ def ensure_host_packages(packages):
     res = run(["apt-get", "update"], check=False, env=env)
     if res.returncode != 0:
         log("warning: apt-get update reported errors (carrying on):\n" + res.stdout.strip())
-    run(["apt-get", "install", "-y", "--no-install-recommends"] + missing, env=env)
+    res = run(["apt-get", "install", "-y", "--no-install-recommends"] + missing, check=False,
+              env=env)
+    if res.returncode != 0:
+        raise SetupUnavailable("apt-get install " + " ".join(missing) + " failed:\n" +
+                               res.stdout.strip()[-2000:])
 
 
 class GuestApt:
@@ -235,7 +254,7 @@ class GuestApt:
                 "indexes that did download:\n    " + "\n    ".join(errs))
         lists = os.listdir(os.path.join(self.root, "lists"))
         if not any("_bookworm_main_binary-ppc64el_Packages" in l for l in lists):
-            raise CaptureError("private apt-get update did not fetch the bookworm main "
+            raise SetupUnavailable("private apt-get update did not fetch the bookworm main "
                                "ppc64el index:\n" + res.stdout)
 
     def candidate(self, pkg):
@@ -266,7 +285,9 @@ class GuestApt:
                 todo.append(f"{p}={ver}")
         if todo:
             log("apt (private, ppc64el): download " + " ".join(todo))
-            run(["apt-get"] + self.opts + ["download"] + todo, cwd=debs)
+            res = run(["apt-get"] + self.opts + ["download"] + todo, cwd=debs, check=False)
+            if res.returncode != 0:
+                raise SetupUnavailable("apt-get download failed:\n" + res.stdout.strip())
         for p, path in paths.items():
             if not os.path.exists(path):
                 raise CaptureError(f"download of {p} did not produce {path}")
@@ -456,7 +477,7 @@ def qemu_base_cmd(rundir, events):
     return cmd
 
 
-def build_qemu_cmd(sc, guest, rundir, events, workload, extra):
+def build_qemu_cmd(sc, guest, rundir, events, workload, extra, append_extra=""):
     disk = os.path.join(rundir, "disk.img")
     cmd = qemu_base_cmd(rundir, events)
     cmd += ["-kernel", guest.vmlinux, "-initrd", guest.initrd]
@@ -466,10 +487,12 @@ def build_qemu_cmd(sc, guest, rundir, events, workload, extra):
         append += f" ucap_dev={sc.dev}"
     if sc.append:
         append += " " + sc.append
+    if append_extra:
+        append += " " + append_extra
     cmd += ["-append", append]
     if sc.ddw is not None:
         cmd += ["-global", f"spapr-pci-host-bridge.ddw={'on' if sc.ddw else 'off'}"]
-    if sc.work == "disk":
+    if sc.work in ("disk", "roundtrip"):
         with open(disk, "wb") as f:
             f.truncate(DISK_BYTES)
         cmd += ["-drive", f"file={disk},if=none,id=d0,format=raw,cache=writeback"]
@@ -499,6 +522,7 @@ class ConsoleReader(threading.Thread):
         self.fail = None
         self.error = None  # a malformed payload record
         self.records = []  # the payload's calls (oracle.Record)
+        self.roundtrips = []  # the guest's disk round trips (RT lines)
         self.record_marks = []  # (index of the next record, phase)
         self.lines = collections.deque(maxlen=40)
         self._dtstage = "start"
@@ -530,6 +554,13 @@ class ConsoleReader(threading.Thread):
         elif kind == "DTDONE" and len(f) == 2:
             self.dt[f[1]] = self._cur
             self._cur = {}
+        elif kind == "RT" and len(f) == 7:
+            try:
+                self.roundtrips.append(dict(name=f[1], dev=f[2], bytes=int(f[3]),
+                                            write_cs=int(f[4]), read_cs=int(f[5]),
+                                            sha256=f[6]))
+            except ValueError:
+                self.error = self.error or f"malformed RT record {'|'.join(f)}"
         elif kind == "END" and f[1:] == ["ok"]:
             self.end = True
         elif kind == "FAIL":
@@ -637,14 +668,14 @@ def hcall_summary(counter):
     return " ".join(f"{k}={counter[k]}" for k in keys if counter[k])
 
 
-def launch(name, about, cmd, rundir, timeout):
+def launch(name, about, cmd, rundir, timeout, env=None):
     """Run QEMU until it exits; returns (console, QEMU's stderr, problems, seconds)."""
     log(f"[{name}] starting QEMU ({about})")
     vlog(f"[{name}] {shlex.join(cmd)}")
     t0 = time.time()
     errf = open(os.path.join(rundir, "qemu-stderr.log"), "wb")
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=errf, cwd=rundir)
+                            stderr=errf, cwd=rundir, env=env)
     con = ConsoleReader(proc.stdout, os.path.join(rundir, "console.log"))
     con.start()
     problems = []
@@ -677,7 +708,10 @@ def start_of_run(name, outdir, workdir):
         shutil.rmtree(rundir)
     os.makedirs(rundir)
     final = os.path.join(outdir, f"{name}.trace")
-    for stale in (final, final + ".xz", final + ".failed", final + ".failed.console"):
+    extras = [b + x for b in (final[:-len(".trace")], final + ".failed")
+              for x in (".shim.log", ".shim.log.xz", ".host-tables", ".host-tables.xz",
+                        ".vfio.json")]
+    for stale in [final, final + ".xz", final + ".failed", final + ".failed.console"] + extras:
         if os.path.exists(stale):
             os.unlink(stale)
     recorded = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -770,9 +804,19 @@ def finish_trace(name, tmp, final, problems, con, qerr, cmd, rundir, stats, xz, 
 
 def run_scenario(sc, guest, args, events, header_common, outdir, workdir):
     rundir, final, recorded = start_of_run(sc.name, outdir, workdir)
-    cmd = build_qemu_cmd(sc, guest, rundir, events, args.workload, args.qemu_extra)
-    con, qerr, problems, elapsed = launch(sc.name, sc.about, cmd, rundir, args.timeout)
+    vf = model = None
+    if sc.work == "roundtrip":
+        vf = vfio.Run(sc, rundir, args.workload, args.vfio_preload, RAM_BYTES)
+        model = Model()  # the guest's TCEs, replayed from the trace as it is written
+    cmd = build_qemu_cmd(sc, guest, rundir, events, args.workload,
+                         (vf.qemu_args if vf else []) + args.qemu_extra,
+                         vf.append if vf else "")
+    con, qerr, problems, elapsed = launch(sc.name, sc.about, cmd, rundir, args.timeout,
+                                          vf.env if vf else None)
     windows, phbs, ram = device_tree(con, problems)
+    if model:
+        for w in windows or []:
+            model.win[w["liobn"]] = (w["bus_offset"], 12, w["size"] >> 12)
 
     # merge QEMU's event lines and the guest's markers by host time
     evlog = os.path.join(rundir, "qemu-events.log")
@@ -794,6 +838,8 @@ def run_scenario(sc, guest, args, events, header_common, outdir, workdir):
                 phases_seen.append(phase)
                 mi += 1
             stats.add(phase, event, line)
+            if model:
+                model.event(event, line)
             out.write(line + "\n")
         while mi < len(marks):
             out.write(f"# MARK {marks[mi][0]:.6f} {marks[mi][1]}\n")
@@ -818,8 +864,19 @@ def run_scenario(sc, guest, args, events, header_common, outdir, workdir):
                     if p["index"] == 0 and p["ddw"] != sc.ddw:
                         problems.append(f"PHB 0 ddw={p['ddw']} in the device tree, "
                                         f"expected {sc.ddw}")
+            if vf and not problems:
+                if ram != RAM_BYTES:
+                    problems.append(f"guest RAM is {ram:#x} bytes, expected {RAM_BYTES:#x}")
+                problems += vf.check(con, marks, qerr, model,
+                                     {p: stats.hcalls({p}) for p in stats.by_phase})
         out.write(f"# end: failed: {'; '.join(problems)}\n" if problems else "# end: ok\n")
 
+    if vf:
+        base = vf.save(final + (".failed" if problems else ""), args.xz and not problems)
+        for line in vf.text():
+            log(f"[{sc.name}] {line}")
+        log(f"[{sc.name}] the shim's log, its dump of the host tables and the report: "
+            f"{base}.shim.log, .host-tables, .vfio.json")
     res = finish_trace(sc.name, tmp, final, problems, con, qerr, cmd, rundir, stats, args.xz,
                        elapsed)
     if res[0] and "end" in con.dt:
@@ -1055,7 +1112,8 @@ def parse_args(argv):
             "mostly malformed TCE hcalls and DDW RTAS calls; each is checked against\n"
             "QEMU's trace line. One trace per --seed, in about a second."),
         epilog="scenarios:\n" + "\n".join(f"  {s.name:24s} {s.about}" for s in SCENARIOS) +
-        "\n\nexit status: 0 all scenarios ok, 1 a scenario or the setup failed, 2 usage error")
+        "\n\nexit status: 0 all scenarios ok, 1 a scenario or the setup failed, 2 usage error,\n"
+        "4 a package could not be installed or downloaded (nothing was run)")
     ap.add_argument("--out", metavar="DIR", default="traces",
                     help="output directory (default: ./traces)")
     ap.add_argument("--scenario", metavar="NAME", action="append", choices=names,
@@ -1084,6 +1142,9 @@ def parse_args(argv):
     ap.add_argument("--build-payload", metavar="DIR",
                     help="only build the qemu-oracle payload into DIR (needs "
                          f"{oracle.compiler()}) and exit")
+    ap.add_argument("--vfio-preload", metavar="SO",
+                    help="libuiommu-vfio-preload.so for the vfio-* scenarios (built in "
+                         "build/tools/vfio-preload/); they run only with it, or when named")
     ap.add_argument("--list", action="store_true", help="list the scenarios and exit")
     ap.add_argument("--stats", metavar="TRACE", nargs="+",
                     help="summarize existing trace files (.trace or .trace.xz) and exit; "
@@ -1121,8 +1182,11 @@ def main(argv):
         return 0
     if sys.platform != "linux":
         raise CaptureError("needs a Debian 12 Linux host")
-    scenarios = [SCENARIO_BY_NAME[n] for n in dict.fromkeys(args.scenario or
-                                                              [s.name for s in SCENARIOS])]
+    default = [s.name for s in SCENARIOS if s.work != "roundtrip" or args.vfio_preload]
+    scenarios = [SCENARIO_BY_NAME[n] for n in dict.fromkeys(args.scenario or default)]
+    if any(sc.work == "roundtrip" for sc in scenarios) and not args.vfio_preload:
+        raise CaptureError("the vfio-* scenarios need --vfio-preload "
+                           "(build/tools/vfio-preload/libuiommu-vfio-preload.so)")
     linux = [sc for sc in scenarios if sc.work != "oracle"]
     payload_runs = [(sc, seed) for sc in scenarios if sc.work == "oracle" for seed in args.seed]
     t_start = time.time()
@@ -1186,7 +1250,10 @@ def main(argv):
 if __name__ == "__main__":
     try:
         sys.exit(main(sys.argv[1:]))
-    except CaptureError as e:
+    except SetupUnavailable as e:
+        log(f"error: {e}")
+        sys.exit(4)
+    except (CaptureError, vfio.VfioError) as e:
         log(f"error: {e}")
         sys.exit(1)
     except (OSError, oracle.OracleError) as e:

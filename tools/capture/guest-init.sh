@@ -7,13 +7,16 @@
 # Everything the host needs is printed on the console as
 #   @@UCAP|<KIND>|<args>|@@
 # KIND: INIT, DT (path, hex bytes), DTDONE, MARK (phase), END (ok),
-# FAIL (reason).  The host timestamps MARK lines when it reads them.
+# FAIL (reason), RT (a disk round trip: name, device, bytes, write and read
+# times in 1/100 s, sha256).  The host timestamps MARK lines when it reads them.
 #
 # Parameters come from the kernel command line (ucap_*=...):
 #   ucap_mods  name of the module list in /etc/ucap/ (insmod order)
-#   ucap_work  disk | net
+#   ucap_work  disk | net | roundtrip
 #   ucap_dev   block device name for disk (sda, vda)
 #   ucap_size  full | short
+#   ucap_rt    roundtrip: name@slot,... (virtio-blk PCI functions 0000:00:<slot>.0)
+#   ucap_rtmb  roundtrip: MiB of random data per disk
 
 /bin/busybox mkdir -p /bin /sbin /proc /sys /dev /tmp
 /bin/busybox --install -s /bin
@@ -173,9 +176,58 @@ net_workload() {
 	ip link set eth0 down || fail "ip link set eth0 down"
 }
 
+# ---- disk round trip --------------------------------------------------------
+# For each name@slot: write random data to the virtio-blk disk of PCI function
+# 0000:00:<slot>.0, sync, drop the page cache, read it back, compare checksums.
+uptime_cs() { # /proc/uptime in 1/100 s ("1${frac}" keeps a leading 0 from meaning octal)
+	read -r up _ </proc/uptime
+	echo $((${up%.*} * 100 + 1${up#*.} - 100))
+}
+roundtrip_workload() {
+	mb=${ucap_rtmb:-8}
+	bytes=$((mb * 1048576))
+	head -c "$bytes" /dev/urandom >/tmp/rt.data || fail "no random data"
+	want=$(sha256sum </tmp/rt.data) || fail "sha256sum"
+	want=${want%% *}
+	for spec in $(echo "$ucap_rt" | tr , ' '); do
+		name=${spec%@*}
+		slot=$(printf '%02x' "${spec#*@}")
+		pdir=/sys/bus/pci/devices/0000:00:$slot.0
+		i=0
+		dev=
+		while [ -z "$dev" ]; do
+			for b in "$pdir"/virtio*/block/*; do
+				[ -e "$b" ] && dev=${b##*/}
+			done
+			i=$((i + 1))
+			[ -z "$dev" ] && [ $i -gt 300 ] && fail "$name: no virtio-blk disk at $pdir"
+			[ -z "$dev" ] && usleep 100000
+		done
+		D=/dev/$dev
+		wait_for "$D" 300
+		mark "roundtrip-write-$name"
+		t0=$(uptime_cs)
+		gdd if=/tmp/rt.data of=$D bs=1048576 conv=fsync
+		sync
+		t1=$(uptime_cs)
+		echo 3 >/proc/sys/vm/drop_caches
+		mark "roundtrip-read-$name"
+		t2=$(uptime_cs)
+		gdd if=$D of=/tmp/rt.back bs=1048576 count="$mb"
+		t3=$(uptime_cs)
+		got=$(sha256sum </tmp/rt.back) || fail "sha256sum"
+		got=${got%% *}
+		rm -f /tmp/rt.back
+		say "RT|$name|$dev|$bytes|$((t1 - t0))|$((t3 - t2))|$got"
+		[ "$got" = "$want" ] || fail "$name ($D): read back $got, wrote $want"
+	done
+	rm -f /tmp/rt.data
+}
+
 case "$ucap_work" in
 disk) disk_workload ;;
 net) net_workload ;;
+roundtrip) roundtrip_workload ;;
 *) fail "unknown workload $ucap_work" ;;
 esac
 
