@@ -144,14 +144,38 @@ void mirror_mm_put(struct mirror_mm *mm)
 
 static void mirror_mm_fini(void *owner, void *state);
 static int mirror_mm_busy(struct uiommu_mm *owner, void *state);
+static int mirror_mm_create(struct uiommu_mm *owner, struct mirror_mm **ret_mm);
+
+/*
+ * Making a mirror side is rare and starts a thread: one at a time, so that
+ * two racing first notifiers never start two monitors on one userfaultfd
+ * (the loser's could read an event that the winner's tree needs).
+ */
+static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int mirror_mm_get(struct uiommu_mm *owner, struct mirror_mm **ret_mm)
 {
-	struct uiommu_ctx *ctx = owner->ctx;
-	struct mirror_mm *mm = mirror_mm_of(owner), *won;
+	struct mirror_mm *mm = mirror_mm_of(owner);
 	int ret;
 
 	if (likely(mm)) {
+		*ret_mm = mm;
+		return 0;
+	}
+	pthread_mutex_lock(&create_lock);
+	ret = mirror_mm_create(owner, ret_mm);
+	pthread_mutex_unlock(&create_lock);
+	return ret;
+}
+
+/* Under create_lock. */
+static int mirror_mm_create(struct uiommu_mm *owner, struct mirror_mm **ret_mm)
+{
+	struct uiommu_ctx *ctx = owner->ctx;
+	struct mirror_mm *mm = mirror_mm_of(owner);
+	int ret;
+
+	if (mm) {
 		*ret_mm = mm;
 		return 0;
 	}
@@ -187,13 +211,9 @@ int mirror_mm_get(struct uiommu_mm *owner, struct mirror_mm **ret_mm)
 			return ret;
 		}
 	}
-	won = mm_ext_install(owner, MM_EXT_MIRROR, mm, mirror_mm_fini, mirror_mm_busy);
-	if (won != mm) {
-		uffd_close(mm);
-		mem_migrate_hook_remove(ctx, mirror_migrate_hook, mm);
-		mm_destroy(mm);
-	}
-	*ret_mm = won;
+	/* The slot is empty and stays so: every maker holds create_lock. */
+	mm_ext_install(owner, MM_EXT_MIRROR, mm, mirror_mm_fini, mirror_mm_busy);
+	*ret_mm = mm;
 	return 0;
 }
 
