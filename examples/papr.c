@@ -2,7 +2,7 @@
 /*
  * Example: the PAPR guest interface as a VMM wires it. A guest with RAM,
  * a VIO device window and a PHB (with its default window), then what a
- * Linux pseries guest does (pseries-traces.md): a boot-time clear with
+ * Linux pseries guest does (doc/traces.md): a boot-time clear with
  * H_STUFF_TCE, a map with H_PUT_TCE_INDIRECT from a big-endian list in
  * guest memory, the DDW RTAS calls, and a device-side translation. Every
  * hcall goes through the dispatcher, as from an hcall exit.

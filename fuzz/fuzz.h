@@ -34,6 +34,16 @@ static inline int fuzz_done(const struct fuzz_input *in)
 	return in->pos >= in->size;
 }
 
+/*
+ * For the model's own bulk checks (a walk of a whole table): no coverage
+ * feedback from them, so that libFuzzer's time goes to the library's code.
+ */
+#if defined(__clang__)
+#define FUZZ_UNTRACED __attribute__((no_sanitize("coverage")))
+#else
+#define FUZZ_UNTRACED
+#endif
+
 #define FUZZ_CHECK(cond, ...)                                                     \
 	do {                                                                      \
 		if (!(cond)) {                                                    \
@@ -45,10 +55,20 @@ static inline int fuzz_done(const struct fuzz_input *in)
 		}                                                                 \
 	} while (0)
 
-/* Every resource of @ctx but the heap is back at zero (deferred frees aside). */
+/* core/rcu.h: run the deferred (RCU) frees queued so far; one grace period. */
+void rcu_wait_callbacks(void);
+
+/*
+ * Every resource of @ctx but the heap is back at zero once the deferred
+ * frees have run. Called at the end of every input: then each input frees
+ * what it allocated, and libFuzzer's leak check (which runs whenever an
+ * input's mallocs and frees do not balance, and scans the whole heap)
+ * stays idle.
+ */
 #ifdef UIOMMU_CTX_H
 static inline void fuzz_check_clean(struct uiommu_ctx *ctx)
 {
+	rcu_wait_callbacks();
 	for (int r = 0; r < UIOMMU_RES_NR; r++) {
 		uint64_t usage = 0;
 
@@ -67,6 +87,8 @@ int fuzz_tce(const uint8_t *data, size_t size);
 int fuzz_papr(const uint8_t *data, size_t size);
 int fuzz_ddw(const uint8_t *data, size_t size);
 int fuzz_trace(const uint8_t *data, size_t size);
+int fuzz_replay(const uint8_t *data, size_t size);
+int fuzz_input(const uint8_t *data, size_t size);
 int fuzz_pe(const uint8_t *data, size_t size);
 /* Free fuzz_pe()'s context; uiommu_ctx_free() must find nothing left. */
 void fuzz_pe_fini(void);
@@ -76,9 +98,16 @@ struct fuzz_pe_stats {
 	uint64_t single_tve_drops, dma_pages, dma_stale_uses, dma_faults[8];
 };
 extern struct fuzz_pe_stats fuzz_pe_stats;
+int fuzz_accel(const uint8_t *data, size_t size);
+/* What fuzz_accel() exercised: hcalls, those the fast path handed over, faults injected, ... */
+struct fuzz_accel_stats {
+	uint64_t inputs, hcalls, punts, faults, unmappable, detached_hcalls;
+};
+extern struct fuzz_accel_stats fuzz_accel_stats;
 int fuzz_grant(const uint8_t *data, size_t size);
 int fuzz_grant_wire(const uint8_t *data, size_t size);
 int fuzz_notifier(const uint8_t *data, size_t size);
 int fuzz_vfio(const uint8_t *data, size_t size);
+int fuzz_api(const uint8_t *data, size_t size);
 
 #endif /* UIOMMU_FUZZ_H */

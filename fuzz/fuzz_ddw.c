@@ -3,7 +3,7 @@
  * Fuzz driver: dynamic DMA window RTAS sequences (query, create, remove,
  * reset, with good and bad cell counts, buids, page and window shifts,
  * LIOBNs) on two PHBs, one without DDW, against a model of QEMU's rules
- * (spapr_rtas_ddw.c, semantics.md §4.7): per PHB two windows, active or
+ * (QEMU hw/ppc/spapr_rtas_ddw.c): per PHB two windows, active or
  * not, the default one or not, with their geometry. After every call the
  * status, the output cells and both windows of both PHBs (as the library
  * reports them) must match the model, and the locked-memory limit must
@@ -220,6 +220,6 @@ int fuzz_ddw(const uint8_t *data, size_t size)
 		}
 	}
 	uiommu_guest_free(g);
-	fuzz_check_clean(ctx); /* windows never get frames here: no wait needed */
+	fuzz_check_clean(ctx);
 	return 0;
 }

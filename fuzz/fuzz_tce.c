@@ -15,7 +15,7 @@
  *
  * The model is written from the documented semantics (uiommu/tce.h,
  * doc/design/tce.md), not from src/tce/: in particular the table size is
- * computed in closed form, not with the reference's loop.
+ * computed in closed form, not with Linux's loop.
  *
  * Input: 4 header bytes, then operations of 1 + 12 bytes each.
  *   h0: bit 0 host page 4 KiB (else 64 KiB); bits 1-3 bus offset: 0 (0-2),
@@ -30,12 +30,13 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uiommu/uiommu.h>
 
 #include "fuzz.h"
 
-#define FRAME_LIMIT (4ULL << 20)
+#define FRAME_LIMIT (1ULL << 20)
 #define TABLE_LIMIT (1ULL << 30)
 #define MAX_OPS 1024
 #define POOL 16
@@ -272,22 +273,65 @@ static void check_entries(struct uiommu_tce_table *tbl, struct model *m)
 }
 
 /*
+ * The next run of data in [@hpa, @end) of the library's frames, as
+ * [*ret_start, *ret_stop); empty (both @end) if there is none. The memfd's
+ * holes (pages never written, or punched out since) read as zeros, and
+ * asking the memfd where its data is (SEEK_DATA, SEEK_HOLE) is much cheaper
+ * than reading holes, which would fill them in.
+ */
+static void data_run(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t end, uint64_t *ret_start,
+		     uint64_t *ret_stop)
+{
+	uint64_t off, len;
+	off_t data, hole;
+	int fd;
+
+	FUZZ_CHECK(!uiommu_ram_get_fd(ctx, hpa, &fd, &off, &len), "no fd for 0x%llx",
+		   (unsigned long long)hpa);
+	*ret_start = *ret_stop = end;
+	data = lseek(fd, (off_t)off, SEEK_DATA);
+	if (data < 0) {
+		FUZZ_CHECK(errno == ENXIO, "SEEK_DATA: %s", strerror(errno));
+		return;
+	}
+	if ((uint64_t)data - off >= end - hpa)
+		return;
+	hole = lseek(fd, data, SEEK_HOLE);
+	FUZZ_CHECK(hole > data, "SEEK_HOLE: %s", strerror(errno));
+	*ret_start = hpa + ((uint64_t)data - off);
+	*ret_stop = (uint64_t)hole - off < end - hpa ? hpa + ((uint64_t)hole - off) : end;
+}
+
+/*
  * Walk one tree from its first level by hpa, as a PHB: every non-zero word
  * of the last level must be in the model, and every level page found must
  * be one the model allocated. Returns the number of non-zero words.
  */
+FUZZ_UNTRACED
 static uint64_t walk(struct uiommu_ctx *ctx, struct model *m, struct mtree *t, uint64_t hpa,
 		     unsigned int depth, uint64_t base)
 {
 	unsigned int below = m->g.levels - 1 - depth;
-	uint64_t n = m->g.level_bytes / 8, found = 0;
+	uint64_t n = m->g.level_bytes / 8, found = 0, stop = 0;
 	const uint64_t *words;
 
 	FUZZ_CHECK(!uiommu_hpa_to_hva(ctx, hpa, m->g.level_bytes, (void **)&words),
 		   "level page 0x%llx is not RAM", (unsigned long long)hpa);
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t v = be64toh(words[i]), idx = base + (i << (below * m->g.bits));
+		uint64_t v, idx;
 
+		/* Only the runs of data: the holes between them are zeros. */
+		if (i >= stop) {
+			uint64_t run_start, run_stop;
+
+			data_run(ctx, hpa + i * 8, hpa + n * 8, &run_start, &run_stop);
+			i = (run_start - hpa) / 8;
+			stop = (run_stop - hpa) / 8;
+			if (i >= n)
+				break;
+		}
+		idx = base + (i << (below * m->g.bits));
+		v = be64toh(words[i]);
 		if (!v)
 			continue;
 		if (below) {
@@ -637,7 +681,10 @@ int fuzz_tce(const uint8_t *data, size_t size)
 	uint64_t bus_offset = 0, size_model, found;
 	int want = 0, got, nops = 0;
 
-	memset(m, 0, sizeof(*m));
+	/* Not a memset of the whole model (160 KiB): the trees' counts say what is live. */
+	m->it_offset = m->bus_offset = m->frames = m->kills = m->kills2 = 0;
+	m->hw.n = m->hw.nlvl = m->ua.n = m->ua.nlvl = 0;
+	m->linked2 = false;
 	if (h3 >= 248)
 		window += 1ULL << ps; /* not a power of two */
 	model_geometry(host, ps, window, levels, &m->g);

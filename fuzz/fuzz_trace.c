@@ -126,8 +126,10 @@ static void raw(const uint8_t *data, size_t size)
 		if (ret)
 			FUZZ_CHECK(err[0], "an error without a message");
 		else
-			FUZZ_CHECK(ev.type <= TRACE_UNKNOWN && strlen(ev.name) < TRACE_NAME_MAX &&
-				   strlen(ev.text) < TRACE_TEXT_MAX, "event fields");
+			FUZZ_CHECK(ev.type <= TRACE_UNKNOWN &&
+				   (!ev.name_len || (ev.name >= line && ev.name + ev.name_len <= line + n)) &&
+				   (!ev.text_len || (ev.text >= line && ev.text + ev.text_len <= line + n)),
+				   "event strings outside the line");
 	}
 }
 

@@ -24,6 +24,7 @@
 #include "core/rcu.h"
 #include "core/rcu_array.h"
 #include "core/ext.h"
+#include "core/fault.h"
 
 /*
  * Extension slots of a context (core/ext.h): per-context state of the
@@ -106,20 +107,28 @@ static inline void struct_copy_out(void *dst, const void *src, size_t known)
 /*
  * ctx_alloc() - Zeroed heap memory, aligned to 16 bytes (@align for the
  * _aligned form, a power of two up to 4096). Charged to
- * UIOMMU_RES_HEAP_BYTES and a UIOMMU_FAULT_HEAP fault point. NULL on failure.
+ * UIOMMU_RES_HEAP_BYTES. NULL on failure. Each call site is a
+ * UIOMMU_FAULT_HEAP fault point of its own (core/fault.h).
  */
-void *ctx_alloc(struct uiommu_ctx *ctx, size_t size);
-void *ctx_alloc_aligned(struct uiommu_ctx *ctx, size_t size, size_t align);
+#define ctx_alloc(ctx, size) ctx_alloc_at(ctx, size, 16, FAULT_POINT(UIOMMU_FAULT_HEAP))
+#define ctx_alloc_aligned(ctx, size, align)                                                \
+	ctx_alloc_at(ctx, size, align, FAULT_POINT(UIOMMU_FAULT_HEAP))
 /* n * size bytes, NULL if the product overflows. */
-void *ctx_alloc_array(struct uiommu_ctx *ctx, size_t n, size_t size);
+#define ctx_alloc_array(ctx, n, size)                                                      \
+	ctx_alloc_array_at(ctx, n, size, FAULT_POINT(UIOMMU_FAULT_HEAP))
+void *ctx_alloc_at(struct uiommu_ctx *ctx, size_t size, size_t align, struct fault_point *fp);
+void *ctx_alloc_array_at(struct uiommu_ctx *ctx, size_t n, size_t size, struct fault_point *fp);
 /* Free memory from ctx_alloc*(); NULL is a no-op. */
 void ctx_free(struct uiommu_ctx *ctx, void *ptr);
 
 /*
- * ctx_fault() - A fault point of class @class (UIOMMU_FAULT_*): true if the
- * caller must fail this step as if it had run out of the resource.
+ * ctx_fault() - A fault point of class @class (UIOMMU_FAULT_*, a constant)
+ * at this call site: true if the caller must fail this step as if it had
+ * run out of the resource. ctx_fault_at() takes the point from a caller
+ * further up (as mem_frames_alloc() does).
  */
-bool ctx_fault(struct uiommu_ctx *ctx, unsigned int fault_class);
+#define ctx_fault(ctx, class) ctx_fault_at(ctx, FAULT_POINT(class))
+bool ctx_fault_at(struct uiommu_ctx *ctx, struct fault_point *fp);
 
 /*
  * ctx_charge() - Add @amount to the usage of @res, unless that passes its
@@ -172,15 +181,18 @@ void *mem_hpa_region_rcu(struct uiommu_ctx *ctx, uint64_t hpa, uint64_t *ret_fir
 /*
  * mem_frames_alloc() / mem_frames_free(): uiommu_frames_alloc() and
  * uiommu_frames_free() without argument checks, for library-owned pages.
- * @ret_hva, if not NULL, receives the frames' host pointer.
+ * @ret_hva, if not NULL, receives the frames' host pointer. Each call site
+ * of mem_frames_alloc() is a UIOMMU_FAULT_FRAME fault point of its own.
  */
-int mem_frames_alloc(struct uiommu_ctx *ctx, unsigned int order, uint64_t *ret_hpa,
-		     void **ret_hva);
+#define mem_frames_alloc(ctx, order, ret_hpa, ret_hva)                                     \
+	mem_frames_alloc_at(ctx, order, ret_hpa, ret_hva, FAULT_POINT(UIOMMU_FAULT_FRAME))
+int mem_frames_alloc_at(struct uiommu_ctx *ctx, unsigned int order, uint64_t *ret_hpa,
+			void **ret_hva, struct fault_point *fp);
 int mem_frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order);
 
 /*
- * mem_frames_alloc_shared() - A run of 2^@order frames, as mem_frames_alloc(),
- * whose first @npages (1..2^@order) frames are backed by a memfd of their
+ * mem_frames_alloc_shared() - A run of 2^@order frames, as mem_frames_alloc()
+ * (each call site a fault point of its own), whose first @npages (1..2^@order) frames are backed by a memfd of their
  * own, *@ret_fd (@npages * 4 KiB bytes, sealed against shrinking and
  * growing; the caller may add seals), mapped writable at *@ret_hva in the
  * library region's mapping so that hpa and host-pointer lookups stay right. Handing the fd to another
@@ -194,8 +206,11 @@ int mem_frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order);
  * -EINVAL not a run, -EBUSY a frame is pinned, -ENOMEM the library's
  * mapping could not be put back (the run is leaked, never reused).
  */
-int mem_frames_alloc_shared(struct uiommu_ctx *ctx, unsigned int order, uint64_t npages,
-			    uint64_t *ret_hpa, void **ret_hva, int *ret_fd);
+#define mem_frames_alloc_shared(ctx, order, npages, ret_hpa, ret_hva, ret_fd)                 \
+	mem_frames_alloc_shared_at(ctx, order, npages, ret_hpa, ret_hva, ret_fd,                \
+				   FAULT_POINT(UIOMMU_FAULT_FRAME))
+int mem_frames_alloc_shared_at(struct uiommu_ctx *ctx, unsigned int order, uint64_t npages,
+			       uint64_t *ret_hpa, void **ret_hva, int *ret_fd, struct fault_point *fp);
 int mem_frames_free_shared(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, int fd);
 
 /*
@@ -263,6 +278,16 @@ struct mem_backing {
 
 /* mem_backing() - Fill @ret for @hva. 0, or -EFAULT if @hva has no hpa. Lock-free. */
 int mem_backing(struct uiommu_ctx *ctx, uintptr_t hva, struct mem_backing *ret);
+
+/* ---- tce/ ---- */
+
+/*
+ * tce_kill_rcu() - The kill callbacks of @tbl for [entry, entry + npages),
+ * as uiommu_tce_table_kill() without its checks and its read-side
+ * section: for a caller inside one of either RCU flavour (the accelerated
+ * hcalls), which the grace period of an unlink covers.
+ */
+void tce_kill_rcu(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t npages);
 
 /* ---- grant/ ---- */
 
@@ -410,6 +435,7 @@ void prereg_range(const struct uiommu_prereg *mem, uint64_t *ret_ua, uint64_t *r
  */
 enum guest_ext {
 	GUEST_EXT_PAPR, /* struct papr_guest, src/papr/ */
+	GUEST_EXT_ACCEL, /* struct accel_guest, src/accel/ (finalised before PAPR) */
 	GUEST_EXT_NR
 };
 
@@ -441,20 +467,31 @@ bool guest_memslot_rcu(struct uiommu_guest *guest, uint64_t gpa, uint64_t *ret_f
 /* ---- papr/ ---- */
 
 /*
- * The seam for hardware TCE tables (a later issue: VFIO-style containers).
- * A hardware table attached to a LIOBN is updated by every successful
- * H_PUT_TCE, H_PUT_TCE_INDIRECT and H_STUFF_TCE on it, in the hcall's fast
- * path, as KVM's stt->iommu_tables (book3s_64_vio.c). Every op runs inside
- * the hcall's RCU read-side section: it must not block, take a mutex or
- * allocate, and returns a PAPR code. UIOMMU_H_TOO_HARD means "cannot finish
- * here": the hcall returns it to the VMM, which redoes the whole hcall on
- * a slower path, so an op must leave state that a redo overwrites
- * (idempotence, semantics.md §4.9.3). @entry is a guest-view index in
- * IOMMU pages of the LIOBN (the window's offset included); fanning out to
- * smaller hardware pages (and using hardware indexes on every error path)
- * is the op's business.
+ * The seam for hardware TCE tables, which src/accel/ attaches to a LIOBN
+ * (as KVM's stt->iommu_tables, arch/powerpc/kvm/book3s_64_vio.c): every
+ * H_PUT_TCE, H_PUT_TCE_INDIRECT and H_STUFF_TCE on the LIOBN updates each
+ * attached table in the hcall's fast path. Every op runs inside the
+ * hcall's read-side section (either RCU flavour: a vCPU's hcall holds no
+ * lock at all): it must not block, take a mutex or allocate, and returns a
+ * PAPR code. UIOMMU_H_TOO_HARD means "cannot finish here": the hcall
+ * returns it to the VMM, which redoes the whole hcall on a slower path
+ * (papr_hcall_vmm()), so an op must leave state that a redo overwrites
+ * (KVM's real-mode handlers returned H_TOO_HARD and the virtual-mode ones
+ * redid the whole hcall). @entry is a guest-view index in IOMMU pages of
+ * the LIOBN (the window's offset included); fanning out to smaller
+ * hardware pages (and using hardware indexes on every error path,
+ * 26a62b750a4e) is the op's business.
  *
- * Ordering (semantics.md §4.9.4), in both profiles:
+ * One hcall's use of one table is a batch (struct papr_hw_batch, on the
+ * hcall's stack): @begin before the hcall changes anything, with the
+ * range of entries it may change (an op may refuse it: UIOMMU_H_TOO_HARD,
+ * nothing changed, and @end is not called); then @map, @unmap and @clear
+ * entry by entry; then @end exactly once, whatever happened, before the
+ * hcall leaves its read-side section (where an op issues its one TCE-cache
+ * kill per hcall and releases what the replaced entries held).
+ *
+ * Ordering (KVM's kvmppc_h_put_tce(), kvmppc_h_put_tce_indirect() and
+ * kvmppc_h_stuff_tce()), in both profiles:
  * - PUT and INDIRECT: for each entry, every attached table first, then the
  *   guest view; a failing table gets @clear on that entry and the hcall
  *   returns the failure with the guest view of that entry unchanged
@@ -463,34 +500,94 @@ bool guest_memslot_rcu(struct uiommu_guest *guest, uint64_t gpa, uint64_t *ret_f
  *   UIOMMU_H_TOO_HARD returns at once, the guest view untouched; any other
  *   failure gets @clear and the loop goes on; the hcall returns the last
  *   op's code (KVM).
- * - KVM profile: @validate is asked for every TCE with R/W before anything
- *   is written (KVM checks preregistration there).
+ * - KVM profile: @validate is asked for every TCE with R/W, in the
+ *   hcall's batch, before anything is written (KVM checks preregistration
+ *   there).
  * Guest-view pages the hcall needs are allocated before any op runs, so
  * that the guest view never fails after a table was changed.
  */
+struct liobn_table;
+
+#define PAPR_HW_MAX 4		/* hardware tables per LIOBN */
+#define PAPR_HW_BATCH_WORDS 24	/* the ops' state for one hcall */
+
+struct papr_hw_batch {
+	void *opaque; /* the table's, as attached */
+	/*
+	 * A memslot the hcall knows already (a vCPU remembers one): gpas
+	 * [slot_first, slot_last] are at host address slot_hva + (gpa -
+	 * slot_first). None if slot_first > slot_last. Valid until @end.
+	 */
+	uint64_t slot_first, slot_last, slot_hva;
+	uint64_t priv[PAPR_HW_BATCH_WORDS];
+};
+
 struct papr_hw_ops {
+	/* The hcall may change [entry, entry + npages) (npages >= 1). */
+	long (*begin)(struct papr_hw_batch *b, uint64_t entry, uint64_t npages);
 	/* Could @tce (with R/W) be mapped by the fast path? H_SUCCESS or H_TOO_HARD. */
-	long (*validate)(void *opaque, uint64_t tce);
+	long (*validate)(struct papr_hw_batch *b, uint64_t tce);
 	/* Map @entry to @tce (gpa | R/W bits). */
-	long (*map)(void *opaque, uint64_t entry, uint64_t tce);
+	long (*map)(struct papr_hw_batch *b, uint64_t entry, uint64_t tce);
 	/* Clear @entry (a TCE without R/W). */
-	long (*unmap)(void *opaque, uint64_t entry);
+	long (*unmap)(struct papr_hw_batch *b, uint64_t entry);
+	/*
+	 * Optional: @unmap of [entry, entry + npages) at once, for H_STUFF_TCE
+	 * (H_SUCCESS or H_TOO_HARD, which a redo overwrites).
+	 */
+	long (*unmap_range)(struct papr_hw_batch *b, uint64_t entry, uint64_t npages);
 	/* Error path: force @entry to no access (KVM kvmppc_clear_tce()). */
-	void (*clear)(void *opaque, uint64_t entry);
+	void (*clear)(struct papr_hw_batch *b, uint64_t entry);
+	/* The end of the hcall's use of the table: invalidation, releases. */
+	void (*end)(struct papr_hw_batch *b);
 };
 
 /*
  * papr_liobn_attach_hw() / papr_liobn_detach_hw() - Attach or detach a
  * hardware table (@ops, @opaque) to a LIOBN. Hcalls that start after
- * attach returns use it; detach waits for a grace period, so that no hcall
- * uses it once detach returns. -ENOENT unknown LIOBN, -EEXIST (attach) the
- * pair is attached already, -ENOENT (detach) it is not, -ENOMEM. Takes the
- * guest's PAPR lock; not inside an RCU read-side section.
+ * attach returns use it; detach waits for a grace period (of both RCU
+ * flavours), so that no hcall uses it once detach returns. -ENOENT unknown
+ * LIOBN, -EEXIST (attach) the pair is attached already, -ENOSPC (attach)
+ * PAPR_HW_MAX tables are attached, -ENOENT (detach) it is not, -ENOMEM.
+ * Takes the guest's PAPR lock; not inside an RCU read-side section.
  */
 int papr_liobn_attach_hw(struct uiommu_guest *guest, uint64_t liobn,
 			 const struct papr_hw_ops *ops, void *opaque);
 int papr_liobn_detach_hw(struct uiommu_guest *guest, uint64_t liobn,
 			 const struct papr_hw_ops *ops, void *opaque);
+
+/*
+ * What the VMM's redo of an hcall changed in a guest view
+ * (papr_hcall_vmm()): entries [@entry, @entry + @n) of LIOBN @liobn, in
+ * IOMMU pages of 1 << @page_shift (@entry absolute, the window's offset
+ * included). @t holds a reference on the table while @n is not 0.
+ */
+struct papr_change {
+	struct liobn_table *t;
+	uint64_t liobn;
+	uint64_t entry, n;
+	unsigned int page_shift;
+};
+
+/*
+ * papr_hcall_vmm() - A TCE hcall as the VMM handles it when the fast path
+ * returned UIOMMU_H_TOO_HARD (QEMU's h_put_tce() and friends after a
+ * KVM_EXIT_PAPR_HCALL): as uiommu_papr_hcall(), but the attached hardware
+ * tables are left alone and what the hcall wrote to the guest view is
+ * returned in @chg, for the caller to apply to the tables the VMM's way
+ * (the container's MAP_DMA/UNMAP_DMA, as QEMU's IOMMU notifier). In the
+ * KVM profile the hcall runs by KVM's rules first, so that its result is
+ * the fast path's; where those hand it to the VMM for a reason of their
+ * own (an unknown LIOBN, a TCE or a list outside guest memory) it runs by
+ * QEMU's, as QEMU would answer. @chg->n is 0 when nothing was written.
+ * Outside any read-side section; may allocate guest-view pages.
+ */
+long papr_hcall_vmm(struct uiommu_guest *guest, uint64_t opcode, const uint64_t *args,
+		    unsigned int nargs, uint64_t *rets, unsigned int nrets, struct papr_change *chg);
+/* The TCE now in entry @chg->entry + @i. */
+uint64_t papr_change_tce(const struct papr_change *chg, uint64_t i);
+/* Drop @chg's reference. */
+void papr_change_done(struct papr_change *chg);
 
 /* ---- tce/: DMA hooks of a table ---- */
 

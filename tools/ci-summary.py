@@ -3,6 +3,8 @@
 """Print the closing line "N passed, N failed, N skipped" from meson's
 test logs (meson-logs/testlog.json, one JSON object per test), summed over
 every log given. Exit 1 if any test failed, or if no test ran at all.
+Before it, each build's fault-point coverage ("fault points: F failed /
+P present", from the fault test's output).
 
   ci-summary.py BUILD/meson-logs/testlog.json...
 """
@@ -27,6 +29,9 @@ def main():
                 continue
             t = json.loads(line)
             r = t.get('result')
+            for out in (t.get('stdout') or '').splitlines():
+                if out.startswith('fault points:'):
+                    print(f'{path.split("/meson-logs")[0]}: {out}')
             if r in ('OK', 'EXPECTEDFAIL'):
                 passed += 1
             elif r == 'SKIP':

@@ -147,10 +147,12 @@ int uiommu_ctx_new(const struct uiommu_ctx_config *config, struct uiommu_ctx **r
  * Every object created from @ctx (guests, RAM regions, host frames,
  * hostmem buffers, pins, tables...) must have been freed: otherwise
  * nothing is freed and -EBUSY is returned, so that a leak is reported, not
- * silently cleaned up. Waits for the context's deferred (RCU) frees.
+ * silently cleaned up. Runs the deferred (RCU) frees still pending, after
+ * one grace period (it waits for readers, never for a timer; with nothing
+ * pending it does not wait at all).
  *
  * Context: must not be called inside an RCU read-side critical section or
- * concurrently with any other call on @ctx. May sleep.
+ * concurrently with any other call on @ctx. May sleep (in the grace period).
  *
  * Return: 0, or -EBUSY if objects remain.
  */
@@ -201,6 +203,7 @@ unsigned int uiommu_ctx_host_page_shift(const struct uiommu_ctx *ctx);
  * @UIOMMU_RES_PREREG_REGIONS: preregistered memory regions, over all
  *	address spaces (prereg.h). Default 65536.
  * @UIOMMU_RES_VFIO_CONTAINERS: VFIO containers (vfio.h). Default 1024.
+ * @UIOMMU_RES_VCPUS: vCPU handles (vcpu.h). Default 1024.
  * @UIOMMU_RES_NR: number of resources.
  *
  * A charge that would take the usage past the limit fails with -ENOMEM for
@@ -230,6 +233,7 @@ enum uiommu_resource {
 	UIOMMU_RES_MIRROR_BUSY_MS,
 	UIOMMU_RES_PREREG_REGIONS,
 	UIOMMU_RES_VFIO_CONTAINERS,
+	UIOMMU_RES_VCPUS,
 	UIOMMU_RES_NR
 };
 
@@ -292,6 +296,9 @@ int uiommu_ctx_get_usage(const struct uiommu_ctx *ctx, enum uiommu_resource res,
  * @UIOMMU_COUNTER_GUEST_ERRORS: guest errors reported, delivered or not.
  * @UIOMMU_COUNTER_LOG_SUPPRESSED: guest errors the rate limit suppressed.
  * @UIOMMU_COUNTER_DMA_FAULTS: DMA faults devices reported, ever (device.h).
+ * @UIOMMU_COUNTER_ACCEL_TOO_HARD: hypercalls whose hardware-table update
+ *	the fast path could not finish and handed to the VMM
+ *	(UIOMMU_H_TOO_HARD, accel.h), ever.
  * @UIOMMU_COUNTER_GRANTS_PENDING: grant references whose end of access
  *	waits for their peer to unmap them, currently (grant.h).
  * @UIOMMU_COUNTER_NR: number of counters.
@@ -304,6 +311,7 @@ enum uiommu_counter {
 	UIOMMU_COUNTER_GUEST_ERRORS,
 	UIOMMU_COUNTER_LOG_SUPPRESSED,
 	UIOMMU_COUNTER_DMA_FAULTS,
+	UIOMMU_COUNTER_ACCEL_TOO_HARD,
 	UIOMMU_COUNTER_GRANTS_PENDING,
 	UIOMMU_COUNTER_NR
 };
@@ -356,8 +364,10 @@ int uiommu_ctx_set_guest_log_ratelimit(struct uiommu_ctx *ctx, unsigned int burs
 #define UIOMMU_FAULT_FRAME	(1u << 1)	/* host frame allocation: -ENOMEM */
 #define UIOMMU_FAULT_PIN	(1u << 2)	/* mlock of a pin: -ENOMEM */
 #define UIOMMU_FAULT_MAP	(1u << 3)	/* memfd, mmap, fallocate: -ENOMEM */
+/* An accelerated hcall's hardware-table update (accel.h): UIOMMU_H_TOO_HARD. */
+#define UIOMMU_FAULT_HCALL	(1u << 4)
 #define UIOMMU_FAULT_ALL	(UIOMMU_FAULT_HEAP | UIOMMU_FAULT_FRAME | \
-				 UIOMMU_FAULT_PIN | UIOMMU_FAULT_MAP)
+				 UIOMMU_FAULT_PIN | UIOMMU_FAULT_MAP | UIOMMU_FAULT_HCALL)
 /* Fail every fault point from the nth on, not only the nth. */
 #define UIOMMU_FAULT_PERSIST	(1u << 31)
 

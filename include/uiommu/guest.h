@@ -79,8 +79,9 @@ struct uiommu_guest *uiommu_guest_free(struct uiommu_guest *guest);
  * Context: takes the guest's lock; allocates.
  *
  * Return: 0, or a negative errno:
- * * -EINVAL bad @slot, @flags or alignment, a change other than move or
- *   delete, or deleting a slot that does not exist;
+ * * -EINVAL bad @slot, @flags or alignment, a NULL @hva with a non-zero
+ *   @size, a change other than move or delete, or deleting a slot that
+ *   does not exist;
  * * -EOVERFLOW [@gpa, +@size) or [@hva, +@size) wraps;
  * * -EEXIST the gpa range overlaps another slot;
  * * -ENOSPC the UIOMMU_RES_MEMSLOTS limit;

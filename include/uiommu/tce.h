@@ -180,7 +180,7 @@ int uiommu_tce_geometry(unsigned int host_page_shift, unsigned int page_shift,
  * (create_table_userspace): allocates the first level of the hardware table
  * and of the userspace shadow, all entries empty. The table has it_size
  * entries (see struct uiommu_tce_geometry), which can exceed the window;
- * every operation uses that size, as the reference reports it. Charges
+ * every operation uses that size, as Linux reports it. Charges
  * uiommu_tce_table_size() to UIOMMU_RES_TABLE_BYTES and one
  * UIOMMU_RES_WINDOWS; the level pages held count as host frames.
  *
@@ -312,7 +312,7 @@ struct uiommu_ctx *uiommu_tce_table_ctx(const struct uiommu_tce_table *tbl);
  *
  * As Linux iommu_tce_check_ioba() but over the whole range: @ioba must be
  * aligned to the IOMMU page, and every page of [@ioba, @ioba + @npages
- * pages) must lie in the table's entries. The reference checks only the
+ * pages) must lie in the table's entries. Linux checks only the
  * first page (it ignores @npages, so a range running past the end of the
  * window passed) and its callers' macros return 1, not an errno; here the
  * end is checked, without overflow, and the failure is -EINVAL.
@@ -367,7 +367,7 @@ uint64_t uiommu_tce_perm(enum uiommu_dma_dir dir);
  * and nothing is allocated. The caller then calls uiommu_tce_table_kill()
  * once for a batch (Linux iommu_tce_xchg_no_kill() + iommu_tce_kill()).
  *
- * Differences from the reference: a bad @entry, @hpa or @dir is -EINVAL
+ * Differences from Linux: a bad @entry, @hpa or @dir is -EINVAL
  * (Linux does not check @entry and BUG()s on a misaligned hpa), and
  * UIOMMU_DMA_NONE with a non-zero @hpa is -EINVAL (Linux stores hpa|0, an
  * entry a PHB ignores but get() reports, and only when the level exists).
@@ -511,9 +511,9 @@ typedef void uiommu_tce_clear_fn(void *opaque, uint64_t entry, uint64_t old_hpa,
  *
  * Exchanges every non-empty entry of the range with 0, as Linux's VFIO
  * tce_iommu_clear() does entry by entry, then calls the kill callbacks
- * once with (@entry, @npages), always, as the reference does. Allocates
+ * once with (@entry, @npages), always, as Linux does. Allocates
  * nothing: a range whose level is absent is skipped whole, at every level
- * (the reference skips only missing last-level pages).
+ * (Linux skips only missing last-level pages).
  *
  * Context: lock-free; any thread. Concurrent exchanges of entries in the
  * range are each ordered before or after this clear's exchange of them.

@@ -25,6 +25,8 @@
 #include <uiommu/mirror.h>
 #include <uiommu/prereg.h>
 #include <uiommu/vfio.h>
+#include <uiommu/vcpu.h>
+#include <uiommu/accel.h>
 #include <uiommu/mm.h>
 
 #endif /* UIOMMU_UIOMMU_H */

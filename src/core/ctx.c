@@ -32,6 +32,7 @@ static const char *const resource_names[UIOMMU_RES_NR] = {
 	[UIOMMU_RES_MIRROR_BUSY_MS] = "mirror_busy_ms",
 	[UIOMMU_RES_PREREG_REGIONS] = "prereg_regions",
 	[UIOMMU_RES_VFIO_CONTAINERS] = "vfio_containers",
+	[UIOMMU_RES_VCPUS] = "vcpus",
 };
 
 static const uint64_t resource_defaults[UIOMMU_RES_NR] = {
@@ -57,6 +58,7 @@ static const uint64_t resource_defaults[UIOMMU_RES_NR] = {
 	[UIOMMU_RES_MIRROR_BUSY_MS] = 1000,
 	[UIOMMU_RES_PREREG_REGIONS] = 65536,
 	[UIOMMU_RES_VFIO_CONTAINERS] = 1024,
+	[UIOMMU_RES_VCPUS] = 1024,
 };
 
 /* Byte resources refuse with -ENOMEM (as account_locked_vm()), counts with -ENOSPC. */
@@ -263,20 +265,35 @@ UIOMMU_EXPORT int uiommu_ctx_inject_fault(struct uiommu_ctx *ctx, uint64_t nth,
 	return 0;
 }
 
-bool ctx_fault(struct uiommu_ctx *ctx, unsigned int fault_class)
+bool ctx_fault_at(struct uiommu_ctx *ctx, struct fault_point *fp)
 {
 	uint32_t flags = atomic_load_explicit(&ctx->fault_flags, memory_order_relaxed);
 	uint64_t n, nth;
 
-	if (likely(!(flags & fault_class)))
+	if (likely(!(flags & fp->fault_class)))
 		return false;
 	n = atomic_fetch_add(&ctx->counters[UIOMMU_COUNTER_FAULT_POINTS], 1) + 1;
 	nth = atomic_load(&ctx->fault_nth);
 	if (n == nth || ((flags & UIOMMU_FAULT_PERSIST) && n > nth)) {
 		ctx_count(ctx, UIOMMU_COUNTER_FAULTS_INJECTED, 1);
+		atomic_store_explicit(&fp->failed, true, memory_order_relaxed);
 		return true;
 	}
 	return false;
+}
+
+/* The linker's bounds of the section FAULT_POINT() fills; weak: a binary may have none. */
+extern struct fault_point __start_uiommu_fault_points[]
+	__attribute__((weak, visibility("hidden")));
+extern struct fault_point __stop_uiommu_fault_points[]
+	__attribute__((weak, visibility("hidden")));
+
+size_t fault_points(struct fault_point **ret_first)
+{
+	*ret_first = __start_uiommu_fault_points;
+	if (!__start_uiommu_fault_points)
+		return 0;
+	return (size_t)(__stop_uiommu_fault_points - __start_uiommu_fault_points);
 }
 
 int ctx_charge(struct uiommu_ctx *ctx, enum uiommu_resource res, uint64_t amount)
@@ -320,7 +337,7 @@ struct alloc_hdr {
 #define ALLOC_MAGIC 0x75696f6du /* "uiom" */
 _Static_assert(sizeof(struct alloc_hdr) == 16, "alloc header must keep 16-byte alignment");
 
-void *ctx_alloc_aligned(struct uiommu_ctx *ctx, size_t size, size_t align)
+void *ctx_alloc_at(struct uiommu_ctx *ctx, size_t size, size_t align, struct fault_point *fp)
 {
 	struct alloc_hdr *hdr;
 	size_t total;
@@ -332,7 +349,7 @@ void *ctx_alloc_aligned(struct uiommu_ctx *ctx, size_t size, size_t align)
 		align = 16;
 	if (__builtin_add_overflow(size, align, &total))
 		return NULL;
-	if (ctx_fault(ctx, UIOMMU_FAULT_HEAP))
+	if (ctx_fault_at(ctx, fp))
 		return NULL;
 	if (ctx_charge(ctx, UIOMMU_RES_HEAP_BYTES, size))
 		return NULL;
@@ -350,18 +367,13 @@ void *ctx_alloc_aligned(struct uiommu_ctx *ctx, size_t size, size_t align)
 	return raw + align;
 }
 
-void *ctx_alloc(struct uiommu_ctx *ctx, size_t size)
-{
-	return ctx_alloc_aligned(ctx, size, 16);
-}
-
-void *ctx_alloc_array(struct uiommu_ctx *ctx, size_t n, size_t size)
+void *ctx_alloc_array_at(struct uiommu_ctx *ctx, size_t n, size_t size, struct fault_point *fp)
 {
 	size_t total;
 
 	if (__builtin_mul_overflow(n, size, &total))
 		return NULL;
-	return ctx_alloc(ctx, total);
+	return ctx_alloc_at(ctx, total, 16, fp);
 }
 
 void ctx_free(struct uiommu_ctx *ctx, void *ptr)

@@ -2,6 +2,7 @@
 /*
  * Error strings and the library version.
  */
+#include <limits.h>
 #include <string.h>
 
 #include "../internal.h"
@@ -10,6 +11,9 @@ UIOMMU_EXPORT const char *uiommu_strerror(int err)
 {
 	const char *s;
 
+	/* -INT_MIN does not exist: no errno is that large anyway. */
+	if (err == INT_MIN)
+		return "Unknown error";
 	if (err < 0)
 		err = -err;
 	/* glibc >= 2.32: a static description, thread-safe, never translated. */
@@ -21,6 +25,8 @@ UIOMMU_EXPORT const char *uiommu_errno_name(int err)
 {
 	const char *s;
 
+	if (err == INT_MIN)
+		return "E?";
 	if (err < 0)
 		err = -err;
 	s = strerrorname_np(err);

@@ -11,40 +11,108 @@
 #ifndef UIOMMU_RCU_MUTEX
 
 #include <urcu/urcu-bp.h>
+#include <urcu/wfcqueue.h>
 
-static void rcu_trampoline(struct rcu_head *head)
+/*
+ * Deferred work. liburcu's call_rcu worker batches: once woken it sleeps
+ * 10 ms before it runs anything, so waiting for it (rcu_barrier()) costs
+ * 10 ms or more, once per uiommu_ctx_free(). The library keeps its own
+ * queue instead and uses call_rcu only to have it run in the background:
+ *
+ * - rcu_defer() appends the node to one wait-free queue (liburcu's
+ *   cds_wfcq) and, unless a background flush is pending already, queues
+ *   one with call_rcu(). Wait-free: callable inside a reader, from any
+ *   thread.
+ * - A flush takes the whole queue, waits for a grace period, which began
+ *   after every node it took was queued (of both flavours once a vCPU
+ *   thread has registered for QSBR, rcu_qsbr.c), and runs the nodes in
+ *   queue order. Flushes hold defer_lock, so they run one at a time; the
+ *   background one runs in liburcu's call_rcu worker.
+ * - rcu_wait_callbacks() flushes in the calling thread. When it returns,
+ *   every node queued before the call has run: nodes an earlier flush took
+ *   ran before it got defer_lock, the rest it ran itself. With nothing
+ *   queued it costs a lock and no grace period.
+ *
+ * So a callback may run in any thread that calls rcu_wait_callbacks()
+ * (uiommu_ctx_free() of another context, for instance): callbacks only
+ * free and uncharge, never block, and never wait for RCU themselves.
+ */
+static struct cds_wfcq_head defer_head;
+static struct cds_wfcq_tail defer_tail;
+static pthread_mutex_t defer_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic bool defer_flush_pending;
+static struct rcu_head defer_flush_head;
+
+/* Run everything queued so far, after a grace period. Not inside a reader. */
+static void defer_flush(void)
 {
-	struct rcu_node *node = container_of(head, struct rcu_node, head);
+	struct __cds_wfcq_head head;
+	struct cds_wfcq_tail tail;
+	struct cds_wfcq_node *n, *next;
 
-	node->fn(node);
+	__cds_wfcq_init(&head, &tail);
+	pthread_mutex_lock(&defer_lock);
+	if (__cds_wfcq_splice_blocking(&head, &tail, &defer_head, &defer_tail) ==
+	    CDS_WFCQ_RET_SRC_EMPTY) {
+		pthread_mutex_unlock(&defer_lock);
+		return;
+	}
+	urcu_bp_synchronize_rcu();
+	rcu_qsbr_wait_grace(); /* vCPU threads (QSBR readers) may still read them too */
+	__cds_wfcq_for_each_blocking_safe(&head, &tail, n, next) {
+		struct rcu_node *node = container_of(n, struct rcu_node, head);
+
+		node->fn(node);
+	}
+	pthread_mutex_unlock(&defer_lock);
+}
+
+/* The background flush, in liburcu's call_rcu worker. */
+static void defer_flush_rcu(struct rcu_head *head)
+{
+	(void)head;
+	/*
+	 * Clear first (an exchange, so that it sees every node whose
+	 * rcu_defer() saw the flag set): a node queued from now on queues a
+	 * flush of its own.
+	 */
+	atomic_exchange(&defer_flush_pending, false);
+	defer_flush();
 }
 
 /*
  * fork() without exec(): liburcu asks for its fork handlers to run, or a
  * child that uses RCU (a test's child process, a VMM's helper) waits
- * forever for the call_rcu thread that fork() did not copy. Prepare handlers
- * run in reverse order of these calls' nesting; the others in order.
+ * forever for the call_rcu thread that fork() did not copy. Prepare
+ * handlers run in reverse order of these calls' nesting; the others in
+ * order. defer_lock is taken after the call_rcu worker is paused (it may
+ * wait for the lock inside a flush) and before liburcu's grace-period lock
+ * (a flush holds defer_lock while it waits for a grace period).
  */
 static void rcu_prepare_fork(void)
 {
 	urcu_bp_call_rcu_before_fork();
+	pthread_mutex_lock(&defer_lock);
 	urcu_bp_before_fork();
 }
 
 static void rcu_after_fork_parent(void)
 {
 	urcu_bp_after_fork_parent();
+	pthread_mutex_unlock(&defer_lock);
 	urcu_bp_call_rcu_after_fork_parent();
 }
 
 static void rcu_after_fork_child(void)
 {
 	urcu_bp_after_fork_child();
+	pthread_mutex_unlock(&defer_lock);
 	urcu_bp_call_rcu_after_fork_child();
 }
 
 static void rcu_init_once(void)
 {
+	cds_wfcq_init(&defer_head, &defer_tail);
 	pthread_atfork(rcu_prepare_fork, rcu_after_fork_parent, rcu_after_fork_child);
 }
 
@@ -68,17 +136,21 @@ void rcu_read_exit(void)
 void rcu_defer(struct rcu_node *node, void (*fn)(struct rcu_node *node))
 {
 	node->fn = fn;
-	urcu_bp_call_rcu(&node->head, rcu_trampoline);
+	cds_wfcq_node_init(&node->head);
+	cds_wfcq_enqueue(&defer_head, &defer_tail, &node->head);
+	if (!atomic_exchange(&defer_flush_pending, true))
+		urcu_bp_call_rcu(&defer_flush_head, defer_flush_rcu);
 }
 
 void rcu_wait_grace(void)
 {
 	urcu_bp_synchronize_rcu();
+	rcu_qsbr_wait_grace();
 }
 
 void rcu_wait_callbacks(void)
 {
-	urcu_bp_barrier();
+	defer_flush();
 }
 
 #else /* UIOMMU_RCU_MUTEX */

@@ -76,7 +76,7 @@ UIOMMU_EXPORT int uiommu_guest_set_memslot(struct uiommu_guest *guest, uint32_t 
 
 	if (slot >= UIOMMU_MEMSLOT_ID_MAX || flags || !is_aligned_u64(gpa, UIOMMU_MEMSLOT_ALIGN) ||
 	    !is_aligned_u64(size, UIOMMU_MEMSLOT_ALIGN) ||
-	    !is_aligned_u64((uintptr_t)hva, UIOMMU_MEMSLOT_ALIGN))
+	    !is_aligned_u64((uintptr_t)hva, UIOMMU_MEMSLOT_ALIGN) || (size && !hva))
 		return -EINVAL;
 	if (size && (range_from_len(gpa, size, &add.last) ||
 		     range_from_len((uintptr_t)hva, size, &hva_last)))

@@ -199,14 +199,15 @@ err:
 	return ret;
 }
 
-int frames_alloc(struct uiommu_ctx *ctx, unsigned int order, bool user, uint64_t *ret_hpa)
+int frames_alloc(struct uiommu_ctx *ctx, unsigned int order, bool user, uint64_t *ret_hpa,
+		 struct fault_point *fp)
 {
 	struct mem_state *mem = mem_get(ctx);
 	uint64_t bytes = UIOMMU_FRAME_SIZE << order, block, frame;
 	unsigned int c;
 	int ret;
 
-	if (!mem || ctx_fault(ctx, UIOMMU_FAULT_FRAME))
+	if (!mem || ctx_fault_at(ctx, fp))
 		return -ENOMEM;
 	ret = ctx_charge(ctx, UIOMMU_RES_FRAME_BYTES, bytes);
 	if (ret)
@@ -250,12 +251,15 @@ int frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, bool u
 {
 	struct mem_state *mem = mem_peek(ctx);
 	struct ram_region *lib = mem ? atomic_load(&mem->lib) : NULL;
-	uint64_t bytes = UIOMMU_FRAME_SIZE << order, frame, block, cf;
+	uint64_t bytes, frame, block, cf;
 	struct buddy_chunk *c;
 	int ret = -EINVAL;
 
-	if (!lib || order > UIOMMU_FRAME_MAX_ORDER || hpa < lib->hpa || hpa > lib->last_hpa ||
-	    !is_aligned_u64(hpa, bytes))
+	/* The order first: it is the caller's, and it sizes a shift. */
+	if (order > UIOMMU_FRAME_MAX_ORDER)
+		return -EINVAL;
+	bytes = UIOMMU_FRAME_SIZE << order;
+	if (!lib || hpa < lib->hpa || hpa > lib->last_hpa || !is_aligned_u64(hpa, bytes))
 		return -EINVAL;
 	frame = (hpa - lib->hpa) >> UIOMMU_FRAME_SHIFT;
 	cf = frame & (BUDDY_CHUNK_FRAMES - 1);
@@ -304,11 +308,11 @@ void frames_fini(struct uiommu_ctx *ctx, struct mem_state *mem)
 	}
 }
 
-int mem_frames_alloc(struct uiommu_ctx *ctx, unsigned int order, uint64_t *ret_hpa,
-		     void **ret_hva)
+int mem_frames_alloc_at(struct uiommu_ctx *ctx, unsigned int order, uint64_t *ret_hpa,
+			void **ret_hva, struct fault_point *fp)
 {
 	uint64_t hpa;
-	int ret = frames_alloc(ctx, order, false, &hpa);
+	int ret = frames_alloc(ctx, order, false, &hpa, fp);
 
 	if (ret)
 		return ret;
@@ -343,8 +347,8 @@ static int map_lib_over(struct ram_region *lib, uint64_t hpa, uint64_t bytes)
 	return p == MAP_FAILED ? -ENOMEM : 0;
 }
 
-int mem_frames_alloc_shared(struct uiommu_ctx *ctx, unsigned int order, uint64_t npages,
-			    uint64_t *ret_hpa, void **ret_hva, int *ret_fd)
+int mem_frames_alloc_shared_at(struct uiommu_ctx *ctx, unsigned int order, uint64_t npages,
+			       uint64_t *ret_hpa, void **ret_hva, int *ret_fd, struct fault_point *fp)
 {
 	uint64_t len = npages << UIOMMU_FRAME_SHIFT, hpa;
 	struct ram_region *lib;
@@ -353,7 +357,7 @@ int mem_frames_alloc_shared(struct uiommu_ctx *ctx, unsigned int order, uint64_t
 
 	if (!npages || npages > (1ULL << order))
 		return -EINVAL;
-	ret = frames_alloc(ctx, order, false, &hpa);
+	ret = frames_alloc(ctx, order, false, &hpa, fp);
 	if (ret)
 		return ret;
 	lib = atomic_load_explicit(&mem_peek(ctx)->lib, memory_order_acquire);
@@ -421,7 +425,7 @@ UIOMMU_EXPORT int uiommu_frames_alloc(struct uiommu_ctx *ctx, unsigned int order
 {
 	if (order > UIOMMU_FRAME_MAX_ORDER || !ret_hpa)
 		return -EINVAL;
-	return frames_alloc(ctx, order, true, ret_hpa);
+	return frames_alloc(ctx, order, true, ret_hpa, FAULT_POINT(UIOMMU_FAULT_FRAME));
 }
 
 UIOMMU_EXPORT int uiommu_frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order)

@@ -101,7 +101,8 @@ UIOMMU_EXPORT int uiommu_hostmem_alloc(struct uiommu_ctx *ctx, uint64_t size,
 		goto err_free_vr;
 	}
 	for (uint64_t i = 0; i < npages; i++) {
-		ret = frames_alloc(ctx, order, false, &vr->page_hpa[i]);
+		ret = frames_alloc(ctx, order, false, &vr->page_hpa[i],
+				   FAULT_POINT(UIOMMU_FAULT_FRAME));
 		if (ret)
 			goto err_free_frames;
 	}

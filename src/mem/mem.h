@@ -162,7 +162,9 @@ void migrate_fini(struct uiommu_ctx *ctx, struct mem_state *mem);
 
 /* frames.c */
 void frames_fini(struct uiommu_ctx *ctx, struct mem_state *mem);
-int frames_alloc(struct uiommu_ctx *ctx, unsigned int order, bool user, uint64_t *ret_hpa);
+/* @fp: the caller's fault point (FAULT_POINT(UIOMMU_FAULT_FRAME)). */
+int frames_alloc(struct uiommu_ctx *ctx, unsigned int order, bool user, uint64_t *ret_hpa,
+		 struct fault_point *fp);
 int frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, bool user);
 
 /* pin.c */

@@ -187,7 +187,9 @@ int liobn_create_locked(struct papr_guest *pg, uint64_t liobn, unsigned int page
 	t->size = size;
 	t->bus_offset = offset << page_shift;
 	t->page_shift = page_shift;
+	t->page_mask = (1ULL << page_shift) - 1;
 	t->view_shift = view_shift;
+	t->view_mask = (1ULL << view_shift) - 1;
 	t->view_npages = view_npages;
 	t->locked_bytes = locked;
 	t->ctx = ctx;
@@ -305,6 +307,9 @@ static void papr_guest_fini(void *owner, void *state)
 	struct rcu_array *a;
 
 	(void)owner;
+	if (atomic_load_explicit(&pg->vcpus, memory_order_relaxed))
+		ctx_err(pg->ctx, "guest freed with %u vCPU handles left",
+			atomic_load_explicit(&pg->vcpus, memory_order_relaxed));
 	for (unsigned int i = 0; i < pg->nphbs; i++)
 		ctx_free(pg->ctx, pg->phbs[i]);
 	/* No hcall runs any more (uiommu_guest_free()'s contract): drop everything at once. */
@@ -457,6 +462,10 @@ static int hw_edit(struct uiommu_guest *guest, uint64_t liobn, const struct papr
 		ret = attach ? -EEXIST : -ENOENT;
 		goto out;
 	}
+	if (attach && n == PAPR_HW_MAX) {
+		ret = -ENOSPC;
+		goto out;
+	}
 	n = attach ? n + 1 : n - 1;
 	if (n) {
 		size_t j = 0;
@@ -479,7 +488,7 @@ static int hw_edit(struct uiommu_guest *guest, uint64_t liobn, const struct papr
 		rcu_defer(&old->rcu, hw_set_free_rcu);
 out:
 	pthread_mutex_unlock(&pg->lock);
-	/* No hcall may still use a detached table when this returns. */
+	/* No hcall (of either RCU flavour) may still use a detached table when this returns. */
 	if (!ret && !attach)
 		rcu_wait_grace();
 	return ret;

@@ -23,10 +23,11 @@
 #define UIOMMU_PAPR_PRIV_H
 
 #include <uiommu/papr.h>
+#include <uiommu/vcpu.h>
 
 #include "../internal.h"
 
-/* Attached hardware tables (the seam; empty today): an immutable array. */
+/* Attached hardware tables (the seam, internal.h): an immutable array. */
 struct papr_hw_entry {
 	const struct papr_hw_ops *ops;
 	void *opaque;
@@ -43,6 +44,8 @@ struct liobn_table {
 	uint64_t offset;     /* first entry, in IOMMU pages */
 	uint64_t size;	     /* entries */
 	uint64_t bus_offset; /* offset << page_shift */
+	uint64_t page_mask;	 /* (1 << page_shift) - 1 */
+	uint64_t view_mask;	 /* (1 << view_shift) - 1 */
 	unsigned int page_shift;
 	unsigned int view_shift; /* log2 of the TCEs in one guest-view page */
 	uint64_t view_npages;	 /* guest-view pages */
@@ -66,11 +69,45 @@ struct papr_guest {
 	struct uiommu_ctx *ctx;
 	struct uiommu_guest *guest;
 	_Atomic int profile;
+	_Atomic uint32_t vcpus; /* handles not freed yet */
 	pthread_mutex_t lock; /* LIOBN and PHB changes, RTAS calls */
 	struct rcu_array *_Atomic liobns; /* by LIOBN (start = last = liobn); ptr: liobn_table */
 	struct papr_phb *phbs[UIOMMU_PAPR_MAX_PHBS]; /* under lock */
 	unsigned int nphbs;
 };
+
+/*
+ * A vCPU handle (uiommu/vcpu.h). Every field but the guest's is the
+ * handle's thread's alone, so the counters are plain.
+ *
+ * The vCPU remembers what its last hypercall looked up, as a TLB would:
+ * the LIOBN array it searched and the table it found, the memslot array
+ * and the slot's gpa range. An entry is used only while the array it came
+ * from is still the published one; and since nothing is freed before the
+ * vCPU reports a quiescent state, an array it remembers cannot be freed
+ * and its address reused meanwhile. So it forgets everything whenever it
+ * goes offline or reports a quiescent state (vcpu_forget()).
+ */
+struct uiommu_vcpu {
+	struct uiommu_guest *guest;
+	struct papr_guest *pg;
+	bool online; /* in guest context: an online QSBR reader */
+	uint64_t slow, too_hard;
+	const struct rcu_array *c_liobns; /* the LIOBN array c_t was found in */
+	uint64_t c_liobn;
+	struct liobn_table *c_t;
+	const struct rcu_array *c_slots; /* the memslot array [c_first, c_last] came from */
+	uint64_t c_first, c_last;
+	uint64_t c_hva; /* the host address of c_first */
+};
+
+/* Forget what the vCPU remembers; an offline vCPU remembers nothing (its fast path relies on it). */
+static inline void vcpu_forget(struct uiommu_vcpu *v)
+{
+	v->c_liobns = NULL;
+	v->c_t = NULL;
+	v->c_slots = NULL;
+}
 
 /* The guest's PAPR state, creating it on first use; NULL if out of memory. */
 struct papr_guest *papr_guest_get(struct uiommu_guest *guest);
@@ -97,8 +134,7 @@ static inline uint64_t liobn_view_read(const struct liobn_table *t, uint64_t idx
 
 	if (!page)
 		return 0;
-	return atomic_load_explicit(&page[idx & ((1ULL << t->view_shift) - 1)],
-				    memory_order_relaxed);
+	return atomic_load_explicit(&page[idx & t->view_mask], memory_order_relaxed);
 }
 
 /* liobn.c */

@@ -13,14 +13,10 @@
  */
 #include "tce.h"
 
-void tce_kill_call(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t npages)
+void tce_kill_rcu(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t npages)
 {
 	uint32_t nr = atomic_load_explicit(&tbl->kill_nr, memory_order_acquire);
 
-	if (likely(!nr))
-		return;
-	rcu_read_enter();
-	nr = atomic_load_explicit(&tbl->kill_nr, memory_order_acquire);
 	for (uint32_t i = 0; i < nr; i++) {
 		uiommu_tce_kill_fn *fn = atomic_load_explicit(&tbl->kill[i].fn,
 							      memory_order_acquire);
@@ -29,6 +25,14 @@ void tce_kill_call(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t npages
 			fn(atomic_load_explicit(&tbl->kill[i].opaque, memory_order_relaxed), tbl,
 			   entry, npages);
 	}
+}
+
+void tce_kill_call(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t npages)
+{
+	if (likely(!atomic_load_explicit(&tbl->kill_nr, memory_order_acquire)))
+		return;
+	rcu_read_enter();
+	tce_kill_rcu(tbl, entry, npages);
 	rcu_read_exit();
 }
 

@@ -148,16 +148,44 @@ static inline _Atomic uint64_t *slot_find(const struct uiommu_tce_table *tbl,
 /* ---- creation and release ---- */
 
 /* Free the level page at @hpa and, @below levels deep, everything under it. */
-static void level_free(struct uiommu_tce_table *tbl, uint64_t hpa, unsigned int below)
+/* Are the eight entries from @e all empty? One test for a sparse level's common case. */
+static inline bool empty8(_Atomic uint64_t *e)
+{
+	return !(atomic_load_explicit(&e[0], memory_order_relaxed) |
+		 atomic_load_explicit(&e[1], memory_order_relaxed) |
+		 atomic_load_explicit(&e[2], memory_order_relaxed) |
+		 atomic_load_explicit(&e[3], memory_order_relaxed) |
+		 atomic_load_explicit(&e[4], memory_order_relaxed) |
+		 atomic_load_explicit(&e[5], memory_order_relaxed) |
+		 atomic_load_explicit(&e[6], memory_order_relaxed) |
+		 atomic_load_explicit(&e[7], memory_order_relaxed));
+}
+
+/*
+ * Free the level page at @hpa and the pages below it. *@left counts the
+ * pages below the first levels not found yet (level_pages says how many
+ * there are): a scan stops when it reaches 0, so that a table with few
+ * lower levels is not read through, which would also fill in the frames'
+ * holes only to punch them out again.
+ */
+static void level_free(struct uiommu_tce_table *tbl, uint64_t hpa, unsigned int below,
+		       uint64_t *left)
 {
 	if (below) {
 		_Atomic uint64_t *lvl = level_hva(tbl, hpa);
 
-		for (uint64_t n = 0; n < (1ULL << tbl->level_bits); n++) {
-			uint64_t e = atomic_load_explicit(&lvl[n], memory_order_relaxed);
+		/* Few entries of an upper level point anywhere: look eight at a time. */
+		for (uint64_t n = 0; n < (1ULL << tbl->level_bits) && *left; n += 8) {
+			if (empty8(&lvl[n]))
+				continue;
+			for (uint64_t k = n; k < n + 8; k++) {
+				uint64_t e = atomic_load_explicit(&lvl[k], memory_order_relaxed);
 
-			if (e)
-				level_free(tbl, indirect_hpa(e), below - 1);
+				if (e) {
+					(*left)--;
+					level_free(tbl, indirect_hpa(e), below - 1, left);
+				}
+			}
 		}
 	}
 	if (mem_frames_free(tbl->ctx, hpa, level_order(tbl)))
@@ -168,11 +196,16 @@ static void level_free(struct uiommu_tce_table *tbl, uint64_t hpa, unsigned int 
 static void table_release(struct uiommu_tce_table *tbl)
 {
 	struct uiommu_ctx *ctx = tbl->ctx;
+	uint64_t left = atomic_load_explicit(&tbl->level_pages, memory_order_relaxed) -
+			!!tbl->base_hpa - !!tbl->ua_base_hpa;
 
 	if (tbl->ua_base_hpa)
-		level_free(tbl, tbl->ua_base_hpa, tbl->levels - 1);
+		level_free(tbl, tbl->ua_base_hpa, tbl->levels - 1, &left);
 	if (tbl->base_hpa)
-		level_free(tbl, tbl->base_hpa, tbl->levels - 1);
+		level_free(tbl, tbl->base_hpa, tbl->levels - 1, &left);
+	if (left)
+		ctx_err(ctx, "TCE table: %llu level pages not found when freeing it",
+			(unsigned long long)left);
 	pthread_mutex_destroy(&tbl->kill_lock);
 	ctx_uncharge(ctx, UIOMMU_RES_TABLE_BYTES, tbl->allocated_size);
 	ctx_uncharge(ctx, UIOMMU_RES_WINDOWS, 1);
@@ -579,15 +612,7 @@ static void clear_level(struct uiommu_tce_table *tbl, _Atomic uint64_t *lvl, uns
 		 * Most entries of a sparse table are empty: look before
 		 * exchanging, eight at a time where the range allows.
 		 */
-		if (!(n & 7) && n + 7 <= n_last &&
-		    !(atomic_load_explicit(&lvl[n], memory_order_relaxed) |
-		      atomic_load_explicit(&lvl[n + 1], memory_order_relaxed) |
-		      atomic_load_explicit(&lvl[n + 2], memory_order_relaxed) |
-		      atomic_load_explicit(&lvl[n + 3], memory_order_relaxed) |
-		      atomic_load_explicit(&lvl[n + 4], memory_order_relaxed) |
-		      atomic_load_explicit(&lvl[n + 5], memory_order_relaxed) |
-		      atomic_load_explicit(&lvl[n + 6], memory_order_relaxed) |
-		      atomic_load_explicit(&lvl[n + 7], memory_order_relaxed))) {
+		if (!(n & 7) && n + 7 <= n_last && empty8(&lvl[n])) {
 			n += 7;
 			continue;
 		}

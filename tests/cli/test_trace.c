@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "input.h"
+#include "text.h"
 #include "trace.h"
 
 static struct trace_event parse_ok(const char *line)
@@ -30,6 +31,15 @@ static struct trace_event parse_ok(const char *line)
 		fail();
 	}
 	return ev;
+}
+
+/* A string the parser points into the line: @len bytes at @s. */
+static void assert_text(const char *s, size_t len, const char *want)
+{
+	if (len != strlen(want) || memcmp(s, want, len)) {
+		print_error("'%.*s' is not '%s'\n", (int)len, s, want);
+		fail();
+	}
 }
 
 static void parse_bad(const char *line, const char *why)
@@ -128,7 +138,7 @@ static void test_other_events(void **state)
 	/* Events the replayer does not use are counted, not errors. */
 	ev = parse_ok("123@1.5:spapr_pci_msi_setup dev\"x\" vector 3, addr=1000");
 	assert_int_equal(ev.type, TRACE_UNKNOWN);
-	assert_string_equal(ev.name, "spapr_pci_msi_setup");
+	assert_text(ev.name, ev.name_len, "spapr_pci_msi_setup");
 	ev = parse_ok("spapr_iommu_pre_save liobn=1 2 bus_offset=0 ps=12");
 	assert_int_equal(ev.type, TRACE_UNKNOWN);
 }
@@ -140,20 +150,20 @@ static void test_header(void **state)
 	(void)state;
 	ev = parse_ok("# uiommu-trace: 1");
 	assert_int_equal(ev.type, TRACE_HEADER);
-	assert_string_equal(ev.name, "uiommu-trace");
-	assert_string_equal(ev.text, "1");
+	assert_text(ev.name, ev.name_len, "uiommu-trace");
+	assert_text(ev.text, ev.text_len, "1");
 	ev = parse_ok("# qemu-cmdline: qemu-system-ppc64 -M pseries -m 1G");
-	assert_string_equal(ev.text, "qemu-system-ppc64 -M pseries -m 1G");
+	assert_text(ev.text, ev.text_len, "qemu-system-ppc64 -M pseries -m 1G");
 	ev = parse_ok("# window: liobn=0x71000002 bus_offset=0x0 size=0x10000000 page_shift=12 node=/vdevice/v-scsi@71000002");
 	assert_int_equal(ev.type, TRACE_WINDOW);
 	assert_true(ev.liobn == 0x71000002 && ev.size == 0x10000000 && ev.page_shift == 12);
-	assert_string_equal(ev.text, "/vdevice/v-scsi@71000002");
+	assert_text(ev.text, ev.text_len, "/vdevice/v-scsi@71000002");
 	ev = parse_ok("# phb: index=0 buid=0x800000020000000 liobn=0x80000000 ddw=yes dma64_base=0x800000000000000");
 	assert_int_equal(ev.type, TRACE_PHB);
 	assert_true(ev.index == 0 && ev.ddw && ev.dma64_base == 0x800000000000000ULL);
 	ev = parse_ok("# MARK 1795312672.146070 disk-read-512-direct");
 	assert_int_equal(ev.type, TRACE_MARK);
-	assert_string_equal(ev.name, "disk-read-512-direct");
+	assert_text(ev.name, ev.name_len, "disk-read-512-direct");
 	/* Comments: anything else after '#', and empty lines. */
 	assert_int_equal(parse_ok("# just a remark").type, TRACE_COMMENT);
 	assert_int_equal(parse_ok("#").type, TRACE_COMMENT);
@@ -165,24 +175,48 @@ static void test_header(void **state)
 static void test_malformed(void **state)
 {
 	(void)state;
-	parse_bad("spapr_iommu_put liobn=0x71000002 ioba=0x1000 ret=0", "missing field 'tce='");
-	parse_bad("spapr_iommu_put liobn=zz ioba=0x1000 tce=0x1 ret=0", "unreadable field 'liobn='");
-	parse_bad("spapr_iommu_put liobn=0x1 ioba=0x1000 tce=0x1 ret=x", "'ret'");
-	parse_bad("spapr_iommu_put liobn=0x1 ioba=0x1000 tce=0x1 ret=99999999999999999999", "'ret'");
-	parse_bad("spapr_iommu_put liobn=0x10000000000000000 ioba=0 tce=0 ret=0", "liobn");
-	parse_bad("spapr_iommu_put liobn=0x ioba=0 tce=0 ret=0", "liobn");
-	parse_bad("spapr_iommu_stuff liobn=0x1 ioba=0x0 tcevalue=0x0 npages=-3 ret=0", "npages");
-	parse_bad("spapr_iommu_indirect liobn=0x1 ioba=0x0 tcelist=0x0 iobaN=0x0 ret=0", "tceN");
-	parse_bad("spapr_iommu_xlate liobn=0x1 0x10 => 0x20 perm=3 mask=0xfff", "xlate");
-	parse_bad("spapr_iommu_xlate liobn=0x1 0x10 -> 0x20 mask=0xfff", "perm");
+	parse_bad("spapr_iommu_put liobn=0x71000002 ioba=0x1000 ret=0",
+		  "spapr_iommu_put: no field 'tce='");
+	parse_bad("spapr_iommu_put liobn=zz ioba=0x1000 tce=0x1 ret=0",
+		  "liobn='zz' is not a hex number");
+	parse_bad("spapr_iommu_put liobn=0x1 ioba=0x1000 tce=0x1 ret=x",
+		  "ret='x' is not a signed decimal number");
+	parse_bad("spapr_iommu_put liobn=0x1 ioba=0x1000 tce=0x1 ret=99999999999999999999",
+		  "ret='99999999999999999999'");
+	parse_bad("spapr_iommu_put liobn=0x10000000000000000 ioba=0 tce=0 ret=0",
+		  "liobn='0x10000000000000000' is not a hex number of at most 64 bits");
+	parse_bad("spapr_iommu_put liobn=0x ioba=0 tce=0 ret=0", "liobn='0x'");
+	parse_bad("spapr_iommu_stuff liobn=0x1 ioba=0x0 tcevalue=0x0 npages=-3 ret=0",
+		  "npages='-3' is not a decimal number");
+	parse_bad("spapr_iommu_indirect liobn=0x1 ioba=0x0 tcelist=0x0 iobaN=0x0 ret=0",
+		  "no field 'tceN='");
+	parse_bad("spapr_iommu_xlate liobn=0x1 0x10 => 0x20 perm=3 mask=0xfff",
+		  "expected 'liobn=L ADDR -> TRANSLATED'");
+	parse_bad("spapr_iommu_xlate liobn=0x1 0x10 -> 0x20 mask=0xfff", "no field 'perm='");
 	parse_bad("spapr_iommu_ddw_query buid=0x1 addr=0x0, max window size=0x1, mask=0x1",
 		  "windows available");
 	parse_bad("spapr_iommu_ddw_create buid=0x1 addr=0x0, page size=0x1000, requested=0x1000, liobn=0x1",
-		  "start addr");
-	parse_bad("# window: liobn=0x1 bus_offset=0x0 page_shift=12", "size");
-	parse_bad("# phb: index=0 buid=0x1 liobn=0x80000000 ddw=maybe dma64_base=0x0", "ddw");
+		  "no field 'start addr='");
+	parse_bad("# window: liobn=0x1 bus_offset=0x0 page_shift=12", "window: no field 'size='");
+	parse_bad("# phb: index=0 buid=0x1 liobn=0x80000000 ddw=maybe dma64_base=0x0",
+		  "ddw='maybe' is not yes or no");
 	parse_bad("# MARK 123.4", "phase");
-	parse_bad("not-an-event at all", "not a trace event");
+	parse_bad("not-an-event at all", "not a trace event line: 'not-an-event at all'");
+	/* A key given twice is an error, whichever would win. */
+	parse_bad("spapr_iommu_put liobn=0x1 liobn=0x2 ioba=0x1000 tce=0x1 ret=0",
+		  "field 'liobn=' appears twice");
+	parse_bad("spapr_iommu_ddw_create buid=0x1 addr=0x0, page size=0x1000, requested=0x1000, start addr=0x0, liobn=0x1, liobn=0x2",
+		  "field 'liobn=' appears twice");
+	parse_bad("# window: liobn=0x1 bus_offset=0x0 size=0x1000 size=0x2000 page_shift=12",
+		  "field 'size=' appears twice");
+	/* Many fields before the one looked for: still found, none cut off. */
+	{
+		struct trace_event ev = parse_ok("spapr_iommu_put a=1 b=2 c=3 d=4 e=5 f=6 g=7 h=8 i=9 j=10 k=11 l=12 m=13 liobn=0x7 ioba=0x1000 tce=0x3 ret=0");
+
+		assert_true(ev.liobn == 7 && ev.tce == 3);
+	}
+	/* Values are quoted safely. */
+	parse_bad("spapr_iommu_put liobn=\x1b[31m ioba=0 tce=0 ret=0", "liobn='\\x1b[31m'");
 	{
 		/* A NUL inside the line. */
 		struct trace_event ev;
@@ -190,7 +224,38 @@ static void test_malformed(void **state)
 
 		assert_int_equal(trace_parse_line("spapr\0_iommu", 12, &ev, err, sizeof(err)),
 				 -EINVAL);
+		assert_int_equal(trace_parse_line("spapr_iommu_put liobn=1\0 ioba=0 tce=0 ret=0", 44,
+						  &ev, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "NUL"));
+		assert_int_equal(trace_parse_line("# end: ok\0x", 11, &ev, err, sizeof(err)),
+				 -EINVAL);
 	}
+}
+
+/* ---- text for messages, terminals and JSON ---- */
+
+static void test_text(void **state)
+{
+	char buf[64], q[16];
+
+	(void)state;
+	/* Clean text is returned as it is; anything else is replaced, character by character. */
+	assert_string_equal(text_utf8("caf\xc3\xa9 \xe2\x82\xac\ttab", buf, sizeof(buf)),
+			    "caf\xc3\xa9 \xe2\x82\xac\ttab");
+	assert_string_equal(text_utf8("a\xff" "b", buf, sizeof(buf)), "a\xef\xbf\xbd" "b");
+	assert_string_equal(text_utf8("\x1b[31m", buf, sizeof(buf)), "\xef\xbf\xbd[31m");
+	assert_string_equal(text_utf8("\xc0\xaf", buf, sizeof(buf)), "\xef\xbf\xbd\xef\xbf\xbd");
+	assert_string_equal(text_utf8("\xed\xa0\x80", buf, sizeof(buf)),
+			    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");	/* a surrogate */
+	assert_string_equal(text_utf8("\xc2\x85", buf, sizeof(buf)), "\xef\xbf\xbd\xef\xbf\xbd");	/* C1 */
+	assert_string_equal(text_utf8("\xe2\x82", buf, sizeof(buf)), "\xef\xbf\xbd\xef\xbf\xbd");	/* cut */
+	/* Cut to fit, at a character boundary. */
+	assert_string_equal(text_utf8("\xff\xff\xff", buf, 7), "\xef\xbf\xbd\xef\xbf\xbd");
+	/* Quoting: printable ASCII, \xNN, "..." when cut. */
+	assert_string_equal(text_quote(q, sizeof(q), "ab\x01\xff" "cdefghijkl", 14), "ab\\x01\\xffcd...");
+	assert_string_equal(text_quote(q, sizeof(q), "short", 5), "short");
+	assert_string_equal(text_size(4096, buf, sizeof(buf)), "4 KiB");
+	assert_string_equal(text_size(100, buf, sizeof(buf)), "100 bytes");
 }
 
 /* ---- input ---- */
@@ -218,22 +283,22 @@ static char *write_tmp(const void *data, size_t len, const char *compress)
 
 static void read_lines(const char *path, const char *const *want, int nwant)
 {
-	struct input in;
-	const char *line;
+	struct input *in;
+	char *line;
 	size_t len;
 	int n = 0, ret;
 
 	assert_int_equal(input_open(&in, path), 0);
-	while ((ret = input_getline(&in, &line, &len)) == 1) {
+	while ((ret = input_getline(in, &line, &len)) == 1) {
 		assert_true(n < nwant);
 		assert_string_equal(line, want[n]);
 		assert_int_equal(len, strlen(want[n]));
 		n++;
-		assert_int_equal(in.lineno, (uint64_t)n);
+		assert_int_equal(in->lineno, (uint64_t)n);
 	}
 	assert_int_equal(ret, 0);
 	assert_int_equal(n, nwant);
-	input_close(&in);
+	input_stop(in);
 }
 
 static void test_input_plain_and_xz(void **state)
@@ -258,8 +323,8 @@ static void test_input_large_xz(void **state)
 {
 	size_t n = 200000, len = 0;
 	char *text = malloc(n * 40), *p;
-	struct input in;
-	const char *line;
+	struct input *in;
+	char *line;
 	size_t l;
 	uint64_t count = 0;
 
@@ -270,7 +335,7 @@ static void test_input_large_xz(void **state)
 		len += (size_t)sprintf(text + len, "spapr_iommu_put liobn=0x1 ioba=0x%zx\n", i);
 	p = write_tmp(text, len, "xz -q -0");
 	assert_int_equal(input_open(&in, p), 0);
-	while (input_getline(&in, &line, &l) == 1) {
+	while (input_getline(in, &line, &l) == 1) {
 		char want[64];
 
 		snprintf(want, sizeof(want), "spapr_iommu_put liobn=0x1 ioba=0x%llx",
@@ -279,22 +344,24 @@ static void test_input_large_xz(void **state)
 		count++;
 	}
 	assert_true(count == n);
-	assert_true(in.bytes == len);
-	input_close(&in);
+	assert_true(in->bytes == len);
+	assert_true(in->text_size == len); /* from the xz index */
+	input_stop(in);
 	unlink(p);
 	free(text);
 }
 
 static void test_input_errors(void **state)
 {
-	struct input in;
-	const char *line;
+	struct input *in;
+	char *line;
 	size_t len;
 	char *big, *p;
 
 	(void)state;
 	assert_int_equal(input_open(&in, "/nonexistent/trace"), -ENOENT);
-	assert_non_null(strstr(in.err, "No such file"));
+	assert_non_null(strstr(in->err, "No such file"));
+	input_stop(in);
 
 	/* A line longer than the limit is an error, not a silent cut. */
 	big = malloc(INPUT_MAX_LINE + 10);
@@ -302,9 +369,9 @@ static void test_input_errors(void **state)
 	big[INPUT_MAX_LINE + 9] = '\n';
 	p = write_tmp(big, INPUT_MAX_LINE + 10, NULL);
 	assert_int_equal(input_open(&in, p), 0);
-	assert_int_equal(input_getline(&in, &line, &len), -EOVERFLOW);
-	assert_non_null(strstr(in.err, "longer than"));
-	input_close(&in);
+	assert_int_equal(input_getline(in, &line, &len), -EOVERFLOW);
+	assert_non_null(strstr(in->err, "longer than"));
+	input_stop(in);
 	unlink(p);
 	free(big);
 
@@ -317,10 +384,11 @@ static void test_input_errors(void **state)
 		snprintf(cmd, sizeof(cmd), "truncate -s 40 %s", q);
 		assert_int_equal(system(cmd), 0);
 		assert_int_equal(input_open(&in, q), 0);
-		while (input_getline(&in, &line, &len) == 1)
+		while (input_getline(in, &line, &len) == 1)
 			;
-		assert_int_equal(input_getline(&in, &line, &len), -EIO);
-		input_close(&in);
+		assert_int_equal(input_getline(in, &line, &len), -EIO);
+		assert_non_null(strstr(in->err, "xz data is"));
+		input_stop(in);
 		unlink(q);
 		free(q);
 	}
@@ -333,6 +401,7 @@ int main(void)
 		cmocka_unit_test(test_other_events),
 		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_input_plain_and_xz),
 		cmocka_unit_test(test_input_large_xz),
 		cmocka_unit_test(test_input_errors),

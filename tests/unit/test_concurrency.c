@@ -7,6 +7,7 @@
  * Nothing here is timed: each thread does a fixed amount of work.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
 
 #include "test_util.h"
@@ -228,6 +229,124 @@ static void test_pins_threads(void **state)
 	test_ctx_free(t.ctx);
 }
 
+/* ---- deferred work (core/rcu.c) ---- */
+
+struct defer_probe {
+	struct rcu_node rcu;
+	_Atomic int *reader_left; /* the reader that could see it has left */
+	_Atomic int ran, saw_reader_left;
+	_Atomic uint64_t *count;   /* incremented by the callback, if set */
+};
+
+static void probe_fn(struct rcu_node *node)
+{
+	struct defer_probe *p = container_of(node, struct defer_probe, rcu);
+
+	if (p->reader_left)
+		atomic_store(&p->saw_reader_left, atomic_load(p->reader_left));
+	if (p->count)
+		atomic_fetch_add(p->count, 1);
+	atomic_store(&p->ran, 1);
+}
+
+struct reader_arg {
+	struct defer_probe *probe;
+	_Atomic int deferred, reader_left;
+};
+
+/* A reader defers the probe inside its section, then stays there a while. */
+static void *deferring_reader(void *arg)
+{
+	struct reader_arg *a = arg;
+
+	rcu_read_enter();
+	rcu_defer(&a->probe->rcu, probe_fn);
+	atomic_store(&a->deferred, 1);
+	for (int i = 0; i < 2000; i++)
+		sched_yield();
+	atomic_store(&a->reader_left, 1);
+	rcu_read_exit();
+	return NULL;
+}
+
+/*
+ * A callback deferred inside a reader runs only after that reader has left,
+ * even when another thread waits for it (rcu_wait_callbacks() runs it in
+ * its own thread, after a grace period).
+ */
+static void test_defer_waits_for_readers(void **state)
+{
+	struct defer_probe probe = { 0 };
+	struct reader_arg a = { .probe = &probe };
+	pthread_t th;
+
+	(void)state;
+	rcu_setup();
+	probe.reader_left = &a.reader_left;
+	assert_int_equal(pthread_create(&th, NULL, deferring_reader, &a), 0);
+	while (!atomic_load(&a.deferred))
+		sched_yield();
+	rcu_wait_callbacks();
+	assert_true(atomic_load(&probe.ran));
+	assert_true(atomic_load(&probe.saw_reader_left));
+	assert_int_equal(pthread_join(th, NULL), 0);
+	/* Nothing queued: returns at once, and twice is fine. */
+	rcu_wait_callbacks();
+	rcu_wait_callbacks();
+}
+
+#define DEFERRERS 3
+#define DEFERS 2000
+
+struct deferrer_arg {
+	struct defer_probe probes[DEFERS];
+	_Atomic uint64_t count;
+};
+
+/*
+ * Threads defer (some inside readers) while they and others wait: after a
+ * thread's rcu_wait_callbacks(), every callback it queued before has run,
+ * whether the background flush or another thread's wait ran it.
+ */
+static void *deferrer(void *arg)
+{
+	struct deferrer_arg *d = arg;
+
+	for (uint64_t i = 0; i < DEFERS; i++) {
+		d->probes[i].count = &d->count;
+		if (i & 1)
+			rcu_read_enter();
+		rcu_defer(&d->probes[i].rcu, probe_fn);
+		if (i & 1)
+			rcu_read_exit();
+		if (i % 97 == 0) {
+			rcu_wait_callbacks();
+			assert_true(atomic_load(&d->count) >= i + 1);
+			for (uint64_t j = 0; j <= i; j++)
+				assert_true(atomic_load(&d->probes[j].ran));
+		}
+	}
+	rcu_wait_callbacks();
+	assert_int_equal(atomic_load(&d->count), DEFERS);
+	return NULL;
+}
+
+static void test_defer_threads(void **state)
+{
+	static struct deferrer_arg d[DEFERRERS];
+	pthread_t th[DEFERRERS];
+
+	(void)state;
+	rcu_setup();
+	memset(d, 0, sizeof(d));
+	for (int i = 0; i < DEFERRERS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, deferrer, &d[i]), 0);
+	for (int i = 0; i < DEFERRERS; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	for (int i = 0; i < DEFERRERS; i++)
+		assert_int_equal(atomic_load(&d[i].count), DEFERS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +354,8 @@ int main(void)
 		cmocka_unit_test(test_memslots_vs_reads),
 		cmocka_unit_test(test_frames_threads),
 		cmocka_unit_test(test_pins_threads),
+		cmocka_unit_test(test_defer_waits_for_readers),
+		cmocka_unit_test(test_defer_threads),
 	};
 
 	test_require_memfd();

@@ -4,6 +4,8 @@
  * fault injection, logging and its guest-error rate limit, error strings,
  * the range helper. Every error the doc comments of ctx.h list is provoked.
  */
+#include <limits.h>
+
 #include "test_util.h"
 
 #include "internal.h"
@@ -459,6 +461,12 @@ static void test_strerror(void **state)
 	assert_string_equal(uiommu_strerror(-100000), "Unknown error");
 	assert_string_equal(uiommu_errno_name(-EBUSY), "EBUSY");
 	assert_string_equal(uiommu_errno_name(-100000), "E?");
+	/* Every int, the two ends included (-INT_MIN does not exist: no negation). */
+	assert_string_equal(uiommu_strerror(INT_MIN), "Unknown error");
+	assert_string_equal(uiommu_strerror(INT_MAX), "Unknown error");
+	assert_string_equal(uiommu_errno_name(INT_MIN), "E?");
+	assert_string_equal(uiommu_errno_name(INT_MAX), "E?");
+	assert_string_equal(uiommu_strerror(0), "Success");
 	assert_string_equal(uiommu_version(), UIOMMU_VERSION_STRING);
 	assert_int_equal(uiommu_version_number(), UIOMMU_VERSION_NUMBER);
 }

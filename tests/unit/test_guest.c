@@ -83,6 +83,7 @@ static void test_memslots(void **state)
 	assert_int_equal(uiommu_guest_set_memslot(g, 2, 8 * MiB + 1, 4096, mem, 0), -EINVAL);
 	assert_int_equal(uiommu_guest_set_memslot(g, 2, 8 * MiB, 100, mem, 0), -EINVAL);
 	assert_int_equal(uiommu_guest_set_memslot(g, 2, 8 * MiB, 4096, mem + 1, 0), -EINVAL);
+	assert_int_equal(uiommu_guest_set_memslot(g, 2, 8 * MiB, 4096, NULL, 0), -EINVAL); /* no memory */
 	assert_int_equal(uiommu_guest_set_memslot(g, 2, UINT64_MAX & ~4095ULL, 8192, mem, 0),
 			 -EOVERFLOW);
 	assert_int_equal(uiommu_guest_set_memslot(g, 2, 8 * MiB, 8192,

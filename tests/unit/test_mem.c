@@ -5,6 +5,7 @@
  * listed in mem.h is provoked here.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -271,6 +272,9 @@ static void test_frames(void **state)
 	assert_int_equal(uiommu_frames_free(ctx, a + 1, 4), -EINVAL);	  /* misaligned */
 	assert_int_equal(uiommu_frames_free(ctx, 0, 0), -EINVAL);	  /* not the region */
 	assert_int_equal(uiommu_frames_free(ctx, a, 19), -EINVAL);
+	/* An order that is no shift count at all: refused before it sizes anything. */
+	assert_int_equal(uiommu_frames_free(ctx, a, 99), -EINVAL);
+	assert_int_equal(uiommu_frames_free(ctx, a, UINT_MAX), -EINVAL);
 	assert_int_equal(uiommu_frames_free(ctx, a, 4), 0);
 	assert_int_equal(uiommu_frames_free(ctx, a, 4), -EINVAL); /* double free */
 	assert_true(ctx_usage(ctx, UIOMMU_RES_FRAME_BYTES) == 0);

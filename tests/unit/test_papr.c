@@ -2,9 +2,9 @@
 /*
  * The PAPR guest interface: LIOBN tables, every return code of every TCE
  * hypercall in both profiles (built from the checks of QEMU
- * hw/ppc/spapr_iommu.c and Linux book3s_64_vio.c, semantics.md §4.5-4.6),
+ * hw/ppc/spapr_iommu.c and Linux arch/powerpc/kvm/book3s_64_vio.c),
  * the dispatcher, the seam for hardware tables (a mock), PHBs and every
- * status of every DDW RTAS call (QEMU spapr_rtas_ddw.c, §4.7).
+ * status of every DDW RTAS call (QEMU hw/ppc/spapr_rtas_ddw.c).
  *
  * The model test of random hcall streams is the fuzz driver
  * fuzz/fuzz_papr.c (and fuzz_ddw.c for RTAS sequences), which every build
@@ -506,14 +506,14 @@ struct mock_hw {
 	long validate_ret, map_ret, unmap_ret;
 	uint64_t fail_entry; /* map/unmap fail only there (UINT64_MAX: everywhere) */
 	uint64_t hw[64];      /* mapped TCE per entry (entries of the VIO window) */
-	int validates, maps, unmaps, clears;
+	int validates, maps, unmaps, clears, begins, ends;
 	uint64_t view_at_map; /* the guest view at the last map: must be the old value */
 	struct fx *f;
 };
 
-static long mock_validate(void *opaque, uint64_t tce)
+static long mock_validate(struct papr_hw_batch *b, uint64_t tce)
 {
-	struct mock_hw *m = opaque;
+	struct mock_hw *m = b->opaque;
 
 	(void)tce;
 	m->validates++;
@@ -525,9 +525,25 @@ static bool mock_fails(struct mock_hw *m, uint64_t entry)
 	return m->fail_entry == UINT64_MAX || m->fail_entry == entry;
 }
 
-static long mock_map(void *opaque, uint64_t entry, uint64_t tce)
+static long mock_begin(struct papr_hw_batch *b, uint64_t entry, uint64_t npages)
 {
-	struct mock_hw *m = opaque;
+	struct mock_hw *m = b->opaque;
+
+	assert_true(npages >= 1 && entry + npages > entry);
+	m->begins++;
+	return H_SUCCESS;
+}
+
+static void mock_end(struct papr_hw_batch *b)
+{
+	struct mock_hw *m = b->opaque;
+
+	m->ends++;
+}
+
+static long mock_map(struct papr_hw_batch *b, uint64_t entry, uint64_t tce)
+{
+	struct mock_hw *m = b->opaque;
 
 	m->maps++;
 	m->view_at_map = tce_at(m->f, VIO, entry << 12);
@@ -537,9 +553,9 @@ static long mock_map(void *opaque, uint64_t entry, uint64_t tce)
 	return H_SUCCESS;
 }
 
-static long mock_unmap(void *opaque, uint64_t entry)
+static long mock_unmap(struct papr_hw_batch *b, uint64_t entry)
 {
-	struct mock_hw *m = opaque;
+	struct mock_hw *m = b->opaque;
 
 	m->unmaps++;
 	if (mock_fails(m, entry) && m->unmap_ret != H_SUCCESS)
@@ -548,16 +564,17 @@ static long mock_unmap(void *opaque, uint64_t entry)
 	return H_SUCCESS;
 }
 
-static void mock_clear(void *opaque, uint64_t entry)
+static void mock_clear(struct papr_hw_batch *b, uint64_t entry)
 {
-	struct mock_hw *m = opaque;
+	struct mock_hw *m = b->opaque;
 
 	m->clears++;
 	m->hw[entry % 64] = 0;
 }
 
 static const struct papr_hw_ops mock_ops = {
-	.validate = mock_validate, .map = mock_map, .unmap = mock_unmap, .clear = mock_clear,
+	.begin = mock_begin, .validate = mock_validate, .map = mock_map, .unmap = mock_unmap,
+	.clear = mock_clear, .end = mock_end,
 };
 
 static void test_hw_seam(void **state)
@@ -629,6 +646,8 @@ static void test_hw_seam(void **state)
 
 	assert_int_equal(papr_liobn_detach_hw(f->g, VIO, &mock_ops, &m), 0);
 	assert_int_equal(papr_liobn_detach_hw(f->g, VIO, &mock_ops, &m), -ENOENT);
+	/* Every hcall that changed a table did so in one batch, begun and ended. */
+	assert_true(m.begins > 0 && m.begins == m.ends);
 
 	/* A PHB whose window has hardware tables stays. */
 	{
@@ -822,7 +841,7 @@ static void test_rtas_create(void **state)
 	uint64_t bus, size, list[64];
 	unsigned int shift;
 
-	/* What Linux does (pseries-traces.md): 16M pages, 2^30 bytes, at 1 << 59. */
+	/* What Linux does (doc/traces.md): 16M pages, 2^30 bytes, at 1 << 59. */
 	assert_int_equal(rtas_create(f, 24, 30, r), UIOMMU_RTAS_SUCCESS);
 	assert_true(r[0] == 0 && r[1] == 0x80000001 && r[2] == 0x08000000 && r[3] == 0);
 	assert_int_equal(uiommu_liobn_info(f->g, 0x80000001, &bus, &shift, &size), 0);

@@ -2,9 +2,9 @@
 /*
  * TCE tables: geometry and sizes against values derived by hand and in
  * closed form from the documented algorithm, every error listed in
- * uiommu/tce.h, the semantics of each operation, fault injection, a walk
- * of the table by raw hpa reads in another process, and the memory a
- * sparse 1 TiB window really takes.
+ * uiommu/tce.h, the semantics of each operation, a walk of the table by raw
+ * hpa reads in another process, and the memory a sparse 1 TiB window
+ * really takes. Fault injection: tests/fault/fault_tce.c.
  */
 #include <endian.h>
 #include <sys/wait.h>
@@ -250,7 +250,7 @@ static void test_new_info(void **state)
 	assert_true(info.level_bytes == 2 * 64 * KiB);
 	assert_true(info.base_hpa >= UIOMMU_HPA_LIBRARY_BASE && info.ua_base_hpa != info.base_hpa);
 	assert_ptr_equal(uiommu_tce_table_ctx(tbl), ctx);
-	/* The whole it_size is usable, as the reference reports it. */
+	/* The whole it_size is usable, as Linux reports it. */
 	assert_int_equal(uiommu_tce_table_check_ioba(tbl, (1ULL << 59) + 8191 * 4096, 1), 0);
 	/* -EINVAL */
 	assert_int_equal(uiommu_tce_table_info(tbl, NULL), -EINVAL);
@@ -711,101 +711,6 @@ static void test_kill_links(void **state)
 	test_ctx_free(ctx);
 }
 
-/* ---- fault injection ---- */
-
-struct counting_alloc {
-	long live;
-};
-
-static void *count_alloc(void *opaque, size_t size, size_t align)
-{
-	struct counting_alloc *a = opaque;
-	void *p;
-
-	if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size))
-		return NULL;
-	a->live++;
-	return p;
-}
-
-static void count_free(void *opaque, void *ptr, size_t size)
-{
-	struct counting_alloc *a = opaque;
-
-	(void)size;
-	a->live--;
-	free(ptr);
-}
-
-/* Create a 3-level table, map an entry and its user address, translate it. */
-static int fault_scenario(struct uiommu_ctx *ctx, struct uiommu_tce_table **tbl)
-{
-	uint64_t hpa;
-	unsigned int prot;
-	int ret;
-
-	ret = uiommu_tce_table_new(ctx, UIOMMU_TCE_BUS_OFFSET_64, 12, 64 * GiB, 3, tbl);
-	if (ret)
-		return ret;
-	ret = uiommu_tce_table_xchg(*tbl, (UIOMMU_TCE_BUS_OFFSET_64 >> 12) + 123456, 0x42000,
-				    UIOMMU_DMA_BIDIRECTIONAL, NULL, NULL);
-	if (ret)
-		return ret;
-	ret = uiommu_tce_table_ua_xchg(*tbl, (UIOMMU_TCE_BUS_OFFSET_64 >> 12) + 123456,
-				       0x7f0000042000, NULL);
-	if (ret)
-		return ret;
-	ret = uiommu_tce_table_translate(*tbl, UIOMMU_TCE_BUS_OFFSET_64 + 123456 * 4096ULL + 5,
-					 &hpa, &prot);
-	assert_int_equal(ret, 0);
-	assert_true(hpa == 0x42005);
-	return 0;
-}
-
-static void run_faults(unsigned int flags)
-{
-	uint64_t n;
-
-	for (n = 1;; n++) {
-		struct counting_alloc a = { 0 };
-		struct uiommu_allocator hook = { count_alloc, count_free, &a };
-		struct uiommu_ctx_config cfg = {
-			.size = sizeof(cfg), .allocator = &hook, .host_page_shift = 12 };
-		struct uiommu_tce_table *tbl = NULL;
-		struct uiommu_ctx *ctx;
-		uint64_t injected = 0;
-		int ret;
-
-		assert_int_equal(uiommu_ctx_new(&cfg, &ctx), 0);
-		assert_int_equal(uiommu_ctx_set_limit(ctx, UIOMMU_RES_TABLE_BYTES, GiB), 0);
-		assert_int_equal(uiommu_ctx_inject_fault(ctx, n, flags), 0);
-		ret = fault_scenario(ctx, &tbl);
-		assert_int_equal(uiommu_ctx_get_counter(ctx, UIOMMU_COUNTER_FAULTS_INJECTED,
-							&injected), 0);
-		assert_int_equal(uiommu_ctx_inject_fault(ctx, 0, 0), 0);
-		if (ret) {
-			assert_true(injected > 0);
-			assert_int_equal(ret, -ENOMEM);
-		}
-		uiommu_tce_table_unref(tbl);
-		assert_ctx_clean(ctx);
-		assert_int_equal(uiommu_ctx_free(ctx), 0);
-		assert_int_equal(a.live, 0);
-		if (!ret && !injected)
-			break;
-	}
-	print_message("fault loop 0x%x: %llu fault points\n", flags, (unsigned long long)n - 1);
-	/* heap, region (memfd, mmap), two first levels, two levels per tree: at least 7. */
-	assert_true(n > 7);
-}
-
-static void test_faults(void **state)
-{
-	(void)state;
-	run_faults(UIOMMU_FAULT_ALL);
-	run_faults(UIOMMU_FAULT_ALL | UIOMMU_FAULT_PERSIST);
-}
-
 /* ---- a table as a PHB sees it ---- */
 
 struct mapping {
@@ -1174,7 +1079,6 @@ int main(void)
 		cmocka_unit_test(test_clear),
 		cmocka_unit_test(test_userspace_shadow),
 		cmocka_unit_test(test_kill_links),
-		cmocka_unit_test(test_faults),
 		cmocka_unit_test(test_raw_walk),
 		cmocka_unit_test(test_full_table_is_its_size),
 		cmocka_unit_test(test_sparse_1tib),

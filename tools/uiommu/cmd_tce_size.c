@@ -13,24 +13,7 @@
 #include <uiommu/uiommu.h>
 
 #include "cli.h"
-
-/* "1.5 GiB": a size for people, beside the exact bytes. */
-static const char *human(uint64_t bytes, char *buf, size_t len)
-{
-	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	double v = (double)bytes;
-	size_t u = 0;
-
-	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%" PRIu64 " bytes", bytes);
-	else
-		snprintf(buf, len, "%.4g %s", v, units[u]);
-	return buf;
-}
+#include "text.h"
 
 /* Why the library refuses a geometry, in the order it checks. */
 static void explain(unsigned int host, unsigned int ps, uint64_t window, unsigned int levels,
@@ -55,7 +38,7 @@ static void explain(unsigned int host, unsigned int ps, uint64_t window, unsigne
 	}
 	if (window < (1ULL << ps)) {
 		snprintf(buf, len, "the window (%s) is smaller than one IOMMU page (%s)",
-			 human(window, a, sizeof(a)), human(1ULL << ps, b, sizeof(b)));
+			 text_size(window, a, sizeof(a)), text_size(1ULL << ps, b, sizeof(b)));
 		return;
 	}
 	if (uiommu_tce_geometry(host, ps, window, levels, &g) != -ERANGE) {
@@ -65,8 +48,8 @@ static void explain(unsigned int host, unsigned int ps, uint64_t window, unsigne
 	n = snprintf(buf, len,
 		     "%u levels of %s pages (%u index bits each) and %s IOMMU pages reach %u "
 		     "bits of bus address; fewer than %u are allowed (as Linux powernv)",
-		     levels, human(1ULL << g.level_shift, a, sizeof(a)), g.level_shift - 3,
-		     human(1ULL << ps, b, sizeof(b)), g.bus_addr_bits, UIOMMU_TCE_ADDR_BITS_MAX);
+		     levels, text_size(1ULL << g.level_shift, a, sizeof(a)), g.level_shift - 3,
+		     text_size(1ULL << ps, b, sizeof(b)), g.bus_addr_bits, UIOMMU_TCE_ADDR_BITS_MAX);
 	/* Which level counts would do. */
 	for (unsigned int l = 1, first = 1; l <= UIOMMU_TCE_LEVELS_MAX && n > 0 && (size_t)n < len;
 	     l++) {
@@ -182,21 +165,21 @@ static int run(int argc, char **argv)
 		char h1[32], h2[32], h3[32];
 
 		printf("TCE table: %s IOMMU pages, %s window, %u level%s, %s host pages\n",
-		       human(1ULL << ps, h1, sizeof(h1)), human(window, h2, sizeof(h2)), levels,
-		       levels == 1 ? "" : "s", human(1ULL << host, h3, sizeof(h3)));
+		       text_size(1ULL << ps, h1, sizeof(h1)), text_size(window, h2, sizeof(h2)), levels,
+		       levels == 1 ? "" : "s", text_size(1ULL << host, h3, sizeof(h3)));
 		printf("  entries (it_size)       %" PRIu64 "%s\n", g.it_size,
 		       g.it_size << ps > window ? " (at least a host page of TCEs: more than the window)"
 						: "");
 		printf("  entries per level page  %" PRIu64 " (level pages of %s)\n", g.it_level_size,
-		       human(1ULL << g.level_shift, h1, sizeof(h1)));
+		       text_size(1ULL << g.level_shift, h1, sizeof(h1)));
 		printf("  bus address bits        %u (fewer than %u allowed)\n", g.bus_addr_bits,
 		       UIOMMU_TCE_ADDR_BITS_MAX);
 		printf("  hardware levels         %" PRIu64 " bytes (%s)\n", g.hw_size,
-		       human(g.hw_size, h1, sizeof(h1)));
+		       text_size(g.hw_size, h1, sizeof(h1)));
 		printf("  userspace shadow        %" PRIu64 " bytes (%s)\n", g.hw_size,
-		       human(g.hw_size, h1, sizeof(h1)));
+		       text_size(g.hw_size, h1, sizeof(h1)));
 		printf("  charged (table_bytes)   %" PRIu64 " bytes (%s)\n", g.table_size,
-		       human(g.table_size, h1, sizeof(h1)));
+		       text_size(g.table_size, h1, sizeof(h1)));
 		printf("  held when empty         %" PRIu64 " bytes (the first level of each)\n",
 		       (uint64_t)2 << g.level_shift);
 	}

@@ -1,226 +1,531 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * Streaming line input, plain or xz. See input.h.
+ * Streaming line input, plain or xz, read ahead on a thread. See input.h.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lzma.h>
 
 #include "input.h"
 
 static const unsigned char xz_magic[6] = { 0xfd, '7', 'z', 'X', 'Z', 0x00 };
 
-#define DECODE_CHUNK (1 << 17)
+#define RAW_BUF (64u << 10)
 
-static int fill_raw(struct input *in)
+/* ---- the reader thread ---- */
+
+struct source {
+	int fd;
+	bool eof;
+	unsigned char raw[RAW_BUF];
+	size_t raw_len, raw_pos;
+	uint64_t raw_total;
+	bool xz, xz_end;
+	/*
+	 * One decoder for every input: initialised again for each, it keeps
+	 * its memory, so that its dictionary (up to 64 MiB) is not mapped
+	 * and faulted in anew for each file.
+	 */
+	lzma_stream lz;
+};
+
+static int read_raw(struct source *s, char *err, size_t errlen)
 {
-	size_t n;
+	ssize_t n;
 
-	if (in->eof)
-		return 0;
-	n = fread(in->raw, 1, sizeof(in->raw), in->f);
-	if (n == 0) {
-		if (ferror(in->f)) {
-			snprintf(in->err, sizeof(in->err), "read error: %s", strerror(errno));
-			return -EIO;
-		}
-		in->eof = true;
+	do
+		n = read(s->fd, s->raw, sizeof(s->raw));
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "read error: %s", strerror(e));
+		return -e;
 	}
-	in->raw_len = n;
-	in->raw_pos = 0;
-	in->raw_bytes += n;
+	s->eof = n == 0;
+	s->raw_len = (size_t)n;
+	s->raw_pos = 0;
+	s->raw_total += (uint64_t)n;
 	return 0;
 }
 
-int input_open(struct input *in, const char *path)
+/* The decoded size of the xz file @fd of @file_size bytes, from its index; 0 if unknown. */
+static uint64_t xz_text_size(int fd, uint64_t file_size)
 {
-	int ret;
+	lzma_stream s = LZMA_STREAM_INIT;
+	lzma_index *idx = NULL;
+	uint8_t buf[8192];
+	uint64_t pos = 0, size = 0;
 
-	memset(in, 0, sizeof(*in));
-	if (!strcmp(path, "-")) {
-		in->f = stdin;
-		in->is_stdin = true;
-	} else {
-		in->f = fopen(path, "rb");
-		if (!in->f) {
-			ret = -errno;
-			snprintf(in->err, sizeof(in->err), "%s", strerror(errno));
-			return ret;
-		}
-	}
-	ret = fill_raw(in);
-	if (ret)
-		goto err;
-	if (in->raw_len >= sizeof(xz_magic) && !memcmp(in->raw, xz_magic, sizeof(xz_magic))) {
-		lzma_stream init = LZMA_STREAM_INIT;
-
-		in->lz = init;
-		/* Concatenated streams too (xz -c a b), with no memory limit beyond the format's. */
-		if (lzma_stream_decoder(&in->lz, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK) {
-			snprintf(in->err, sizeof(in->err), "cannot start the xz decoder");
-			ret = -ENOMEM;
-			goto err;
-		}
-		in->xz = true;
-	}
-	in->buf_cap = DECODE_CHUNK + INPUT_MAX_LINE + 1;
-	in->buf = malloc(in->buf_cap);
-	in->line = malloc(INPUT_MAX_LINE + 1);
-	if (!in->buf || !in->line) {
-		snprintf(in->err, sizeof(in->err), "out of memory");
-		ret = -ENOMEM;
-		goto err;
-	}
-	return 0;
-err:
-	input_close(in);
-	return ret;
-}
-
-void input_close(struct input *in)
-{
-	if (in->xz)
-		lzma_end(&in->lz);
-	if (in->f && !in->is_stdin)
-		fclose(in->f);
-	free(in->buf);
-	free(in->line);
-	in->f = NULL;
-	in->buf = in->line = NULL;
-	in->xz = false;
-}
-
-/* Append up to DECODE_CHUNK decoded bytes to in->buf. Return: bytes added, 0 at the end, -errno. */
-static long decode_more(struct input *in)
-{
-	size_t room;
-
-	/* Keep the unread tail at the start of the buffer. */
-	if (in->buf_pos) {
-		memmove(in->buf, in->buf + in->buf_pos, in->buf_len - in->buf_pos);
-		in->buf_len -= in->buf_pos;
-		in->buf_pos = 0;
-	}
-	room = in->buf_cap - in->buf_len;
-	if (room > DECODE_CHUNK)
-		room = DECODE_CHUNK;
-
-	if (!in->xz) {
-		size_t n;
-
-		if (in->raw_pos == in->raw_len) {
-			int ret = fill_raw(in);
-
-			if (ret)
-				return ret;
-			if (in->eof)
-				return 0;
-		}
-		n = in->raw_len - in->raw_pos;
-		if (n > room)
-			n = room;
-		memcpy(in->buf + in->buf_len, in->raw + in->raw_pos, n);
-		in->raw_pos += n;
-		in->buf_len += n;
-		return (long)n;
-	}
-
-	if (in->xz_end)
+	if (lzma_file_info_decoder(&s, &idx, UINT64_MAX, file_size) != LZMA_OK)
 		return 0;
-	in->lz.next_out = (uint8_t *)in->buf + in->buf_len;
-	in->lz.avail_out = room;
-	while (in->lz.avail_out == room) {
+	for (int rounds = 0; rounds < 1000; rounds++) {
+		lzma_ret r;
+
+		if (s.avail_in == 0) {
+			ssize_t n = pread(fd, buf, sizeof(buf), (off_t)pos);
+
+			if (n <= 0)
+				break;
+			s.next_in = buf;
+			s.avail_in = (size_t)n;
+			pos += (uint64_t)n;
+		}
+		r = lzma_code(&s, LZMA_RUN);
+		if (r == LZMA_SEEK_NEEDED) {
+			pos = s.seek_pos;
+			s.avail_in = 0;
+			continue;
+		}
+		if (r == LZMA_STREAM_END) {
+			size = lzma_index_uncompressed_size(idx);
+			lzma_index_end(idx, NULL);
+			break;
+		}
+		if (r != LZMA_OK)
+			break;
+	}
+	lzma_end(&s);
+	return size;
+}
+
+/* Fill @b with text from @s. Return: 0 (b->last set at the end), or -errno. */
+static int fill_block(struct source *s, struct input_block *b)
+{
+	if (!s->xz) {
+		/* Plain: what is left of the first read, then straight into the block. */
+		while (b->len < INPUT_BLOCK && !s->eof) {
+			size_t n;
+
+			if (s->raw_pos < s->raw_len) {
+				n = s->raw_len - s->raw_pos;
+				if (n > INPUT_BLOCK - b->len)
+					n = INPUT_BLOCK - b->len;
+				memcpy(b->data + b->len, s->raw + s->raw_pos, n);
+				s->raw_pos += n;
+				b->len += n;
+				continue;
+			}
+			ssize_t got;
+
+			do
+				got = read(s->fd, b->data + b->len, INPUT_BLOCK - b->len);
+			while (got < 0 && errno == EINTR);
+			if (got < 0) {
+				int e = errno;
+
+				snprintf(b->err, sizeof(b->err), "read error: %s", strerror(e));
+				return -e;
+			}
+			s->eof = got == 0;
+			s->raw_total += (uint64_t)got;
+			b->len += (size_t)got;
+		}
+		b->last = s->eof && s->raw_pos == s->raw_len;
+		return 0;
+	}
+	s->lz.next_out = (uint8_t *)b->data;
+	s->lz.avail_out = INPUT_BLOCK;
+	while (s->lz.avail_out && !s->xz_end) {
 		lzma_ret lr;
+		int ret;
 
-		if (in->raw_pos == in->raw_len && !in->eof) {
-			int ret = fill_raw(in);
-
+		if (s->raw_pos == s->raw_len && !s->eof) {
+			ret = read_raw(s, b->err, sizeof(b->err));
 			if (ret)
 				return ret;
 		}
-		in->lz.next_in = in->raw + in->raw_pos;
-		in->lz.avail_in = in->raw_len - in->raw_pos;
-		lr = lzma_code(&in->lz, in->eof ? LZMA_FINISH : LZMA_RUN);
-		in->raw_pos = in->raw_len - in->lz.avail_in;
+		s->lz.next_in = s->raw + s->raw_pos;
+		s->lz.avail_in = s->raw_len - s->raw_pos;
+		lr = lzma_code(&s->lz, s->eof ? LZMA_FINISH : LZMA_RUN);
+		s->raw_pos = s->raw_len - s->lz.avail_in;
 		if (lr == LZMA_STREAM_END) {
-			in->xz_end = true;
+			s->xz_end = true;
 			break;
 		}
 		if (lr != LZMA_OK) {
-			snprintf(in->err, sizeof(in->err), "xz data is corrupt or truncated (liblzma %d)",
+			snprintf(b->err, sizeof(b->err),
+				 lr == LZMA_BUF_ERROR ? "xz data is truncated" :
+				 lr == LZMA_MEM_ERROR ? "out of memory decoding xz" :
+							"xz data is corrupt (liblzma error %d)",
 				 (int)lr);
-			return -EIO;
-		}
-		if (in->eof && in->lz.avail_in == 0 && in->lz.avail_out == room) {
-			snprintf(in->err, sizeof(in->err), "xz data is truncated");
-			return -EIO;
+			b->len = INPUT_BLOCK - s->lz.avail_out;
+			return lr == LZMA_MEM_ERROR ? -ENOMEM : -EIO;
 		}
 	}
-	in->buf_len += room - in->lz.avail_out;
-	return (long)(room - in->lz.avail_out);
+	b->len = INPUT_BLOCK - s->lz.avail_out;
+	b->last = s->xz_end;
+	return 0;
 }
 
-/* Return [start, start + len) as the current line and consume @used bytes. */
-static int emit_line(struct input *in, const char *start, size_t len, size_t used,
-		     const char **ret_line, size_t *ret_len)
+/* Wait for a free block. NULL if the caller stops the reader. */
+static struct input_block *get_free(struct input *in)
 {
-	memcpy(in->line, start, len);
-	if (len && in->line[len - 1] == '\r')
+	struct input_block *b = NULL;
+
+	pthread_mutex_lock(&in->lock);
+	while (in->count == INPUT_NBLOCKS && !in->stop)
+		pthread_cond_wait(&in->emptied, &in->lock);
+	if (!in->stop)
+		b = &in->block[(in->head + in->count) % INPUT_NBLOCKS];
+	pthread_mutex_unlock(&in->lock);
+	if (b) {
+		b->len = 0;
+		b->last = b->open_failed = false;
+		b->error = 0;
+		b->err[0] = '\0';
+	}
+	return b;
+}
+
+static void post(struct input *in)
+{
+	pthread_mutex_lock(&in->lock);
+	in->count++;
+	pthread_cond_signal(&in->filled);
+	pthread_mutex_unlock(&in->lock);
+}
+
+/* The caller dropped input @file (input_next()), or stops the reader (@file = npaths). */
+static bool skipped(struct input *in, unsigned int file)
+{
+	bool skip;
+
+	pthread_mutex_lock(&in->lock);
+	skip = file < in->skip || in->stop;
+	pthread_mutex_unlock(&in->lock);
+	return skip;
+}
+
+static void read_one(struct input *in, unsigned int file, struct source *s)
+{
+	const char *path = in->paths[file];
+	bool is_stdin = !strcmp(path, "-");
+	uint64_t raw_size = 0, text_size = 0;
+	struct input_block *b;
+	struct stat st;
+	int ret = 0;
+	char err[256] = "";
+
+	s->eof = s->xz = s->xz_end = false;
+	s->raw_len = s->raw_pos = 0;
+	s->raw_total = 0;
+	s->fd = is_stdin ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+	if (s->fd < 0) {
+		ret = -errno;
+		snprintf(err, sizeof(err), "%s", strerror(errno));
+	} else {
+		if (!fstat(s->fd, &st) && S_ISREG(st.st_mode))
+			raw_size = (uint64_t)st.st_size;
+		ret = read_raw(s, err, sizeof(err));
+		if (!ret && s->raw_len >= sizeof(xz_magic) &&
+		    !memcmp(s->raw, xz_magic, sizeof(xz_magic))) {
+			/* Concatenated streams too (xz -c a b), with no memory limit beyond the format's. */
+			if (lzma_stream_decoder(&s->lz, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK) {
+				snprintf(err, sizeof(err), "cannot start the xz decoder");
+				ret = -ENOMEM;
+			} else {
+				s->xz = true;
+				if (raw_size)
+					text_size = xz_text_size(s->fd, raw_size);
+			}
+		} else if (!ret) {
+			text_size = raw_size;
+		}
+	}
+
+	do {
+		b = get_free(in);
+		if (!b)
+			break;
+		b->file = file;
+		b->xz = s->xz;
+		b->raw_size = raw_size;
+		b->text_size = text_size;
+		if (s->fd < 0 || ret) {
+			b->open_failed = s->fd < 0;
+			b->error = ret;
+			snprintf(b->err, sizeof(b->err), "%s", err);
+			b->last = true;
+		} else if (skipped(in, file)) {
+			b->last = true;
+		} else {
+			b->error = fill_block(s, b);
+			b->last |= b->error != 0;
+		}
+		b->raw_pos = s->raw_total - (s->raw_len - s->raw_pos);
+		post(in);
+	} while (!b->last);
+
+	if (s->fd >= 0 && !is_stdin)
+		close(s->fd);
+}
+
+static void *reader(void *arg)
+{
+	static const lzma_stream lz_init = LZMA_STREAM_INIT;
+	struct input *in = arg;
+	struct source *s = malloc(sizeof(*s));
+
+	if (s)
+		s->lz = lz_init;
+	for (unsigned int i = 0; i < in->npaths && !skipped(in, in->npaths); i++) {
+		if (!s) {
+			/* No memory to read with: each input ends at once, with the error. */
+			struct input_block *b = get_free(in);
+
+			if (!b)
+				break;
+			b->file = i;
+			b->last = true;
+			b->error = -ENOMEM;
+			snprintf(b->err, sizeof(b->err), "out of memory");
+			post(in);
+			continue;
+		}
+		read_one(in, i, s);
+	}
+	if (s)
+		lzma_end(&s->lz);
+	free(s);
+	return NULL;
+}
+
+/* ---- the caller's side ---- */
+
+struct input *input_start(const char *const *paths, unsigned int npaths)
+{
+	struct input *in = calloc(1, sizeof(*in));
+
+	if (!in)
+		return NULL;
+	pthread_mutex_init(&in->lock, NULL);
+	pthread_cond_init(&in->filled, NULL);
+	pthread_cond_init(&in->emptied, NULL);
+	in->paths = malloc((npaths ? npaths : 1) * sizeof(*in->paths));
+	in->npaths = npaths;
+	in->line = malloc(INPUT_MAX_LINE + 1);
+	if (!in->paths || !in->line)
+		goto err;
+	memcpy(in->paths, paths, npaths * sizeof(*paths));
+	for (unsigned int i = 0; i < INPUT_NBLOCKS; i++) {
+		in->block[i].data = malloc(INPUT_BLOCK + 1);
+		if (!in->block[i].data)
+			goto err;
+	}
+	if (pthread_create(&in->thread, NULL, reader, in))
+		goto err;
+	in->thread_started = true;
+	return in;
+err:
+	input_stop(in);
+	return NULL;
+}
+
+void input_stop(struct input *in)
+{
+	if (!in)
+		return;
+	if (in->thread_started) {
+		pthread_mutex_lock(&in->lock);
+		in->stop = true;
+		pthread_cond_broadcast(&in->emptied);
+		pthread_mutex_unlock(&in->lock);
+		pthread_join(in->thread, NULL);
+	}
+	for (unsigned int i = 0; i < INPUT_NBLOCKS; i++)
+		free(in->block[i].data);
+	free(in->line);
+	free(in->paths);
+	pthread_cond_destroy(&in->filled);
+	pthread_cond_destroy(&in->emptied);
+	pthread_mutex_destroy(&in->lock);
+	free(in);
+}
+
+/* The next block of the reader, waiting for it. */
+static struct input_block *take(struct input *in)
+{
+	struct input_block *b;
+
+	pthread_mutex_lock(&in->lock);
+	while (!in->count)
+		pthread_cond_wait(&in->filled, &in->lock);
+	b = &in->block[in->head];
+	pthread_mutex_unlock(&in->lock);
+	return b;
+}
+
+/* Give the current block back to the reader. */
+static void release(struct input *in)
+{
+	if (!in->cur)
+		return;
+	in->at_end = in->cur->last;
+	in->cur = NULL;
+	pthread_mutex_lock(&in->lock);
+	in->head = (in->head + 1) % INPUT_NBLOCKS;
+	in->count--;
+	pthread_cond_signal(&in->emptied);
+	pthread_mutex_unlock(&in->lock);
+}
+
+/* Take the next block of the current input; it must be the reader's next. */
+static void next_block(struct input *in)
+{
+	struct input_block *b = take(in);
+
+	in->cur = b;
+	in->pos = 0;
+	in->xz = b->xz;
+	in->raw_pos = b->raw_pos;
+	in->raw_size = b->raw_size;
+	in->text_size = b->text_size;
+}
+
+int input_next(struct input *in)
+{
+	if (in->started) {
+		/* Drop the rest of the current input; the reader stops decoding it. */
+		pthread_mutex_lock(&in->lock);
+		in->skip = in->file + 1;
+		pthread_mutex_unlock(&in->lock);
+		while (!in->at_end) {
+			if (!in->cur)
+				next_block(in);
+			release(in);
+		}
+		in->file++;
+	}
+	if (in->file >= in->npaths)
+		return 1;
+	in->started = true;
+	in->at_end = false;
+	in->path = in->paths[in->file];
+	in->lineno = in->bytes = 0;
+	in->line_len = 0;
+	in->error = 0;
+	in->err[0] = '\0';
+	next_block(in);
+	if (in->cur->open_failed) {
+		int ret = in->cur->error;
+
+		snprintf(in->err, sizeof(in->err), "%s", in->cur->err);
+		release(in);
+		return ret;
+	}
+	return 0;
+}
+
+static int too_long(struct input *in)
+{
+	snprintf(in->err, sizeof(in->err), "line %llu is longer than %d bytes",
+		 (unsigned long long)in->lineno + 1, INPUT_MAX_LINE);
+	in->line_len = 0;
+	in->error = -EOVERFLOW;
+	return in->error;
+}
+
+static int emit(struct input *in, char *line, size_t len, size_t used, char **ret_line,
+		size_t *ret_len)
+{
+	if (len && line[len - 1] == '\r')
 		len--;
-	in->line[len] = '\0';
-	in->buf_pos += used;
+	line[len] = '\0';
 	in->bytes += used;
 	in->lineno++;
-	*ret_line = in->line;
+	*ret_line = line;
 	*ret_len = len;
 	return 1;
 }
 
-int input_getline(struct input *in, const char **ret_line, size_t *ret_len)
+int input_getline(struct input *in, char **ret_line, size_t *ret_len)
 {
+	if (in->error)
+		return in->error;
 	for (;;) {
-		const char *start = in->buf + in->buf_pos;
-		size_t avail = in->buf_len - in->buf_pos;
-		const char *nl = memchr(start, '\n', avail);
-		long got;
+		struct input_block *b = in->cur;
+		char *start, *nl;
+		size_t avail;
 
-		if (nl && (size_t)(nl - start) <= INPUT_MAX_LINE)
-			return emit_line(in, start, (size_t)(nl - start), (size_t)(nl - start) + 1,
-					 ret_line, ret_len);
-		if (nl || avail > INPUT_MAX_LINE) {
-			snprintf(in->err, sizeof(in->err), "line %llu is longer than %d bytes",
-				 (unsigned long long)in->lineno + 1, INPUT_MAX_LINE);
-			return -EOVERFLOW;
+		if (!b) {
+			if (in->at_end)
+				return in->error;
+			next_block(in);
+			b = in->cur;
 		}
-		got = decode_more(in);
-		if (got < 0)
-			return (int)got;
-		if (got == 0) {
-			/* The end: a last line without a newline is a line too. */
-			start = in->buf + in->buf_pos;
-			avail = in->buf_len - in->buf_pos;
-			if (!avail)
-				return 0;
-			return emit_line(in, start, avail, avail, ret_line, ret_len);
+		start = b->data + in->pos;
+		avail = b->len - in->pos;
+		nl = memchr(start, '\n', avail);
+		if (nl) {
+			size_t n = (size_t)(nl - start);
+
+			in->pos += n + 1;
+			if (!in->line_len) {
+				if (n > INPUT_MAX_LINE)
+					return too_long(in);
+				return emit(in, start, n, n + 1, ret_line, ret_len);
+			}
+			/* The end of a line that began in an earlier block. */
+			if (in->line_len + n > INPUT_MAX_LINE)
+				return too_long(in);
+			memcpy(in->line + in->line_len, start, n);
+			n += in->line_len;
+			in->line_len = 0;
+			return emit(in, in->line, n, n + 1, ret_line, ret_len);
+		}
+		/* No newline left in this block: keep the tail, go on with the next. */
+		if (in->line_len + avail > INPUT_MAX_LINE)
+			return too_long(in);
+		memcpy(in->line + in->line_len, start, avail);
+		in->line_len += avail;
+		in->pos = b->len;
+		if (b->error) {
+			snprintf(in->err, sizeof(in->err), "%s", b->err);
+			in->line_len = 0;
+			in->error = b->error;
+			release(in);
+			return in->error;
+		}
+		release(in);
+		if (in->at_end && in->line_len) {
+			/* A last line without a newline is a line too. */
+			size_t n = in->line_len;
+
+			in->line_len = 0;
+			return emit(in, in->line, n, n, ret_line, ret_len);
 		}
 	}
+}
+
+int input_open(struct input **ret_in, const char *path)
+{
+	*ret_in = input_start(&path, 1);
+	if (!*ret_in)
+		return -ENOMEM;
+	return input_next(*ret_in);
 }
 
 int input_read_all(struct input *in, char **ret_buf, size_t *ret_len)
 {
 	size_t cap = 1 << 20, len = 0;
-	char *all = malloc(cap);
-	const char *line;
+	char *all = malloc(cap), *line;
 	size_t n;
 	int ret;
 
 	if (!all)
 		return -ENOMEM;
 	while ((ret = input_getline(in, &line, &n)) == 1) {
-		if (len + n + 1 > cap) {
+		if (len + n + 2 > cap) {
 			char *bigger;
 
-			while (len + n + 1 > cap)
+			while (len + n + 2 > cap)
 				cap *= 2;
 			bigger = realloc(all, cap);
 			if (!bigger) {
@@ -237,6 +542,7 @@ int input_read_all(struct input *in, char **ret_buf, size_t *ret_len)
 		free(all);
 		return ret;
 	}
+	all[len] = '\0';
 	*ret_buf = all;
 	*ret_len = len;
 	return 0;

@@ -9,6 +9,11 @@
  * versions differ); "ret" and "npages" are signed/unsigned decimal. Lines
  * starting with '#' are the header ("# key: value"), phase markers
  * ("# MARK TIME PHASE") or comments.
+ *
+ * A line in QEMU's own field order is read in one pass without looking
+ * fields up; any other order, separator or extra field goes through a
+ * slower path that finds every field by its key, refuses a key given
+ * twice, and names the field and the value it could not read.
  */
 #ifndef UIOMMU_CLI_TRACE_H
 #define UIOMMU_CLI_TRACE_H
@@ -34,51 +39,89 @@ enum trace_type {
 	TRACE_DDW_REMOVE,
 	TRACE_DDW_RESET,
 	TRACE_UNKNOWN,	 /* an event this replayer does not use (counted) */
-};
-
-#define TRACE_NAME_MAX 64
-#define TRACE_TEXT_MAX 512
-
-struct trace_event {
-	enum trace_type type;
-	bool pci; /* the spapr_iommu_pci_* spelling */
-	uint64_t liobn;
-	uint64_t ioba;	   /* put/get/indirect/stuff: as logged; xlate: window-relative */
-	uint64_t tce;	   /* put: the TCE; get: the value returned; xlate: translated address */
-	uint64_t tcelist;  /* indirect */
-	uint64_t ioba_n;   /* indirect: index of the last entry handled (not an address) */
-	uint64_t tce_n;	   /* indirect: the TCE at that index */
-	uint64_t npages;   /* stuff */
-	int64_t ret;	   /* hcall return code */
-	uint64_t perm;	   /* xlate */
-	uint64_t mask;	   /* xlate: address mask; ddw_query: page-size mask */
-	uint64_t buid;	   /* ddw_*, phb */
-	uint64_t cfgaddr;  /* ddw_* */
-	uint64_t windows;  /* ddw_query: windows available */
-	uint64_t win_size; /* ddw_query: max window size as logged */
-	uint64_t page_size; /* ddw_create */
-	uint64_t req_size;  /* ddw_create */
-	uint64_t start;	    /* ddw_create: window bus address */
-	/* header: window / phb */
-	uint64_t bus_offset, size, page_shift, index, dma64_base;
-	bool ddw;
-	char name[TRACE_NAME_MAX];  /* event name (unknown events), header key, or phase */
-	char text[TRACE_TEXT_MAX];  /* header value, or the window's node */
+	TRACE_NR
 };
 
 /*
- * trace_parse_line() - Parse one line (without its newline).
- * @line: NUL-terminated text of @len bytes.
- * @ev: the event; fully written on success.
- * @err: on failure, why (a short message naming the field).
+ * One parsed line: 88 bytes, so that a chunk of events stays in cache.
+ * Each event type uses a few of the numeric fields; those that no type
+ * uses together share storage (the unions), so read only the fields of
+ * the event's type:
  *
- * Return: 0, or -EINVAL for a malformed line (a known event with a missing
- * or unreadable field, or a malformed header line).
+ *   put        liobn ioba tce ret            get    liobn ioba tce ret
+ *   indirect   liobn ioba tcelist ioba_n tce_n ret
+ *   stuff      liobn ioba tce(tcevalue) npages ret
+ *   xlate      liobn ioba(window-relative) tce(translated) perm mask
+ *   new_table  liobn                         ddw_remove liobn
+ *   ddw_query  buid cfgaddr windows win_size mask
+ *   ddw_create buid cfgaddr page_size req_size start liobn
+ *   ddw_reset  buid cfgaddr
+ *   window     liobn bus_offset size page_shift, text = node (may be empty)
+ *   phb        index buid liobn dma64_base ddw
+ *   header     name = key, text = value      mark  name = phase
+ *   unknown    name = event name
+ *
+ * name and text point into the parsed line, so they are valid only as
+ * long as the line is.
+ */
+struct trace_event {
+	uint8_t type;	/* enum trace_type */
+	bool pci;	/* the spapr_iommu_pci_* spelling */
+	bool ddw;	/* phb */
+	uint8_t name_len;
+	uint32_t text_len;
+	const char *name;
+	const char *text;
+	uint64_t liobn;
+	union {
+		uint64_t ioba;
+		uint64_t buid;
+	};
+	uint64_t tce;
+	int64_t ret;
+	union {
+		uint64_t tcelist;
+		uint64_t npages;
+		uint64_t perm;
+		uint64_t cfgaddr;
+		uint64_t bus_offset;
+		uint64_t index;
+	};
+	union {
+		uint64_t ioba_n; /* indirect: index of the last entry handled (not an address) */
+		uint64_t mask;	 /* xlate: address mask; ddw_query: page-size mask */
+		uint64_t size;
+		uint64_t dma64_base;
+		uint64_t page_size;
+	};
+	union {
+		uint64_t tce_n;	 /* indirect: the TCE at that index */
+		uint64_t windows;
+		uint64_t page_shift;
+		uint64_t req_size;
+	};
+	union {
+		uint64_t win_size;
+		uint64_t start;
+	};
+};
+
+#define TRACE_NAME_MAX 255 /* longer names are cut in name_len */
+
+/*
+ * trace_parse_line() - Parse one line (without its newline).
+ * @line: the text, @len bytes, with line[@len] == '\0'.
+ * @len: its length; a NUL byte before it is an error.
+ * @ev: the event; its type and the fields of that type are written on
+ *	success; name and text point into @line.
+ * @err: on failure, why: the field and the value it could not read.
+ * @errlen: size of @err.
+ *
+ * Return: 0, or -EINVAL for a malformed line (a known event with a
+ * missing, repeated or unreadable field, a malformed header line, or a
+ * line that is not a trace line).
  */
 int trace_parse_line(const char *line, size_t len, struct trace_event *ev, char *err,
 		     size_t errlen);
-
-/* "put", "indirect", ... for messages. */
-const char *trace_type_name(enum trace_type type);
 
 #endif /* UIOMMU_CLI_TRACE_H */

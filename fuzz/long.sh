@@ -1,0 +1,78 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# The long fuzz campaign: each libFuzzer target of a -Dfuzz=true build for
+# 10 M executions, one target after the other on one core, each bounded by
+# an hour; then, per target, the executions done, the rates (per second and
+# per CPU second), and whether 10 M executions fit in an hour of one core.
+# Fails if a target found a crash, a leak, a sanitizer report or a broken
+# model check (its input is left in BUILD/fuzz/).
+#   long.sh BUILD [TARGET...]        (targets: papr tce ddw memslots trace api...)
+# Environment: FUZZ_LONG_RUNS (10000000), FUZZ_LONG_SECONDS (3600).
+set -u
+build=$1
+shift
+src=$(cd "$(dirname "$0")" && pwd)
+runs=${FUZZ_LONG_RUNS:-10000000}
+limit=${FUZZ_LONG_SECONDS:-3600}
+if [ $# -eq 0 ]; then
+	for exe in "$build"/fuzz/fuzz-*; do
+		[ -f "$exe" ] && [ -x "$exe" ] && set -- "$@" "${exe##*/fuzz-}"
+	done
+fi
+[ $# -gt 0 ] || { echo "no libFuzzer targets in $build/fuzz (a -Dfuzz=true build?)" >&2; exit 1; }
+export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+# CPU seconds (user + system) of this shell's children so far, as an integer.
+# (times must run in this shell, not in a command substitution's subshell.)
+times_file=$(mktemp)
+trap 'rm -f "$times_file" "$times_file.0"' EXIT
+child_cpu() {
+	times >"$times_file"
+	awk 'NR == 2 {
+		t = 0
+		for (i = 1; i <= 2; i++) { split($i, a, "m"); t += a[1] * 60 + a[2] }
+		printf "%d\n", t + 0.5 }' "$times_file"
+}
+
+status=0
+summary=
+for t in "$@"; do
+	exe=$build/fuzz/fuzz-$t
+	[ -x "$exe" ] || { echo "$exe: no such target" >&2; status=1; continue; }
+	corpus=$build/fuzz/corpus-$t
+	log=$build/fuzz/long-$t.log
+	mkdir -p "$corpus"
+	echo "fuzz-$t: up to $runs executions or $limit s (log: $log)" >&2
+	start=$(date +%s)
+	child_cpu >"$times_file.0"
+	cpu0=$(cat "$times_file.0")
+	"$exe" -runs="$runs" -max_total_time="$limit" -rss_limit_mb=4096 -error_exitcode=1 \
+		-timeout_exitcode=1 -print_final_stats=1 -artifact_prefix="$build/fuzz/" \
+		"$corpus" "$src/corpus/$t" >"$log" 2>&1
+	rc=$?
+	secs=$(($(date +%s) - start))
+	child_cpu >"$times_file.0"
+	cpu=$(($(cat "$times_file.0") - cpu0))
+	[ "$secs" -gt 0 ] || secs=1
+	[ "$cpu" -gt 0 ] || cpu=1
+	done_runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+	done_runs=${done_runs:-0}
+	rate=$((done_runs / secs))
+	cpu_rate=$((done_runs / cpu))
+	# On one core: the executions per CPU second (a shared machine slows the wall clock).
+	what="$done_runs executions in $secs s, $cpu CPU s ($rate/s; $cpu_rate per CPU second)"
+	if [ $rc -ne 0 ]; then
+		line="fuzz-$t: FAILED after $what (see $log)"
+		status=1
+	elif [ $((cpu_rate * limit)) -ge "$runs" ]; then
+		line="fuzz-$t: $what: met ($runs executions fit in $limit s of one core)"
+	else
+		line="fuzz-$t: $what: missed ($runs executions need $((runs / cpu_rate)) s of one core)"
+	fi
+	echo "$line" >&2
+	summary="$summary$line
+"
+done
+printf '%s' "$summary"
+exit $status
