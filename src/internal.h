@@ -303,7 +303,7 @@ struct uiommu_ctx *grant_gnttab_ctx(const struct uiommu_gnttab *gt);
  * process address space), last slot first.
  */
 enum mm_ext {
-	MM_EXT_PREREG, /* struct prereg_mm, src/prereg/ */
+	MM_EXT_PREREG, /* struct prereg_state, src/prereg/ */
 	MM_EXT_MIRROR, /* struct mirror_mm, src/mirror/ */
 	MM_EXT_NR
 };

@@ -4,11 +4,11 @@
  * uiommu/prereg.h and doc/design/vfio.md.
  *
  * The regions of an address space hang off its MM_EXT_PREREG slot
- * (struct prereg_mm, made by its first registration; uiommu_mm_free()
- * asks prereg_mm_busy() first). They are an RCU-published, copy-on-write
+ * (struct prereg_state, made by its first registration; uiommu_mm_free()
+ * asks prereg_state_busy() first). They are an RCU-published, copy-on-write
  * sorted array (core/rcu_array.h) keyed by user address: lookups are a
  * binary search inside an RCU read-side section, with no lock.
- * Registrations are serialized by the prereg_mm's lock, which also guards
+ * Registrations are serialized by the prereg_state's lock, which also guards
  * each region's used count (written under it, read atomically by info).
  *
  * Removing a region from the array allocates the new array. So that the
@@ -26,7 +26,7 @@
 #include "../internal.h"
 
 /* The preregistered side of an address space (Linux mm->context.iommu_group_mem_list). */
-struct prereg_mm {
+struct prereg_state {
 	struct uiommu_ctx *ctx;
 	pthread_mutex_t lock;		    /* registrations, used counts */
 	struct rcu_array *_Atomic regions;  /* by ua; ptr: struct uiommu_prereg */
@@ -34,7 +34,7 @@ struct prereg_mm {
 };
 
 struct uiommu_prereg {
-	struct prereg_mm *pm;
+	struct prereg_state *ps;
 	struct uiommu_ctx *ctx;		/* for a free deferred past the address space */
 	uint64_t ua, last;		/* inclusive */
 	unsigned int page_shift;	/* largest IOMMU page it backs (Linux pageshift) */
