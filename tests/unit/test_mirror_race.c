@@ -458,9 +458,10 @@ static void test_mirror_race_device(void **state)
 }
 
 /*
- * One race per process (--device: the emulated device's): under
- * AddressSanitizer, threads made after a first race's threads have exited
- * can crash in its interception of __tls_get_addr (liburcu-bp's TLS).
+ * One race per process (--device: the emulated device's), as two tests
+ * that can run side by side. (They were split for a crash in the
+ * sanitizers' __tls_get_addr interception, which was the remap's hole:
+ * see remap_thread().)
  */
 int main(int argc, char **argv)
 {
