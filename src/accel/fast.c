@@ -23,7 +23,8 @@
  *
  * papr hands a batch whole lists (validate_list, put_list): one pass
  * validates every TCE, one pass writes every entry, walking each tree once
- * per last-level page (tce_leaf()) and exchanging the words directly.
+ * per last-level page (tce_leaf()) and reading and storing the words
+ * directly (the batch holds the entries: nobody else writes them).
  */
 #include <endian.h>
 
