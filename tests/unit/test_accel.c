@@ -257,8 +257,9 @@ static void test_put_indirect_stuff(void **state)
 /*
  * A STUFF over the whole window holds every stripe of the container's
  * entries with one try: with one of them held by a MAP/UNMAP under way it
- * hands the hcall over; a narrow one still goes through; the wide one
- * then does, every entry unmapped.
+ * hands the hcall over; a narrow one still goes through; with the
+ * container's lock held exclusively, none does; the wide one then does,
+ * every entry unmapped.
  */
 static void test_stuff_wide(void **state)
 {
@@ -291,6 +292,16 @@ static void test_stuff_wide(void **state)
 				 H_TOO_HARD);
 	}
 	atomic_fetch_and(&f->c->busy, ~busy);
+	assert_int_equal(acc_check(f), 4);
+	/* The container's lock exclusively (a window or registration changing): every hcall punts. */
+	vfio_wrlock(f->c);
+	{
+		uint64_t args[4] = { ACC_L4K, 5000 << 12, 0, 1 };
+
+		assert_int_equal(uiommu_papr_hcall(f->g, UIOMMU_H_STUFF_TCE, args, 4, NULL, 0),
+				 H_TOO_HARD);
+	}
+	vfio_wrunlock(f->c);
 	assert_int_equal(acc_check(f), 4);
 	assert_int_equal(hcall(f, UIOMMU_H_STUFF_TCE, ACC_L4K, 0, 0, 0x10000, &punted), H_SUCCESS);
 	assert_false(punted);
