@@ -594,8 +594,8 @@ struct papr_hw_ops {
 	void (*clear)(struct papr_hw_batch *b, uint64_t entry);
 	/*
 	 * The list form, which a table offers instead of @validate, @map,
-	 * @unmap and @clear (both ops and @unmap_range, or neither): @validate of every TCE of
-	 * @tces[0, n) with R/W; and entries [entry, entry + n) to @tces (map
+	 * @unmap and @clear (both ops and @unmap_range, or neither):
+	 * @validate of every TCE of @tces[0, n) with R/W; and entries [entry, entry + n) to @tces (map
 	 * or unmap by R/W; big-endian if @be) at once, H_SUCCESS or
 	 * UIOMMU_H_TOO_HARD only, with *@ret_done entries done and the one
 	 * after them cleared, or untouched if it is a TCE that @validate_list

@@ -171,7 +171,8 @@ static void batch_release(struct accel_batch *b, uint64_t ua)
 
 		if (unlikely(!vfio_reg_find_rcu(at->c, ua, 1ULL << at->host_shift, &r))) {
 			/* A TCE of ours always points into a registration the container holds. */
-			ctx_err(at->ctx, "accel: LIOBN 0x%llx: a host TCE pointed at 0x%llx, in no region",
+			ctx_err(at->ctx,
+				"accel: LIOBN 0x%llx: a host TCE pointed at 0x%llx, in no region",
 				(unsigned long long)at->liobn, (unsigned long long)ua);
 			return;
 		}
@@ -359,7 +360,8 @@ static inline bool map_one(struct papr_hw_batch *pb, struct leaf *l, uint64_t en
 		if (!same && !batch_reserve(b, b->reg.h, 1))
 			break; /* the region is being unregistered */
 		atomic_store_explicit(&l->ua[e - l->first], htobe64(ua_i), memory_order_relaxed);
-		atomic_store_explicit(&l->hw[e - l->first], htobe64(hpa | perm), memory_order_release);
+		atomic_store_explicit(&l->hw[e - l->first], htobe64(hpa | perm),
+				      memory_order_release);
 		b->left -= MIN(b->left, 1);
 		kill_add(b, e);
 		if (!(cur & UIOMMU_TCE_PERM_MASK))

@@ -293,7 +293,7 @@ static void test_stuff_wide(void **state)
 	}
 	atomic_fetch_and(&f->c->busy, ~busy);
 	assert_int_equal(acc_check(f), 4);
-	/* The container's lock exclusively (a window or registration changing): every hcall punts. */
+	/* The container's lock exclusively (a window or registration changing): hcalls punt. */
 	vfio_wrlock(f->c);
 	{
 		uint64_t args[4] = { ACC_L4K, 5000 << 12, 0, 1 };
