@@ -540,7 +540,9 @@ bool guest_memslot_rcu(struct uiommu_guest *guest, uint64_t gpa, uint64_t *ret_f
  * hcall's stack): @begin before the hcall changes anything, with the
  * range of entries it may change (an op may refuse it: UIOMMU_H_TOO_HARD,
  * nothing changed, and @end is not called); then @map, @unmap and @clear
- * entry by entry; then @end exactly once, whatever happened, before the
+ * entry by entry, or for a table with the list form (@validate_list,
+ * @put_list: the accelerated hcalls') the hcall's whole list at once, one
+ * table after the other; then @end exactly once, whatever happened, before the
  * hcall leaves its read-side section (where an op issues its one TCE-cache
  * kill per hcall and releases what the replaced entries held).
  *
@@ -557,6 +559,9 @@ bool guest_memslot_rcu(struct uiommu_guest *guest, uint64_t gpa, uint64_t *ret_f
  * - KVM profile: @validate is asked for every TCE with R/W, in the
  *   hcall's batch, before anything is written (KVM checks preregistration
  *   there).
+ * The list form keeps these orders but per table and list (a table's
+ * failure, UIOMMU_H_TOO_HARD only, may come after other tables did more
+ * entries than the view gets: the redo overwrites them).
  * Guest-view pages the hcall needs are allocated before any op runs, so
  * that the guest view never fails after a table was changed.
  */
