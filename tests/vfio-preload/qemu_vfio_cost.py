@@ -30,8 +30,8 @@ Times are reported, never asserted (they depend on the machine's load).
   qemu_vfio_cost.py UIOMMU_BINARY TRACE [REPORT]
 
 TRACE is a .trace or .trace.xz of the vfio-virtio-blk-noddw scenario,
-REPORT its .vfio.json (default: beside it). The test qemu-vfio-cost runs
-it on the shipped recording, the test qemu-vfio on a fresh one.
+REPORT its .vfio.json or .vfio.json.xz (default: beside it). The test
+qemu-vfio-cost runs it on the shipped recording, qemu-vfio on a fresh one.
 """
 import copy
 import json
@@ -104,11 +104,16 @@ def main():
         sys.exit(__doc__)
     binary, trace = sys.argv[1], sys.argv[2]
     base = trace[:-3] if trace.endswith(".xz") else trace
+    if len(sys.argv) == 4:
+        rpath = sys.argv[3]
+    else:
+        rpath = base[:-len(".trace")] + ".vfio.json"
+        rpath = rpath + ".xz" if os.path.exists(rpath + ".xz") else rpath
     try:
-        rep = json.load(open(sys.argv[3] if len(sys.argv) == 4 else
-                             base[:-len(".trace")] + ".vfio.json"))
-    except (OSError, ValueError) as e:
-        fail(f"the recorder's report: {e}")
+        with (lzma.open if rpath.endswith(".xz") else open)(rpath, "rt") as f:
+            rep = json.load(f)
+    except (OSError, ValueError, lzma.LZMAError) as e:
+        fail(f"the recorder's report {rpath}: {e}")
 
     # The report's run was proven.
     cc = rep["container_checks"]
