@@ -196,7 +196,8 @@ def main():
         num = (lambda x: f"{x:.1f}") if name.startswith("per MiB") else (lambda x: f"{x:.0f}")
         print(f"{name:22} {num(h):>8} {num(n):>12} {qms:13.3f} | {ams:10.3f} {ems:10.3f}"
               f" {ratio:>11} {qratio:>10}")
-    print(f"QEMU: {rows[2][2] / nh:.0f} MAP/UNMAP_DMA ioctls per hcall over the run;"
+    print(f"QEMU: {rows[2][2] / nh:.0f} MAP/UNMAP_DMA ioctls per hcall over the run,"
+          f" {pb['container_ioctls']} container ioctls in all at boot;"
           f" SPAPR_REGISTER_MEMORY of guest RAM: {io['SPAPR_REGISTER_MEMORY']['ns'] / 1e6:.0f} ms")
 
 
