@@ -289,6 +289,22 @@ int mem_backing(struct uiommu_ctx *ctx, uintptr_t hva, struct mem_backing *ret);
  */
 void tce_kill_rcu(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t npages);
 
+/*
+ * tce_leaf() - The words of entry @entry in the hardware table (*@ret_hw)
+ * and its userspace view (*@ret_ua) of @tbl, in their last-level pages,
+ * NULL where that level is not allocated; and in *@ret_n the entries from
+ * @entry to the end of those pages (or of the table): the words of entries
+ * [entry, entry + *ret_n) follow each other in both. False if @entry is
+ * outside the table. The words hold big-endian values: a TCE (hpa and
+ * permission bits, a write-only one stored read-write), a user address.
+ * Lock-free (a level page stays until the table is freed); for a caller
+ * that owns the entries (the accelerated hcalls' held entries), so that it
+ * walks the trees once per page, not per entry, and may read and store the
+ * words instead of exchanging them.
+ */
+bool tce_leaf(struct uiommu_tce_table *tbl, uint64_t entry, _Atomic uint64_t **ret_hw,
+	      _Atomic uint64_t **ret_ua, uint64_t *ret_n);
+
 /* ---- grant/ ---- */
 
 /* The context of a grant table or mapping handle (for shbuf/'s allocations). */
@@ -426,6 +442,44 @@ int prereg_mapped_add(struct uiommu_prereg *mem, uint64_t n);
 void prereg_mapped_sub(struct uiommu_prereg *mem, uint64_t n);
 void prereg_range(const struct uiommu_prereg *mem, uint64_t *ret_ua, uint64_t *ret_last);
 
+/* ---- vfio/: what the accelerated hypercalls need from a container ---- */
+
+/*
+ * None of these blocks, allocates or takes a mutex but vfio_group_window().
+ * - vfio_group_window(): under the container's lock (shared), the first of
+ *   @grp's tables that @fits accepts and that is a window of the
+ *   container, with a reference, and its window number; -EINVAL if none.
+ * - vfio_entries_tryhold(): the container is v2, enabled, has @tbl as
+ *   window @num, and no MAP/UNMAP or other holder has an entry of [first,
+ *   last] (host entries); then those entries are the caller's, and the
+ *   window and registrations stay, until vfio_entries_release(), which also
+ *   adds @tces to the container's TCE count. False, nothing held, if any of
+ *   it fails (a try: the caller's UIOMMU_H_TOO_HARD).
+ * - vfio_reg_find_rcu(): the container's registration holding [ua, ua +
+ *   size) (its region @mem and range [ua, last]), inside a read-side
+ *   section; valid while the entries are held.
+ * - vfio_hold_add() / _sub(): count @n TCEs into a registration (its
+ *   region's mapped and the container's own count); add fails (-ENXIO) if
+ *   the region is dying.
+ */
+struct vfio_hold;
+struct vfio_reg {
+	struct vfio_hold *h;
+	const struct uiommu_prereg *mem;
+	uint64_t ua, last;
+};
+int vfio_group_window(struct uiommu_vfio_container *c, struct uiommu_table_group *grp,
+		      bool (*fits)(const struct uiommu_tce_table_info *ti, const void *arg),
+		      const void *arg, struct uiommu_tce_table **ret_tbl, int *ret_num);
+bool vfio_entries_tryhold(struct uiommu_vfio_container *c, int num,
+			  const struct uiommu_tce_table *tbl, uint64_t first, uint64_t last,
+			  uint64_t *ret_token);
+void vfio_entries_release(struct uiommu_vfio_container *c, uint64_t token, int64_t tces);
+bool vfio_reg_find_rcu(struct uiommu_vfio_container *c, uint64_t ua, uint64_t size,
+		       struct vfio_reg *ret);
+int vfio_hold_add(struct vfio_hold *h, uint64_t n);
+void vfio_hold_sub(struct vfio_hold *h, uint64_t n);
+
 /* ---- guest/ ---- */
 
 /*
@@ -486,7 +540,9 @@ bool guest_memslot_rcu(struct uiommu_guest *guest, uint64_t gpa, uint64_t *ret_f
  * hcall's stack): @begin before the hcall changes anything, with the
  * range of entries it may change (an op may refuse it: UIOMMU_H_TOO_HARD,
  * nothing changed, and @end is not called); then @map, @unmap and @clear
- * entry by entry; then @end exactly once, whatever happened, before the
+ * entry by entry, or for a table with the list form (@validate_list,
+ * @put_list: the accelerated hcalls') the hcall's whole list at once, one
+ * table after the other; then @end exactly once, whatever happened, before the
  * hcall leaves its read-side section (where an op issues its one TCE-cache
  * kill per hcall and releases what the replaced entries held).
  *
@@ -503,6 +559,9 @@ bool guest_memslot_rcu(struct uiommu_guest *guest, uint64_t gpa, uint64_t *ret_f
  * - KVM profile: @validate is asked for every TCE with R/W, in the
  *   hcall's batch, before anything is written (KVM checks preregistration
  *   there).
+ * The list form keeps these orders but per table and list (a table's
+ * failure, UIOMMU_H_TOO_HARD only, may come after other tables did more
+ * entries than the view gets: the redo overwrites them).
  * Guest-view pages the hcall needs are allocated before any op runs, so
  * that the guest view never fails after a table was changed.
  */
@@ -538,6 +597,21 @@ struct papr_hw_ops {
 	long (*unmap_range)(struct papr_hw_batch *b, uint64_t entry, uint64_t npages);
 	/* Error path: force @entry to no access (KVM kvmppc_clear_tce()). */
 	void (*clear)(struct papr_hw_batch *b, uint64_t entry);
+	/*
+	 * The list form, which a table offers instead of @validate, @map,
+	 * @unmap and @clear (both ops and @unmap_range, or neither):
+	 * @validate of every TCE of @tces[0, n) with R/W; and entries [entry, entry + n) to @tces (map
+	 * or unmap by R/W; big-endian if @be) at once, H_SUCCESS or
+	 * UIOMMU_H_TOO_HARD only, with *@ret_done entries done and the one
+	 * after them cleared, or untouched if it is a TCE that @validate_list
+	 * refuses (refused before anything is written for it, so that a KVM
+	 * H_PUT_TCE on a single table needs no separate validation). papr
+	 * then writes the guest view of the entries done (the redo overwrites
+	 * the rest, and what other tables did).
+	 */
+	long (*validate_list)(struct papr_hw_batch *b, const uint64_t *tces, uint64_t n);
+	long (*put_list)(struct papr_hw_batch *b, uint64_t entry, const uint64_t *tces, bool be,
+			 uint64_t n, uint64_t *ret_done);
 	/* The end of the hcall's use of the table: invalidation, releases. */
 	void (*end)(struct papr_hw_batch *b);
 };

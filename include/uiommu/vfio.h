@@ -53,7 +53,10 @@
  * every other call. Window, group, registration and IOMMU changes take the
  * container's lock exclusively; MAP_DMA, UNMAP_DMA, GET_INFO and EEH take
  * it shared, and entries are serialized in stripes, so that an entry and
- * its record of the memory behind it always change together. A MAP_DMA
+ * its record of the memory behind it always change together; the
+ * accelerated hypercalls (accel.h) hold stripes without waiting, and the
+ * exclusive changes wait for those that do (a hypercall holds them only
+ * within its call). A MAP_DMA
  * racing a TCE_REMOVE of its window therefore either completes before the
  * remove (whose clear then releases what it mapped) or finds no window
  * (-ENXIO); it never writes a table being removed. A container must not be

@@ -42,8 +42,9 @@ static struct accel_guest *accel_guest_get(struct uiommu_guest *guest)
  * Fix matching of hardware and emulated TCE tables"): no larger page, the
  * same bus start, and the whole guest window covered.
  */
-bool accel_compatible(const struct uiommu_tce_table_info *ti, const struct accel_geometry *g)
+bool accel_compatible(const struct uiommu_tce_table_info *ti, const void *arg)
 {
+	const struct accel_geometry *g = arg;
 	uint64_t host_last = ti->bus_offset + ((ti->it_size << ti->page_shift) - 1);
 
 	return ti->page_shift <= g->page_shift && ti->bus_offset == g->bus_offset &&
@@ -132,7 +133,7 @@ UIOMMU_EXPORT int uiommu_accel_attach(struct uiommu_guest *guest, uint64_t liobn
 	ret = -EEXIST;
 	if (link_find(ag, liobn, grp, &tmp))
 		goto out;
-	ret = accel_vfio_table(c, grp, &g, &tbl, &num);
+	ret = vfio_group_window(c, grp, accel_compatible, &g, &tbl, &num);
 	if (ret) {
 		ctx_guest_error(guest->ctx, "accel: no table of group %s is compatible with LIOBN "
 				"0x%llx (2^%u-byte pages from 0x%llx, 0x%llx bytes)", grp->name,
@@ -167,6 +168,9 @@ UIOMMU_EXPORT int uiommu_accel_attach(struct uiommu_guest *guest, uint64_t liobn
 	at->host_shift = ti.page_shift;
 	at->guest_shift = shift;
 	at->sub_shift = shift - ti.page_shift;
+	/* As the table stores a direction: a write-only TCE is read-write (stored_perm). */
+	for (unsigned int p = 0; p < 4; p++)
+		at->perm[p] = (p & UIOMMU_TCE_WRITE) ? UIOMMU_TCE_PERM_MASK : p;
 	at->links = link;
 	link->next = NULL;
 	ret = papr_liobn_attach_hw(guest, liobn, &accel_hw_ops, at);

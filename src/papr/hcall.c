@@ -237,12 +237,13 @@ static inline void hcall_written(struct hcall *h, struct liobn_table *t, uint64_
  * (absolute, n >= 1): all of them, or none (a refusal ends the ones begun
  * and is returned).
  */
-static long hw_begin(const struct hcall *h, const struct papr_hw_set *hw,
-		     struct papr_hw_batch *b, uint64_t entry, uint64_t n)
+/* Inline (with hw_end() and hw_put()): a vCPU's host-table H_PUT_TCE is made of them. */
+__attribute__((always_inline)) static inline long
+hw_begin(struct uiommu_guest *guest, const struct uiommu_vcpu *v, const struct papr_hw_set *hw,
+	 struct papr_hw_batch *b, uint64_t entry, uint64_t n)
 {
-	const struct uiommu_vcpu *v = h->vcpu;
 	/* The vCPU's memslot, if it still is one. */
-	bool hint = v && v->c_slots && rcu_deref(h->guest->slots) == v->c_slots;
+	bool hint = v && v->c_slots && rcu_deref(guest->slots) == v->c_slots;
 
 	for (size_t i = 0; i < hw->n; i++) {
 		long ret;
@@ -261,18 +262,56 @@ static long hw_begin(const struct hcall *h, const struct papr_hw_set *hw,
 	return UIOMMU_H_SUCCESS;
 }
 
-static void hw_end(const struct papr_hw_set *hw, struct papr_hw_batch *b)
+__attribute__((always_inline)) static inline void hw_end(const struct papr_hw_set *hw,
+							 struct papr_hw_batch *b)
 {
 	for (size_t i = 0; i < hw->n; i++)
 		hw->hw[i].ops->end(&b[i]);
 }
 
-/* KVM: every attached table accepts @tce (with R/W), in the batches begun. */
-static long hw_validate(const struct papr_hw_set *hw, struct papr_hw_batch *b, uint64_t tce)
+/* KVM: every attached table accepts every TCE (with R/W) of @tces, in the batches begun. */
+static long hw_validate(const struct papr_hw_set *hw, struct papr_hw_batch *b,
+			const uint64_t *tces, uint64_t n)
 {
-	for (size_t i = 0; (tce & TCE_RW) && i < hw->n; i++)
-		if (hw->hw[i].ops->validate(&b[i], tce) != UIOMMU_H_SUCCESS)
-			return UIOMMU_H_TOO_HARD;
+	for (size_t i = 0; i < hw->n; i++) {
+		const struct papr_hw_ops *ops = hw->hw[i].ops;
+
+		if (ops->validate_list) {
+			if (ops->validate_list(&b[i], tces, n) != UIOMMU_H_SUCCESS)
+				return UIOMMU_H_TOO_HARD;
+			continue;
+		}
+		for (uint64_t k = 0; k < n; k++)
+			if ((tces[k] & TCE_RW) && ops->validate(&b[i], tces[k]) != UIOMMU_H_SUCCESS)
+				return UIOMMU_H_TOO_HARD;
+	}
+	return UIOMMU_H_SUCCESS;
+}
+
+/* Every attached table takes lists (put_list). */
+static inline bool hw_lists(const struct papr_hw_set *hw)
+{
+	for (size_t i = 0; i < hw->n; i++)
+		if (!hw->hw[i].ops->put_list)
+			return false;
+	return true;
+}
+
+/*
+ * Entries [entry, entry + n) of every attached table to @tces, a list per
+ * table (hw_lists()); *@ret_done: the entries every table did (all of them
+ * on success).
+ */
+static long hw_put_list(const struct papr_hw_set *hw, struct papr_hw_batch *b, uint64_t entry,
+			const uint64_t *tces, bool be, uint64_t n, uint64_t *ret_done)
+{
+	*ret_done = n;
+	for (size_t i = 0; i < hw->n; i++) {
+		long ret = hw->hw[i].ops->put_list(&b[i], entry, tces, be, n, ret_done);
+
+		if (ret != UIOMMU_H_SUCCESS)
+			return ret;
+	}
 	return UIOMMU_H_SUCCESS;
 }
 
@@ -281,12 +320,21 @@ static long hw_validate(const struct papr_hw_set *hw, struct papr_hw_batch *b, u
  * On a failure the failing table's entry is cleared and its code returned
  * (earlier tables keep the update, as KVM).
  */
-static long hw_put(const struct papr_hw_set *hw, struct papr_hw_batch *b, uint64_t entry,
-		   uint64_t tce)
+__attribute__((always_inline)) static inline long
+hw_put(const struct papr_hw_set *hw, struct papr_hw_batch *b, uint64_t entry, uint64_t tce)
 {
 	for (size_t i = 0; i < hw->n; i++) {
 		const struct papr_hw_ops *ops = hw->hw[i].ops;
-		long ret = (tce & TCE_RW) ? ops->map(&b[i], entry, tce) : ops->unmap(&b[i], entry);
+		uint64_t done;
+		long ret;
+
+		if (ops->put_list) {
+			ret = ops->put_list(&b[i], entry, &tce, false, 1, &done);
+			if (ret != UIOMMU_H_SUCCESS)
+				return ret;
+			continue;
+		}
+		ret = (tce & TCE_RW) ? ops->map(&b[i], entry, tce) : ops->unmap(&b[i], entry);
 
 		if (ret != UIOMMU_H_SUCCESS) {
 			ops->clear(&b[i], entry);
@@ -520,11 +568,11 @@ static long put_tce_body(struct hcall *h, void *arg)
 	}
 	hw = hcall_hw(h, t);
 	if (unlikely(hw)) {
-		ret = hw_begin(h, hw, b, t->offset + idx, 1);
+		ret = hw_begin(h->guest, h->vcpu, hw, b, t->offset + idx, 1);
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
 		if (h->kvm) {
-			ret = hw_validate(hw, b, tce);
+			ret = hw_validate(hw, b, &tce, 1);
 			if (ret != UIOMMU_H_SUCCESS)
 				goto out;
 		}
@@ -728,6 +776,14 @@ static long indirect_commit(struct hcall *h, struct liobn_table *t, uint64_t idx
 		hcall_written(h, t, idx, n);
 		return UIOMMU_H_SUCCESS;
 	}
+	if (hw_lists(hw)) {
+		/* The callers made the view ready for [idx, idx + n): no page can be missing. */
+		uint64_t done;
+		long ret = hw_put_list(hw, b, t->offset + idx, tces_be, be, n, &done);
+
+		view_copy(h, t, idx, done, tces_be, be);
+		return ret;
+	}
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t tce = be ? be64toh(tces_be[i]) : tces_be[i];
 		_Atomic uint64_t *page = view_page(t, idx + i);
@@ -800,14 +856,12 @@ static long indirect_body_kvm(struct hcall *h, struct liobn_table *t,
 	}
 	if (unlikely(hw) && a->npages) {
 		/* The tables' part of the validation, in the batches that will write them. */
-		ret = hw_begin(h, hw, b, t->offset + idx, a->npages);
+		ret = hw_begin(h->guest, h->vcpu, hw, b, t->offset + idx, a->npages);
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
-		for (uint64_t i = 0; i < a->npages; i++) {
-			ret = hw_validate(hw, b, tces[i]);
-			if (ret != UIOMMU_H_SUCCESS)
-				goto out;
-		}
+		ret = hw_validate(hw, b, tces, a->npages);
+		if (ret != UIOMMU_H_SUCCESS)
+			goto out;
 	} else {
 		hw = NULL;
 	}
@@ -851,7 +905,7 @@ static long indirect_body_qemu(struct hcall *h, struct liobn_table *t,
 	if (!view_ready(h, t, idx, n, tces_be, 0))
 		return NEED_PAGES;
 	if (unlikely(hw) && n) {
-		ret = hw_begin(h, hw, b, t->offset + idx, n);
+		ret = hw_begin(h->guest, h->vcpu, hw, b, t->offset + idx, n);
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
 	} else {
@@ -945,7 +999,7 @@ static long stuff_body_kvm(struct hcall *h, struct liobn_table *t, const struct 
 		return NEED_PAGES;
 	hw = hcall_hw(h, t);
 	if (unlikely(hw) && a->npages) {
-		ret = hw_begin(h, hw, b, t->offset + idx, a->npages);
+		ret = hw_begin(h->guest, h->vcpu, hw, b, t->offset + idx, a->npages);
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
 		ret = hw_unmap_all(hw, b, t->offset + idx, a->npages);
@@ -972,7 +1026,7 @@ static long stuff_body_qemu(struct hcall *h, struct liobn_table *t, const struct
 		return NEED_PAGES;
 	hw = hcall_hw(h, t);
 	if (unlikely(hw) && n) {
-		long ret = hw_begin(h, hw, b, t->offset + idx, n);
+		long ret = hw_begin(h->guest, h->vcpu, hw, b, t->offset + idx, n);
 
 		if (ret != UIOMMU_H_SUCCESS)
 			return ret;
@@ -1144,6 +1198,50 @@ __attribute__((always_inline)) static inline bool vcpu_get_fast(struct uiommu_vc
  * apply: the memslot learnt and the common case tried again, else the
  * general path; out of line, so that the common case tail-calls it.
  */
+/*
+ * H_PUT_TCE through an entered vCPU on a LIOBN with hardware tables that
+ * take lists (KVM profile): put_tce_body()'s work on what the vCPU
+ * remembers, without the general path's set-up, inside the vCPU's
+ * read-side section. False, nothing changed, for anything else (the
+ * general path then runs the hcall and says why); true with *@ret, the
+ * code put_tce_body() returns for it.
+ */
+__attribute__((noinline)) static bool vcpu_put_hw(struct uiommu_vcpu *v, uint64_t liobn,
+						  uint64_t ioba, uint64_t tce, long *ret)
+{
+	struct liobn_table *t = vcpu_table(v, rcu_deref(v->pg->liobns), liobn);
+	struct papr_hw_batch b[PAPR_HW_MAX];
+	const struct papr_hw_set *hw;
+	uint64_t rel, idx, gpa = tce & ~TCE_RW;
+	_Atomic uint64_t *page;
+
+	if (!t || !profile_kvm(v->pg))
+		return false;
+	rel = ioba - t->bus_offset;
+	idx = rel >> t->page_shift;
+	if ((rel & t->page_mask) || idx >= t->size)
+		return false;
+	if ((tce & TCE_RW) &&
+	    ((gpa & t->page_mask) || rcu_deref(v->guest->slots) != v->c_slots ||
+	     gpa < v->c_first || gpa > v->c_last))
+		return false;
+	hw = rcu_deref(t->hw);
+	page = view_page(t, idx);
+	if (!hw || !hw_lists(hw) || (!page && tce))
+		return false;
+	*ret = hw_begin(v->guest, v, hw, b, t->offset + idx, 1);
+	if (*ret != UIOMMU_H_SUCCESS)
+		return true;
+	/* One table checks the TCE before it writes anything (put_list's rule). */
+	*ret = hw->n > 1 ? hw_validate(hw, b, &tce, 1) : UIOMMU_H_SUCCESS;
+	if (*ret == UIOMMU_H_SUCCESS)
+		*ret = hw_put(hw, b, t->offset + idx, tce);
+	if (*ret == UIOMMU_H_SUCCESS && page)
+		atomic_store_explicit(&page[idx & t->view_mask], tce, memory_order_relaxed);
+	hw_end(hw, b);
+	return true;
+}
+
 __attribute__((noinline)) static long vcpu_put_tce_slow(struct uiommu_vcpu *vcpu, uint64_t liobn,
 							uint64_t ioba, uint64_t tce)
 {
@@ -1167,6 +1265,10 @@ __attribute__((noinline)) static long vcpu_put_tce_slow(struct uiommu_vcpu *vcpu
 	if (learnt && vcpu_put_fast(vcpu, liobn, ioba, tce))
 		return UIOMMU_H_SUCCESS;
 	vcpu->slow++;
+	if (vcpu_put_hw(vcpu, liobn, ioba, tce, &ret)) {
+		vcpu->too_hard += ret == UIOMMU_H_TOO_HARD;
+		return ret;
+	}
 	ret = put_tce_slow(vcpu->guest, vcpu->pg, liobn, ioba, tce, vcpu);
 	vcpu->too_hard += ret == UIOMMU_H_TOO_HARD;
 	return ret;

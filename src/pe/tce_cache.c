@@ -85,6 +85,15 @@ static void gate_sync(struct dma_gate *g)
 	unsigned int spins = 0;
 	uint64_t e;
 
+	/*
+	 * No chunk in flight: none can use what the kill emptied (one that
+	 * counts itself after these loads reads the slots and the table after
+	 * the kill's writes), so there is nothing to wait for and no epoch to
+	 * bump. This is the common case of a kill: a device between DMAs.
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!atomic_load(&g->active[0]) && !atomic_load(&g->active[1]))
+		return;
 	while (atomic_exchange_explicit(&g->sync, 1, memory_order_acquire))
 		spin_pause(&spins);
 	e = atomic_fetch_add(&g->epoch, 1);
@@ -129,9 +138,10 @@ static inline bool slot_hold(struct tce_cache_slot *s, bool wait, uint64_t *ret_
 	for (;;) {
 		uint64_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
 
+		/* Sequentially consistent: slot_invalidate()'s look without a hold relies on it. */
 		if (!(seq & 1) &&
 		    atomic_compare_exchange_weak_explicit(&s->seq, &seq, seq + 1,
-							  memory_order_acq_rel,
+							  memory_order_seq_cst,
 							  memory_order_relaxed)) {
 			/* Readers that see what this writer stores also see the odd count. */
 			atomic_thread_fence(memory_order_release);
@@ -168,15 +178,37 @@ static bool cache_fill(struct uiommu_pe *pe, struct tce_cache_slot *s, uint64_t 
 }
 
 /* Empty slot @s if it caches an entry of window @num (-1: any) in [@first, @last]. */
+static inline bool key_hit(uint64_t key, int num, uint64_t first, uint64_t last)
+{
+	uint64_t entry = key >> 2;
+
+	return key && (num < 0 || (int)((key >> 1) & 1) == num) && entry >= first && entry <= last;
+}
+
+/*
+ * A look at a slot without holding it, inline in the kill's loop: most
+ * slots of a range cache something else. Skipping one is safe: a fill that
+ * holds it after this load (the hold and this load are sequentially
+ * consistent) reads kill_seq after the kill bumped it and does not fill,
+ * and one that released it before this load left its key visible here.
+ */
+static inline bool slot_may_hit(struct tce_cache_slot *s, int num, uint64_t first,
+				uint64_t last)
+{
+	uint64_t seq = atomic_load(&s->seq);
+
+	return (seq & 1) ||
+	       key_hit(atomic_load_explicit(&s->key, memory_order_relaxed), num, first, last);
+}
+
 static uint64_t slot_invalidate(struct tce_cache_slot *s, int num, uint64_t first, uint64_t last)
 {
-	uint64_t seq, key, entry;
+	uint64_t seq, key;
 	bool hit;
 
 	slot_hold(s, true, &seq);
 	key = atomic_load_explicit(&s->key, memory_order_relaxed);
-	entry = key >> 2;
-	hit = key && (num < 0 || (int)((key >> 1) & 1) == num) && entry >= first && entry <= last;
+	hit = key_hit(key, num, first, last);
 	if (hit)
 		atomic_store_explicit(&s->key, 0, memory_order_relaxed);
 	slot_release(s, seq);
@@ -192,10 +224,12 @@ static void cache_invalidate(struct uiommu_pe *pe, int num, uint64_t entry, uint
 		return;
 	if (npages > pe->cache_mask) {
 		for (uint64_t i = 0; i <= pe->cache_mask; i++)
-			n += slot_invalidate(&pe->cache[i], num, entry, last);
+			if (slot_may_hit(&pe->cache[i], num, entry, last))
+				n += slot_invalidate(&pe->cache[i], num, entry, last);
 	} else {
 		for (uint64_t e = entry; e <= last; e++)
-			n += slot_invalidate(cache_slot(pe, e, num), num, e, e);
+			if (slot_may_hit(cache_slot(pe, e, num), num, e, e))
+				n += slot_invalidate(cache_slot(pe, e, num), num, e, e);
 	}
 	if (n)
 		atomic_fetch_add_explicit(&pe->invalidations, n, memory_order_relaxed);

@@ -438,6 +438,19 @@ UIOMMU_EXPORT int uiommu_tce_table_xchg_no_alloc(struct uiommu_tce_table *tbl, u
 	return 0;
 }
 
+bool tce_leaf(struct uiommu_tce_table *tbl, uint64_t entry, _Atomic uint64_t **ret_hw,
+	      _Atomic uint64_t **ret_ua, uint64_t *ret_n)
+{
+	uint64_t idx = entry - tbl->it_offset;
+
+	if (unlikely(idx >= tbl->it_size))
+		return false;
+	*ret_hw = slot_find(tbl, tbl->root, idx);
+	*ret_ua = slot_find(tbl, tbl->ua_root, idx);
+	*ret_n = MIN(tbl->it_size - idx, tbl->level_mask + 1 - (idx & tbl->level_mask));
+	return true;
+}
+
 UIOMMU_EXPORT int uiommu_tce_table_populate(struct uiommu_tce_table *tbl, uint64_t entry,
 					    uint64_t npages, unsigned int flags)
 {

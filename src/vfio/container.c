@@ -83,7 +83,7 @@ int vfio_lock_v2(struct uiommu_vfio_container *c, bool bind)
 {
 	int ret;
 
-	pthread_rwlock_wrlock(&c->lock);
+	vfio_wrlock(c);
 	ret = vfio_iommu_check(c);
 	if (!ret && !c->v2)
 		ret = -ENOTTY;
@@ -245,14 +245,14 @@ UIOMMU_EXPORT int uiommu_vfio_container_free(struct uiommu_vfio_container *c)
 	ctx = c->ctx;
 	vs = ext_get(&ctx->ext[CTX_EXT_VFIO]);
 	pthread_mutex_lock(&vs->lock);
-	pthread_rwlock_wrlock(&c->lock);
+	vfio_wrlock(c);
 	while (c->groups) {
 		int err = group_detach_locked(c, c->groups);
 
 		if (err && !ret)
 			ret = err;
 	}
-	pthread_rwlock_unlock(&c->lock);
+	vfio_wrunlock(c);
 	for (pp = &vs->containers; *pp != c; pp = &(*pp)->next)
 		;
 	*pp = c->next;
@@ -290,7 +290,7 @@ UIOMMU_EXPORT int uiommu_vfio_group_set_container(struct uiommu_table_group *grp
 		goto out_unlock;
 	}
 	link->grp = grp;
-	pthread_rwlock_wrlock(&c->lock);
+	vfio_wrlock(c);
 	/* Linux iommu_group_claim_dma_owner(): the host's DMA setup goes. */
 	ret = uiommu_table_group_take_ownership(grp);
 	if (ret) {
@@ -312,12 +312,12 @@ UIOMMU_EXPORT int uiommu_vfio_group_set_container(struct uiommu_table_group *grp
 	link->next = c->groups;
 	c->groups = link;
 	c->ngroups++;
-	pthread_rwlock_unlock(&c->lock);
+	vfio_wrunlock(c);
 	pthread_mutex_unlock(&vs->lock);
 	return 0;
 
 err_free:
-	pthread_rwlock_unlock(&c->lock);
+	vfio_wrunlock(c);
 	ctx_free(c->ctx, link);
 out_unlock:
 	pthread_mutex_unlock(&vs->lock);
@@ -342,9 +342,9 @@ UIOMMU_EXPORT int uiommu_vfio_group_unset_container(struct uiommu_table_group *g
 		pthread_mutex_unlock(&vs->lock);
 		return -EINVAL;
 	}
-	pthread_rwlock_wrlock(&c->lock);
+	vfio_wrlock(c);
 	ret = group_detach_locked(c, link);
-	pthread_rwlock_unlock(&c->lock);
+	vfio_wrunlock(c);
 	pthread_mutex_unlock(&vs->lock);
 	return ret;
 }
@@ -393,7 +393,7 @@ UIOMMU_EXPORT int uiommu_vfio_set_iommu(struct uiommu_vfio_container *c, unsigne
 
 	if (!c)
 		return -EINVAL;
-	pthread_rwlock_wrlock(&c->lock);
+	vfio_wrlock(c);
 	/* Only a container with a group may hold an IOMMU, and only one. */
 	if (!c->groups || c->type) {
 		ret = -EINVAL;
@@ -423,7 +423,7 @@ UIOMMU_EXPORT int uiommu_vfio_set_iommu(struct uiommu_vfio_container *c, unsigne
 		iommu_release_locked(c);
 	}
 out:
-	pthread_rwlock_unlock(&c->lock);
+	vfio_wrunlock(c);
 	return ret;
 }
 
@@ -503,7 +503,7 @@ UIOMMU_EXPORT int uiommu_vfio_enable(struct uiommu_vfio_container *c)
 
 	if (!c)
 		return -EINVAL;
-	pthread_rwlock_wrlock(&c->lock);
+	vfio_wrlock(c);
 	ret = vfio_iommu_check(c);
 	if (ret)
 		goto out;
@@ -534,7 +534,7 @@ UIOMMU_EXPORT int uiommu_vfio_enable(struct uiommu_vfio_container *c)
 	c->enable_charge = grp->tce32_size;
 	c->enabled = true;
 out:
-	pthread_rwlock_unlock(&c->lock);
+	vfio_wrunlock(c);
 	return ret;
 }
 
@@ -544,7 +544,7 @@ UIOMMU_EXPORT int uiommu_vfio_disable(struct uiommu_vfio_container *c)
 
 	if (!c)
 		return -EINVAL;
-	pthread_rwlock_wrlock(&c->lock);
+	vfio_wrlock(c);
 	ret = vfio_iommu_check(c);
 	if (!ret && c->v2)
 		ret = -ENOTTY;
@@ -553,7 +553,7 @@ UIOMMU_EXPORT int uiommu_vfio_disable(struct uiommu_vfio_container *c)
 		c->enable_charge = 0;
 		c->enabled = false;
 	}
-	pthread_rwlock_unlock(&c->lock);
+	vfio_wrunlock(c);
 	return ret;
 }
 

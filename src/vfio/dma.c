@@ -25,27 +25,18 @@
 
 /* ---- stripes ---- */
 
-static uint64_t stripe_mask(int num, uint64_t first, uint64_t last)
-{
-	uint64_t c0 = first >> VFIO_STRIPE_SHIFT, c1 = last >> VFIO_STRIPE_SHIFT, mask = 0;
-
-	_Static_assert(VFIO_STRIPES <= 64, "a stripe mask is 64 bits");
-	if (c1 - c0 >= VFIO_STRIPES - 1)
-		return (VFIO_STRIPES == 64 ? 0 : 1ULL << VFIO_STRIPES) - 1;
-	for (uint64_t ch = c0; ch <= c1; ch++)
-		mask |= 1ULL << ((ch + (uint64_t)num) % VFIO_STRIPES);
-	return mask;
-}
-
+/* The mutexes of @mask in index order, then their bits (entry.c: excludes the hypercalls). */
 static void stripes_lock(struct uiommu_vfio_container *c, uint64_t mask)
 {
 	for (unsigned int i = 0; i < VFIO_STRIPES; i++)
 		if (mask & (1ULL << i))
 			pthread_mutex_lock(&c->stripe[i]);
+	vfio_stripes_claim(c, mask);
 }
 
 static void stripes_unlock(struct uiommu_vfio_container *c, uint64_t mask)
 {
+	vfio_stripes_unclaim(c, mask);
 	for (unsigned int i = VFIO_STRIPES; i-- > 0;)
 		if (mask & (1ULL << i))
 			pthread_mutex_unlock(&c->stripe[i]);
@@ -191,13 +182,13 @@ static int dma_lock(struct uiommu_vfio_container *c, int late_err)
 		pthread_rwlock_unlock(&c->lock);
 		if (ret)
 			return ret;
-		pthread_rwlock_wrlock(&c->lock);
+		vfio_wrlock(c);
 		ret = vfio_iommu_check(c);
 		if (!ret && !c->enabled)
 			ret = -EPERM;
 		if (!ret)
 			ret = vfio_default_window_locked(c);
-		pthread_rwlock_unlock(&c->lock);
+		vfio_wrunlock(c);
 		if (ret)
 			return ret;
 	}
@@ -429,7 +420,7 @@ int vfio_map_dma(struct uiommu_vfio_container *c, uint64_t vaddr, uint64_t iova,
 		goto out_unlock;
 
 	entry = iova >> w->page_shift;
-	mask = stripe_mask(num, entry, entry + (npages - 1));
+	mask = vfio_stripe_mask(num, entry, entry + (npages - 1));
 	release_init(&rb, c, w);
 	stripes_lock(c, mask);
 	ret = c->v2 ? map_v2(c, w, entry, vaddr, npages, dirs[flags], &rb, &done, &fresh) :
@@ -469,7 +460,7 @@ int vfio_unmap_dma(struct uiommu_vfio_container *c, uint64_t iova, uint64_t size
 	if (ret)
 		goto out_unlock;
 	entry = iova >> w->page_shift;
-	mask = stripe_mask(num, entry, entry + (npages - 1));
+	mask = vfio_stripe_mask(num, entry, entry + (npages - 1));
 	stripes_lock(c, mask);
 	vfio_clear(c, num, entry, npages);
 	stripes_unlock(c, mask);

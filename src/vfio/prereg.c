@@ -139,7 +139,7 @@ err_put:
 	/* A region just made is idle, and a shared one has another user: this succeeds. */
 	uiommu_prereg_put(mem);
 out:
-	pthread_rwlock_unlock(&c->lock);
+	vfio_wrunlock(c);
 	return ret;
 }
 
@@ -191,6 +191,6 @@ UIOMMU_EXPORT int uiommu_vfio_unregister_memory(struct uiommu_vfio_container *c,
 	rcu_array_publish(&c->prereg, a);
 	rcu_defer(&h->rcu, hold_free_rcu);
 out:
-	pthread_rwlock_unlock(&c->lock);
+	vfio_wrunlock(c);
 	return ret;
 }

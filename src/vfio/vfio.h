@@ -8,7 +8,8 @@
  * space, registrations). Locks, in order:
  *   vfio_state.lock (which container each group is in)
  *   -> container.lock (rwlock: exclusive for changes of windows, groups,
- *      registrations and the IOMMU; shared for MAP/UNMAP/GET_INFO/EEH)
+ *      registrations and the IOMMU, through vfio_wrlock(), which also
+ *      excludes the hypercalls; shared for MAP/UNMAP/GET_INFO/EEH)
  *   -> container.stripe[] (entries being mapped or unmapped; in index order)
  *   -> the groups' own locks, the address space's lock, the memory model's.
  */
@@ -87,6 +88,11 @@ struct uiommu_vfio_container {
 	struct rcu_array *_Atomic prereg;
 
 	pthread_mutex_t stripe[VFIO_STRIPES];
+	/*
+	 * Stripes held, by MAP/UNMAP (after their mutexes) or a hypercall, and
+	 * VFIO_BUSY_CLOSED while the lock is held exclusively (entry.c).
+	 */
+	_Atomic uint64_t busy;
 
 	_Atomic uint64_t tces;
 	_Atomic uint64_t map_calls, unmap_calls;
@@ -143,12 +149,24 @@ int vfio_clear(struct uiommu_vfio_container *c, int num, uint64_t entry, uint64_
 /* Clear a whole window; the caller holds the lock exclusively (no stripes needed). */
 void vfio_clear_window_locked(struct uiommu_vfio_container *c, int num);
 
+/* entry.c */
+#define VFIO_BUSY_CLOSED (1ULL << 63)
+/*
+ * The container's lock exclusively, every hypercall that holds entries
+ * waited out and new ones refused until the unlock: what every change of
+ * windows, groups, registrations or the IOMMU takes.
+ */
+void vfio_wrlock(struct uiommu_vfio_container *c);
+void vfio_wrunlock(struct uiommu_vfio_container *c);
+/* The stripes of entries [first, last] of window @num. */
+uint64_t vfio_stripe_mask(int num, uint64_t first, uint64_t last);
+/* Claim @mask's bits of the busy word (their mutexes held), waiting out a hypercall; and back. */
+void vfio_stripes_claim(struct uiommu_vfio_container *c, uint64_t mask);
+void vfio_stripes_unclaim(struct uiommu_vfio_container *c, uint64_t mask);
+
 /* prereg.c */
 /* The registration of this container holding [ua, ua + size), or NULL. Shared lock or RCU. */
 struct vfio_hold *vfio_prereg_find(struct uiommu_vfio_container *c, uint64_t ua, uint64_t size);
-/* Count @n TCEs into @h (its region's mapped and the container's own), or take them back. */
-int vfio_hold_add(struct vfio_hold *h, uint64_t n);
-void vfio_hold_sub(struct vfio_hold *h, uint64_t n);
 /* Drop every registration (release of the IOMMU); the windows are gone. */
 void vfio_prereg_release_locked(struct uiommu_vfio_container *c);
 

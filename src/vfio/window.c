@@ -173,7 +173,7 @@ UIOMMU_EXPORT int uiommu_vfio_create_window(struct uiommu_vfio_container *c,
 		ret = vfio_default_window_locked(c);
 	if (!ret)
 		ret = vfio_create_window_locked(c, page_shift, window_size, levels, &start);
-	pthread_rwlock_unlock(&c->lock);
+	vfio_wrunlock(c);
 	if (!ret)
 		*ret_start_addr = start;
 	return ret;
@@ -223,6 +223,6 @@ UIOMMU_EXPORT int uiommu_vfio_remove_window(struct uiommu_vfio_container *c, uin
 	}
 	vfio_window_free_locked(c, num);
 out:
-	pthread_rwlock_unlock(&c->lock);
+	vfio_wrunlock(c);
 	return ret;
 }

@@ -16,7 +16,7 @@
 #include "accel_util.h"
 
 #include "internal.h"
-#include "vfio/vfio.h" /* the container's lock, for test_stuff_wide */
+#include "vfio/vfio.h" /* the container's busy stripes, for test_stuff_wide */
 
 #define H_SUCCESS UIOMMU_H_SUCCESS
 #define H_PARAMETER UIOMMU_H_PARAMETER
@@ -255,11 +255,11 @@ static void test_put_indirect_stuff(void **state)
 }
 
 /*
- * A STUFF over more of the container's stripes than the fast path tries
- * one by one takes the container's lock exclusively instead: with the lock
- * held shared elsewhere (a MAP/UNMAP under way) it hands the hcall over;
- * a narrow one still goes through; the wide one then does, every entry
- * unmapped.
+ * A STUFF over the whole window holds every stripe of the container's
+ * entries with one try: with one of them held by a MAP/UNMAP under way it
+ * hands the hcall over; a narrow one still goes through; with the
+ * container's lock held exclusively, none does; the wide one then does,
+ * every entry unmapped.
  */
 static void test_stuff_wide(void **state)
 {
@@ -274,7 +274,15 @@ static void test_stuff_wide(void **state)
 				       (0x10000 + i * 0x1000) | RW, 0, NULL), H_SUCCESS);
 	assert_int_equal(acc_check(f), 5);
 
-	pthread_rwlock_rdlock(&f->c->lock);
+	/*
+	 * A MAP/UNMAP holding the stripe of entry 20000 (its bit in the
+	 * container's busy word, either window number): a STUFF of entry 0
+	 * goes through, one of the whole window cannot hold every stripe.
+	 */
+	const uint64_t busy = 1ULL << ((20000 >> VFIO_STRIPE_SHIFT) % VFIO_STRIPES) |
+			      1ULL << ((20000 >> VFIO_STRIPE_SHIFT) + 1) % VFIO_STRIPES;
+
+	atomic_fetch_or(&f->c->busy, busy);
 	assert_int_equal(hcall(f, UIOMMU_H_STUFF_TCE, ACC_L4K, 0, 0, 1, &punted), H_SUCCESS);
 	assert_false(punted);
 	{
@@ -283,7 +291,17 @@ static void test_stuff_wide(void **state)
 		assert_int_equal(uiommu_papr_hcall(f->g, UIOMMU_H_STUFF_TCE, args, 4, NULL, 0),
 				 H_TOO_HARD);
 	}
-	pthread_rwlock_unlock(&f->c->lock);
+	atomic_fetch_and(&f->c->busy, ~busy);
+	assert_int_equal(acc_check(f), 4);
+	/* The container's lock exclusively (a window or registration changing): hcalls punt. */
+	vfio_wrlock(f->c);
+	{
+		uint64_t args[4] = { ACC_L4K, 5000 << 12, 0, 1 };
+
+		assert_int_equal(uiommu_papr_hcall(f->g, UIOMMU_H_STUFF_TCE, args, 4, NULL, 0),
+				 H_TOO_HARD);
+	}
+	vfio_wrunlock(f->c);
 	assert_int_equal(acc_check(f), 4);
 	assert_int_equal(hcall(f, UIOMMU_H_STUFF_TCE, ACC_L4K, 0, 0, 0x10000, &punted), H_SUCCESS);
 	assert_false(punted);

@@ -7,7 +7,9 @@
  * outside guest context; meanwhile one thread attaches and detaches a
  * second group to a LIOBN (the link only) and a whole table to another
  * (the hardware-table array republished, a grace period of both RCU
- * flavours each time), one maps and unmaps through the container beside
+ * flavours each time) and registers and unregisters memory with the
+ * container (its lock exclusively, which waits out the hypercalls that
+ * hold entries), one maps and unmaps through the container beside
  * them (the container's stripes against the fast path's), and a device
  * does DMA through the table. Run under ASan (anything freed while a vCPU
  * could still read it) and TSan (every shared access ordered; there a
@@ -154,9 +156,14 @@ static void *churn_thread(void *p)
 		int r2 = uiommu_accel_attach(f->g, ACC_L16M, acc_grp(f, 0));
 		int r3 = uiommu_accel_detach(f->g, ACC_L4K, acc_grp(f, 1));
 		int r4 = uiommu_accel_detach(f->g, ACC_L16M, acc_grp(f, 0));
+		/* The container's lock exclusively: every hypercall holding entries waited out. */
+		uint64_t ua2 = (uint64_t)(uintptr_t)f->ram2.hva;
+		int r5 = uiommu_vfio_register_memory(f->c, ua2, ACC_RAM2);
+		int r6 = uiommu_vfio_unregister_memory(f->c, ua2, ACC_RAM2);
 
-		if (r1 || r2 || r3 || r4) {
-			fail_at(s, 8, "attach/detach", r1 ? r1 : r2 ? r2 : r3 ? r3 : r4);
+		if (r1 || r2 || r3 || r4 || r5 || r6) {
+			fail_at(s, 8, "attach/detach/register",
+				r1 ? r1 : r2 ? r2 : r3 ? r3 : r4 ? r4 : r5 ? r5 : r6);
 			break;
 		}
 		atomic_fetch_add(&s->churns, 1);

@@ -667,6 +667,122 @@ static void test_hw_seam(void **state)
 	assert_true(m.maps == 0);
 }
 
+/* ---- the seam's list form: a mock ---- */
+
+struct mock_list {
+	long validate_ret;
+	uint64_t fail_at; /* put_list does entries before it, then H_TOO_HARD (UINT64_MAX: none) */
+	uint64_t hw[64];
+	int validates, puts, begins, ends;
+	uint64_t last_n, validated_n;
+	struct fx *f;
+};
+
+static long ml_begin(struct papr_hw_batch *b, uint64_t entry, uint64_t npages)
+{
+	struct mock_list *m = b->opaque;
+
+	(void)entry, (void)npages;
+	m->begins++;
+	return H_SUCCESS;
+}
+
+static void ml_end(struct papr_hw_batch *b)
+{
+	struct mock_list *m = b->opaque;
+
+	m->ends++;
+}
+
+static long ml_validate_list(struct papr_hw_batch *b, const uint64_t *tces, uint64_t n)
+{
+	struct mock_list *m = b->opaque;
+
+	(void)tces;
+	m->validates++;
+	m->validated_n = n;
+	return m->validate_ret;
+}
+
+static long ml_put_list(struct papr_hw_batch *b, uint64_t entry, const uint64_t *tces, bool be,
+			uint64_t n, uint64_t *ret_done)
+{
+	struct mock_list *m = b->opaque;
+
+	m->puts++;
+	m->last_n = n;
+	for (uint64_t i = 0; i < n; i++) {
+		if (entry + i == m->fail_at) {
+			m->hw[(entry + i) % 64] = 0; /* the failing entry is cleared */
+			*ret_done = i;
+			return H_TOO_HARD;
+		}
+		m->hw[(entry + i) % 64] = be ? be64toh(tces[i]) : tces[i];
+	}
+	*ret_done = n;
+	return H_SUCCESS;
+}
+
+static long ml_unmap_range(struct papr_hw_batch *b, uint64_t entry, uint64_t npages)
+{
+	struct mock_list *m = b->opaque;
+
+	for (uint64_t i = 0; i < npages; i++)
+		m->hw[(entry + i) % 64] = 0;
+	return H_SUCCESS;
+}
+
+static const struct papr_hw_ops list_ops = {
+	.begin = ml_begin, .validate_list = ml_validate_list, .put_list = ml_put_list,
+	.unmap_range = ml_unmap_range, .end = ml_end,
+};
+
+/* One call per table and hcall; the view takes only the entries the tables did. */
+static void test_hw_seam_lists(void **state)
+{
+	struct fx *f = *state;
+	struct mock_list m = { .fail_at = UINT64_MAX, .f = f };
+	uint64_t list[8];
+
+	assert_int_equal(papr_liobn_attach_hw(f->g, VIO, &list_ops, &m), 0);
+	assert_int_equal(uiommu_h_put_tce(f->g, VIO, 0x1000, 0x9000 | 3), H_SUCCESS);
+	assert_true(m.puts == 1 && m.last_n == 1 && m.hw[1] == (0x9000 | 3));
+	assert_true(tce_at(f, VIO, 0x1000) == (0x9000 | 3));
+
+	for (int i = 0; i < 8; i++)
+		list[i] = (0x10000 + (uint64_t)i * 0x1000) | 1;
+	put_list(f, LIST_GPA, list, 8);
+	assert_int_equal(uiommu_h_put_tce_indirect(f->g, VIO, 0x10000, LIST_GPA, 8), H_SUCCESS);
+	assert_true(m.puts == 2 && m.last_n == 8 && m.hw[16 + 7] == list[7]);
+	assert_true(tce_at(f, VIO, 0x17000) == list[7]);
+	/* A failure at entry 0x15: 0x10..0x14 written in the view, 0x15.. as they were. */
+	for (int i = 0; i < 8; i++)
+		list[i] = (0x20000 + (uint64_t)i * 0x1000) | 3;
+	put_list(f, LIST_GPA, list, 8);
+	m.fail_at = 0x15;
+	assert_int_equal(uiommu_h_put_tce_indirect(f->g, VIO, 0x10000, LIST_GPA, 8), H_TOO_HARD);
+	assert_true(tce_at(f, VIO, 0x14000) == list[4] && m.hw[0x15] == 0);
+	assert_true(tce_at(f, VIO, 0x15000) == ((0x10000 + 5 * 0x1000) | 1));
+	m.fail_at = UINT64_MAX;
+
+	/* KVM: one validation of the whole list first; H_TOO_HARD there writes nothing. */
+	assert_int_equal(uiommu_papr_set_profile(f->g, KVM), 0);
+	m.validate_ret = H_TOO_HARD;
+	m.puts = 0;
+	assert_int_equal(uiommu_h_put_tce_indirect(f->g, VIO, 0x10000, LIST_GPA, 8), H_TOO_HARD);
+	assert_true(m.validates == 1 && m.validated_n == 8 && m.puts == 0);
+	assert_true(tce_at(f, VIO, 0x17000) != list[7]);
+	m.validate_ret = H_SUCCESS;
+	assert_int_equal(uiommu_h_put_tce_indirect(f->g, VIO, 0x10000, LIST_GPA, 8), H_SUCCESS);
+	assert_true(m.validates == 2 && m.puts == 1 && tce_at(f, VIO, 0x17000) == list[7]);
+	/* STUFF: the range form. */
+	assert_int_equal(uiommu_h_stuff_tce(f->g, VIO, 0x10000, 0, 8), H_SUCCESS);
+	assert_true(m.hw[0x17] == 0 && tce_at(f, VIO, 0x17000) == 0);
+
+	assert_int_equal(papr_liobn_detach_hw(f->g, VIO, &list_ops, &m), 0);
+	assert_true(m.begins > 0 && m.begins == m.ends);
+}
+
 /* ---- PHBs ---- */
 
 static void test_phb_add_remove(void **state)
@@ -1104,6 +1220,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stuff_kvm, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dispatcher, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_hw_seam, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_hw_seam_lists, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_removal_enomem, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_phb_add_remove, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rtas_query, phb_setup, fx_teardown),
