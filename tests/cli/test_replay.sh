@@ -202,6 +202,20 @@ fi
 check "several traces: a table" 0 "$bin" replay "$dir/match-vio.trace" "$dir/match-raw-qemu.trace"
 expect out "^trace  *lines  *hcalls  *rtas  *xlate  *mismatches  *hcalls/s  *replay/s  *result"
 expect out "2 traces, 38 lines: 13 hypercalls, 2 RTAS calls and 9 device translations replayed in .* s (.*M hcalls/s end to end, .*M/s in the replay step alone); every result agrees with QEMU"
+# A path longer than the first column's 56 characters: the column widens, the columns align.
+long_dir="$tmp/a-directory-name-long-enough-to-pass-the-table-column"
+mkdir -p "$long_dir"
+cp "$dir/match-vio.trace" "$long_dir/match-vio.trace"
+check "several traces, one with a long path: the columns align" 0 "$bin" replay "$long_dir/match-vio.trace" "$dir/match-raw-qemu.trace"
+python3 - "$tmp/out" <<'PY' || fails=$((fails + 1))
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+rows = [l for l in lines if l.startswith("trace ") or l.startswith("/")]
+assert len(rows) == 3, rows
+cols = {r.index("result") if r.startswith("trace ") else r.index("  match") + 2 for r in rows}
+assert len(cols) == 1, "the result column does not align:\n" + "\n".join(rows)
+print("ok: the columns align beside a path of", len(rows[1].split()[0]), "characters")
+PY
 check "several traces with --detail" 0 "$bin" replay --detail "$dir/match-vio.trace" "$dir/match-raw-qemu.trace"
 expect out "by LIOBN"
 check "two traces, one mismatching" 3 "$bin" replay --quiet "$dir/match-vio.trace" "$dir/mismatch-ret.trace"
