@@ -112,6 +112,11 @@ expect out "returned -1 (H_HARDWARE), QEMU logged 0 (H_SUCCESS): the modelled ho
 check "--limit with an unknown name" 2 "$bin" replay --limit pins=1 "$dir/match-vio.trace"
 expect err "NAME is one of heap_bytes, frame_bytes, locked_bytes"
 check "--limit with a bad value" 2 "$bin" replay --limit locked_bytes=lots "$dir/match-vio.trace"
+expect err "--limit locked_bytes: 'lots' is not a number (with K/M/G/T) or 'none'"
+check "--limit with a value past 2^64" 2 "$bin" replay --limit locked_bytes=99999999999999999999999 "$dir/match-vio.trace"
+expect err "'99999999999999999999999' is not a number"
+check "--limit without a value" 2 "$bin" replay --limit locked_bytes "$dir/match-vio.trace"
+expect err "--limit 'locked_bytes': NAME=VALUE wanted"
 check "--limit none" 0 "$bin" replay --limit locked_bytes=none "$dir/match-vio.trace"
 
 # ---- contradictory or impossible values: errors naming the line ----

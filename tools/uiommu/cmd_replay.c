@@ -709,45 +709,44 @@ static void print_table(const struct row *rows, int n, double wall)
 
 /* ---- the command ---- */
 
-/* "--limit NAME=VALUE": a limit of the modelled host (enum uiommu_resource). */
-static bool parse_limit(struct replay_cli *cli, const char *arg)
+/*
+ * "--limit NAME=VALUE": a limit of the modelled host (enum uiommu_resource).
+ * Return 0, or a usage error that says which part is wrong.
+ */
+static int parse_limit(struct replay_cli *cli, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
+	char names[64 * UIOMMU_RES_NR] = "";
+	size_t off = 0;
 	uint64_t v;
 
-	if (!eq)
-		return false;
-	if (!strcmp(eq + 1, "none"))
-		v = UIOMMU_LIMIT_NONE;
-	else if (!cli_parse_u64(eq + 1, &v))
-		return false;
-	for (int res = 0; res < UIOMMU_RES_NR; res++) {
+	for (int res = 0; eq && res < UIOMMU_RES_NR; res++) {
 		const char *name = uiommu_resource_name((enum uiommu_resource)res);
 		unsigned int i;
 
 		if (strlen(name) != (size_t)(eq - arg) || memcmp(name, arg, (size_t)(eq - arg)))
 			continue;
+		if (!strcmp(eq + 1, "none"))
+			v = UIOMMU_LIMIT_NONE;
+		else if (!cli_parse_u64(eq + 1, &v))
+			return cli_usage_error("replay", "--limit %s: '%s' is not a number (with K/M/G/T) or 'none'",
+					       name, eq + 1);
 		/* The last --limit of a name wins. */
 		for (i = 0; i < cli->nlimit && cli->limit[i].res != (enum uiommu_resource)res; i++)
 			;
 		cli->limit[i].res = (enum uiommu_resource)res;
 		cli->limit[i].value = v;
 		cli->nlimit += i == cli->nlimit;
-		return true;
+		return 0;
 	}
-	return false;
-}
-
-static int limit_usage(void)
-{
-	char names[400] = "";
-
-	for (int res = 0; res < UIOMMU_RES_NR; res++) {
-		strcat(names, res ? ", " : "");
-		strcat(names, uiommu_resource_name((enum uiommu_resource)res));
-	}
-	return cli_usage_error("replay", "--limit wants NAME=VALUE (a number, with K/M/G/T, or none); NAME is one of %s",
-			       names);
+	for (int res = 0; res < UIOMMU_RES_NR && off < sizeof(names); res++)
+		off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s", res ? ", " : "",
+					uiommu_resource_name((enum uiommu_resource)res));
+	if (!eq)
+		return cli_usage_error("replay", "--limit '%s': NAME=VALUE wanted; NAME is one of %s",
+				       arg, names);
+	return cli_usage_error("replay", "--limit: no limit is called '%.*s'; NAME is one of %s",
+			       (int)(eq - arg), arg, names);
 }
 
 static int run(int argc, char **argv)
@@ -829,8 +828,8 @@ static int run(int argc, char **argv)
 			cli.modes[REPLAY_VMM_EXITS] = true;
 			break;
 		case 'L':
-			if (!parse_limit(&cli, optarg))
-				return limit_usage();
+			if (parse_limit(&cli, optarg))
+				return EXIT_USAGE;
 			break;
 		case 'h':
 			cli_print_help(&cmd_replay);
