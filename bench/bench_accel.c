@@ -105,7 +105,7 @@ __attribute__((noinline)) static void cg_empty_call(void *arg, uint64_t iters)
 
 __attribute__((noinline)) static void cg_memcpy4k_lookups(void *arg, uint64_t iters)
 {
-	struct uiommu_prereg_mm *mm = uiommu_prereg_mm_current(S.ctx);
+	struct uiommu_mm *mm = uiommu_mm_current(S.ctx);
 	uint64_t ua = (uint64_t)(uintptr_t)S.ram;
 
 	(void)arg;

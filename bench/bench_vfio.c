@@ -39,7 +39,7 @@ struct state {
 	struct uiommu_pe *pe;
 	struct uiommu_vfio_container *c;
 	struct uiommu_tce_table *bare;
-	struct uiommu_prereg_mm *mm;
+	struct uiommu_mm *mm;
 	char *ram;
 	uint64_t ram_hpa, bare_off;
 };
@@ -94,7 +94,7 @@ static void setup(struct state *s)
 	CHECK(uiommu_vfio_ioctl(s->c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &reg));
 	CHECK(uiommu_vfio_ioctl(s->c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
 	CHECK(uiommu_vfio_ioctl(s->c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr));
-	s->mm = uiommu_prereg_mm_current(s->ctx);
+	s->mm = uiommu_mm_current(s->ctx);
 
 	/* The baseline's table: the same geometry, nobody's window. */
 	CHECK(uiommu_tce_table_new(s->ctx, 0, 12, 1ULL << 30, 1, &s->bare));

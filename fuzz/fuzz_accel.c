@@ -239,7 +239,7 @@ static uint64_t mapped(struct env *e)
 	struct uiommu_prereg_info ri = { .size = sizeof(ri) };
 	struct uiommu_prereg *mem = NULL;
 
-	FUZZ_CHECK(!uiommu_prereg_lookup(uiommu_prereg_mm_current(e->ctx), (uint64_t)(uintptr_t)e->ram,
+	FUZZ_CHECK(!uiommu_prereg_lookup(uiommu_mm_current(e->ctx), (uint64_t)(uintptr_t)e->ram,
 					 RAM_SIZE, &mem) && !uiommu_prereg_info(mem, &ri),
 		   "prereg info");
 	return ri.mapped;

@@ -349,7 +349,7 @@ static void check_entries(struct model *m, int c, int w, uint64_t first, uint64_
 
 static void check_state(struct model *m, uint64_t sample)
 {
-	struct uiommu_prereg_mm *mm = uiommu_prereg_mm_current(ctx);
+	struct uiommu_mm *mm = uiommu_mm_current(ctx);
 	uint64_t windows = 0, regions = 0, in_region[RAM_PAGES];
 
 	FUZZ_CHECK(usage(UIOMMU_RES_LOCKED_BYTES) == m_locked(m), "locked %llu, model %llu",

@@ -33,7 +33,7 @@
  */
 enum ctx_ext {
 	CTX_EXT_MEM, /* struct mem_state, src/mem/ */
-	CTX_EXT_PREREG, /* the process address space (struct uiommu_prereg_mm), src/prereg/ */
+	CTX_EXT_MM, /* the process address space (struct uiommu_mm), src/mm/ */
 	CTX_EXT_VFIO, /* struct vfio_state, src/vfio/ */
 	CTX_EXT_NR
 };
@@ -294,21 +294,117 @@ void tce_kill_rcu(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t npages)
 /* The context of a grant table or mapping handle (for shbuf/'s allocations). */
 struct uiommu_ctx *grant_gntshr_ctx(const struct uiommu_gntshr *gs);
 struct uiommu_ctx *grant_gnttab_ctx(const struct uiommu_gnttab *gt);
-/* ---- prereg/: address spaces and preregistered memory ---- */
+/* ---- mm/: address spaces ---- */
 
 /*
- * prereg_mm_current() - uiommu_prereg_mm_current() with its reasons: 0, -EPERM in
- * a fork() child of the process that first used the context, -ENOMEM if
- * the process address space could not be made.
+ * Extension slots of an address space (core/ext.h): the state of the
+ * modules above mm/, created on first use (mm_ext_install()) and
+ * finalised by uiommu_mm_free() (or the context's teardown, for its
+ * process address space), last slot first.
  */
-int prereg_mm_current(struct uiommu_ctx *ctx, struct uiommu_prereg_mm **ret_mm);
+enum mm_ext {
+	MM_EXT_PREREG, /* struct prereg_state, src/prereg/ */
+	MM_EXT_MIRROR, /* struct mirror_mm, src/mirror/ */
+	MM_EXT_NR
+};
 
 /*
- * prereg_mm_hold() / prereg_mm_unhold() - A container binds @mm (Linux
- * mmgrab()/mmdrop()): uiommu_prereg_mm_free() refuses while it is held.
+ * mm_ext_busy_fn - An upper module's say in uiommu_mm_free(): 0, or the
+ * negative errno it refuses with (it logs why). Called before anything is
+ * done, in the freeing thread.
  */
-void prereg_mm_hold(struct uiommu_prereg_mm *mm);
-void prereg_mm_unhold(struct uiommu_prereg_mm *mm);
+typedef int mm_ext_busy_fn(struct uiommu_mm *mm, void *state);
+
+/*
+ * Device accesses in flight (uiommu_mm_dma_begin()): counted in one of two
+ * buckets by epoch, so that mm_dma_quiesce() waits for those that began
+ * before it without starving behind those that begin after (SRCU's idea).
+ * gate_held makes new ones wait (the userfaultfd monitor's hold).
+ */
+struct mm_dma {
+	_Atomic uint32_t gate_held;
+	_Atomic uint64_t epoch;
+	_Atomic uint64_t count[2];
+	_Atomic uint32_t waiters;
+	_Atomic uint64_t holds; /* statistics: times held */
+	pthread_mutex_t gate_lock;
+	pthread_cond_t gate_cond;
+	pthread_mutex_t quiesce_lock;
+};
+
+/* An address space. mm/ owns every field but the extension slots. */
+struct uiommu_mm {
+	struct uiommu_ctx *ctx;
+	unsigned int flags;		/* UIOMMU_MM_USERFAULTFD */
+	unsigned int fork_gen;		/* the process it belongs to */
+	bool process;			/* the context's process address space */
+	_Atomic bool released;		/* uiommu_mm_free() ran its finalisers */
+	_Atomic uint32_t users;		/* bound containers and threads using it */
+	_Atomic uint64_t refs;		/* the owner's and mm_grab()'s */
+	int uffd;			/* UIOMMU_MM_USERFAULTFD: the userfaultfd, else -1 */
+	struct mm_dma dma;
+	struct ext_slot ext[MM_EXT_NR];
+	mm_ext_busy_fn *_Atomic ext_busy[MM_EXT_NR];
+};
+
+/*
+ * mm_current() - uiommu_mm_current() with its reasons: 0, -EPERM in a
+ * fork() child of the process that first used the context, -ENOMEM if the
+ * process address space could not be made.
+ */
+int mm_current(struct uiommu_ctx *ctx, struct uiommu_mm **ret_mm);
+
+/*
+ * mm_hold() / mm_unhold() - A container binds @mm (Linux mmgrab() by the
+ * container): uiommu_mm_free() refuses while it is held.
+ */
+void mm_hold(struct uiommu_mm *mm);
+void mm_unhold(struct uiommu_mm *mm);
+
+/*
+ * mm_grab() / mm_drop() - Keep @mm's memory (not its use) alive, as Linux
+ * mmgrab()/mmdrop(): an upper module's state that outlives
+ * uiommu_mm_free() (interval notifiers still registered) grabs it. The
+ * last drop frees it and gives back its UIOMMU_RES_ADDRESS_SPACES.
+ */
+void mm_grab(struct uiommu_mm *mm);
+void mm_drop(struct uiommu_mm *mm);
+
+/*
+ * mm_ext_install() - ext_install() on slot @e of @mm, with @busy (may be
+ * NULL) asked by uiommu_mm_free() before anything is done. Returns the
+ * installed state: @state, or the one another thread installed first
+ * (the caller then frees its own).
+ */
+void *mm_ext_install(struct uiommu_mm *mm, enum mm_ext e, void *state, ext_fini_fn *fini,
+		     mm_ext_busy_fn *busy);
+
+/*
+ * Device accesses (mm/dma.c; uiommu_mm_dma_begin() is mm_dma_begin()):
+ * - mm_dma_try_begin(): the same without waiting: the access is counted
+ *   either way (end it with mm_dma_end()), and false says the monitor holds
+ *   accesses: use nothing, end it, then mm_dma_wait() and try again. Never
+ *   blocks, allocates or takes a mutex: for an RCU read-side section.
+ * - mm_dma_wait(): sleep until the hold that failed a try_begin is over.
+ * - mm_dma_quiesce(): wait until every access that began before this call
+ *   has ended. May sleep.
+ * - mm_dma_hold() / mm_dma_release(): hold new accesses (they wait) and
+ *   quiesce; release. The monitor's.
+ * - mm_dma_step_out() / mm_dma_step_in(): leave this thread's accesses of
+ *   @mm (returns how many) and come back, for a fault handler called
+ *   inside one, which populates.
+ */
+void mm_dma_begin(struct uiommu_mm *mm);
+bool mm_dma_try_begin(struct uiommu_mm *mm);
+void mm_dma_end(struct uiommu_mm *mm);
+void mm_dma_wait(struct uiommu_mm *mm);
+void mm_dma_quiesce(struct uiommu_mm *mm);
+void mm_dma_hold(struct uiommu_mm *mm);
+void mm_dma_release(struct uiommu_mm *mm);
+unsigned int mm_dma_step_out(struct uiommu_mm *mm);
+void mm_dma_step_in(struct uiommu_mm *mm, unsigned int n);
+
+/* ---- prereg/: preregistered memory ---- */
 
 /*
  * The lock-free fast path (VFIO MAP/UNMAP, the accelerated hcalls), as
@@ -323,7 +419,7 @@ void prereg_mm_unhold(struct uiommu_prereg_mm *mm);
  * - prereg_range(): the region's [ua, last].
  * None blocks, takes a mutex or allocates.
  */
-struct uiommu_prereg *prereg_lookup_rcu(struct uiommu_prereg_mm *mm, uint64_t ua, uint64_t size);
+struct uiommu_prereg *prereg_lookup_rcu(struct uiommu_mm *mm, uint64_t ua, uint64_t size);
 int prereg_ua_to_hpa(const struct uiommu_prereg *mem, uint64_t ua, unsigned int page_shift,
 		     uint64_t *ret_hpa);
 int prereg_mapped_add(struct uiommu_prereg *mem, uint64_t n);
@@ -493,6 +589,76 @@ uint64_t papr_change_tce(const struct papr_change *chg, uint64_t i);
 /* Drop @chg's reference. */
 void papr_change_done(struct papr_change *chg);
 
+/* ---- tce/: DMA hooks of a table ---- */
+
+/*
+ * What a device's DMA through a table's TCEs must enter and leave, once
+ * per chunk (src/device/): an upper layer that guards the memory behind
+ * those TCEs registers one (a mirror bound to the table: its address
+ * space's device accesses, mm.h). All three run in the DMA's thread.
+ * @try_begin: inside the chunk (RCU read-side, the PE's DMA gate), after
+ *	the translation and before any byte moves: counts the access, and
+ *	returns false if accesses are held, after which nothing may be copied:
+ *	the caller leaves the chunk, calls @end, then @wait once. Never
+ *	blocks, allocates or takes a mutex; on false it keeps @opaque alive
+ *	for @wait.
+ * @end: after the chunk, outside RCU: the access is over (may take a mutex).
+ * @wait: outside RCU, after @end: sleep until @try_begin may succeed, and
+ *	let @opaque go.
+ */
+struct tce_dma_hook_ops {
+	bool (*try_begin)(void *opaque);
+	void (*end)(void *opaque);
+	void (*wait)(void *opaque);
+};
+
+/* Registrations (distinct ops/opaque pairs) one table holds at once. */
+#define TCE_DMA_HOOKS_MAX 8
+
+/* The first member of every struct uiommu_tce_table (tce/tce.h). */
+struct tce_table_dma {
+	_Atomic uint32_t nhooks; /* slots in use are below this; 0: no hook */
+};
+
+/* Has @tbl any DMA hook? One load: the DMA path's only cost without hooks. */
+static inline bool tce_dma_hooked(const struct uiommu_tce_table *tbl)
+{
+	return unlikely(atomic_load_explicit(&((const struct tce_table_dma *)(const void *)tbl)
+						      ->nhooks, memory_order_acquire));
+}
+
+/*
+ * tce_dma_hook_add() / tce_dma_hook_remove() - Register (or drop) @ops
+ * with @opaque on @tbl. Adding a pair again counts it; the last remove of
+ * a pair waits for a grace period, so that no chunk still uses it when it
+ * returns. Add: 0, or -ENOSPC (TCE_DMA_HOOKS_MAX pairs). Take the table's
+ * link lock; not inside an RCU read-side section.
+ */
+int tce_dma_hook_add(struct uiommu_tce_table *tbl, const struct tce_dma_hook_ops *ops,
+		     void *opaque);
+void tce_dma_hook_remove(struct uiommu_tce_table *tbl, const struct tce_dma_hook_ops *ops,
+			 void *opaque);
+
+/* The hooks one chunk entered (tce_dma_hooks_enter()), on the caller's stack. */
+struct tce_dma_entered {
+	unsigned int n;
+	const struct tce_dma_hook_ops *ops[TCE_DMA_HOOKS_MAX];
+	void *opaque[TCE_DMA_HOOKS_MAX];
+	const struct tce_dma_hook_ops *held_ops; /* the hook that refused, for the wait */
+	void *held_opaque;
+};
+
+/*
+ * tce_dma_hooks_enter() - Inside the chunk: try_begin the hooks of @tbl.
+ * True with all entered; false if one is held: nothing of the run may be
+ * copied, the caller leaves the chunk and, as in both cases, calls
+ * tce_dma_hooks_exit() outside RCU, then tce_dma_hooks_wait() before it
+ * tries again.
+ */
+bool tce_dma_hooks_enter(struct uiommu_tce_table *tbl, struct tce_dma_entered *e);
+void tce_dma_hooks_exit(struct tce_dma_entered *e);
+void tce_dma_hooks_wait(struct tce_dma_entered *e);
+
 /* ---- pe/: what emulated devices (src/device/) need from their PE ---- */
 
 /*
@@ -544,6 +710,8 @@ void pe_dma_exit(struct uiommu_pe *pe, unsigned int token, const struct pe_dma_s
  * each page the TCE cache, the table, the permission. Translates a run of
  * at most @max pages of one window into @x[0..*@ret_n) (each the hpa of
  * its first byte and its bytes); the caller goes on from where it stops.
+ * *@ret_tbl is the window's table the run went through (for its DMA hooks,
+ * tce_dma_hooked()), or NULL (the bypass, no window, a frozen PE).
  * Return: 0, or the enum uiommu_dma_fault_reason of the page after the run
  * (@x[*@ret_n], of @max + 1 entries, has the TCE, flags and window found;
  * table_tce for UIOMMU_DMA_FAULT_STALE_TCE). Between pe_dma_enter() and
@@ -551,7 +719,8 @@ void pe_dma_exit(struct uiommu_pe *pe, unsigned int token, const struct pe_dma_s
  */
 unsigned int pe_translate_rcu(struct uiommu_pe *pe, uint64_t ioba, uint64_t len,
 			      enum uiommu_dma_dir dir, struct pe_xlate *x, unsigned int max,
-			      unsigned int *ret_n, struct pe_dma_stats *st);
+			      unsigned int *ret_n, struct pe_dma_stats *st,
+			      struct uiommu_tce_table **ret_tbl);
 
 /* After a reported DMA fault: freeze the PE if EEH is enabled; true if it did. */
 bool pe_dma_error(struct uiommu_pe *pe);

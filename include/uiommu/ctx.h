@@ -193,15 +193,13 @@ unsigned int uiommu_ctx_host_page_shift(const struct uiommu_ctx *ctx);
  * @UIOMMU_RES_GRANT_PEERS: grant connections, at either end. Default 1024.
  * @UIOMMU_RES_GRANT_MAPS: grant mappings, counted by the mapping side and
  *	by the granting side for each peer (Xen's maptrack). Default 262144.
- * @UIOMMU_RES_ADDRESS_SPACES: mirrored address spaces (uiommu_mm_new()),
- *	each with at most one userfaultfd and monitor thread. Default 64.
+ * @UIOMMU_RES_ADDRESS_SPACES: address spaces made with uiommu_mm_new()
+ *	(mm.h; a context's process address space is not counted), each with
+ *	at most one userfaultfd and monitor thread. Default 64.
  * @UIOMMU_RES_MIRROR_BUSY_MS: not a usage but a bound: the longest a mirror
  *	population keeps retrying under continuous invalidation, in
  *	milliseconds, before it fails with -EBUSY (Linux
  *	HMM_RANGE_DEFAULT_TIMEOUT). Default 1000; the usage stays 0.
- * @UIOMMU_RES_PREREG_MMS: address spaces of preregistered memory created
- *	with uiommu_prereg_mm_new() (prereg.h; the process's own is not
- *	counted). Default 64.
  * @UIOMMU_RES_PREREG_REGIONS: preregistered memory regions, over all
  *	address spaces (prereg.h). Default 65536.
  * @UIOMMU_RES_VFIO_CONTAINERS: VFIO containers (vfio.h). Default 1024.
@@ -233,7 +231,6 @@ enum uiommu_resource {
 	UIOMMU_RES_GRANT_MAPS,
 	UIOMMU_RES_ADDRESS_SPACES,
 	UIOMMU_RES_MIRROR_BUSY_MS,
-	UIOMMU_RES_PREREG_MMS,
 	UIOMMU_RES_PREREG_REGIONS,
 	UIOMMU_RES_VFIO_CONTAINERS,
 	UIOMMU_RES_VCPUS,

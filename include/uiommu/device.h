@@ -256,11 +256,18 @@ int uiommu_dev_set_fault_handler(struct uiommu_dev *dev, uiommu_dev_fault_fn *fn
  * @buf holds the bytes of the pages before the faulting one (counted in
  * @ret_fault->done) and nothing else is written.
  *
+ * Through a window a mirror is bound to (mirror.h), each chunk is also a
+ * device access of the mirror's address space (uiommu_mm_dma_begin(),
+ * mm.h), entered and left by the DMA itself: the caller need not bracket
+ * it, and may (accesses nest).
+ *
  * Context: lock-free (RCU read-side sections, never a mutex) except on the
  * fault path, which logs, may call the fault handler and takes the
- * device's fault lock: not inside an RCU read-side critical section. Does
- * not allocate. Never waits for a kill (kills wait for DMA, in chunks of
- * at most 64 KiB).
+ * device's fault lock, and through a mirror-bound window, where a chunk
+ * waits (sleeps) while the userfaultfd monitor holds the address space
+ * and its end may take a mutex to wake an invalidation: not inside an RCU
+ * read-side critical section. Does not allocate. Never waits for a kill
+ * (kills wait for DMA, in chunks of at most 64 KiB).
  *
  * Return: 0 when every byte moved, or a negative errno:
  * * -EINVAL NULL @dev or @buf, @len 0, or a @ret_fault whose @size is below

@@ -4,11 +4,12 @@
  * process's memory without pinning it, as Linux HMM and drm_gpusvm do.
  *
  * Concepts:
- * - An address space (struct uiommu_mm) stands for this process's memory
- *   as the kernel's struct mm_struct does for a task, with the interval
- *   notifiers registered on it (Linux mm/mmu_notifier.c,
- *   mmu_notifier_subscriptions). With UIOMMU_MM_USERFAULTFD it follows the
- *   real kernel: a monitor thread receives the userfaultfd(2)
+ * - An address space (struct uiommu_mm, mm.h) stands for this process's
+ *   memory as the kernel's struct mm_struct does for a task; the interval
+ *   notifiers registered on it are its mmu_notifier_subscriptions (Linux
+ *   mm/mmu_notifier.c), made with its first notifier or mirror. With
+ *   UIOMMU_MM_USERFAULTFD it follows the real kernel: a monitor thread,
+ *   started with that first notifier, receives the userfaultfd(2)
  *   non-cooperative events of the mirrored ranges (munmap, madvise,
  *   mremap, fork) and turns each into an invalidation of the intervals it
  *   touches. What userfaultfd cannot see is delivered by the library's
@@ -35,10 +36,12 @@
  *   range of a DMA window (tce.h): population writes the TCEs, and the
  *   invalidate callback clears and kills them before it returns.
  * - Device accesses to memory a mirror may have handed out are bracketed
- *   by uiommu_mm_dma_begin() / uiommu_mm_dma_end(). The monitor holds
- *   them from the moment a kernel event is pending until its invalidation
- *   is done, because the kernel waits only until the event is read, not
- *   until it is handled (see uiommu_mm_new()).
+ *   by uiommu_mm_dma_begin() / uiommu_mm_dma_end() (mm.h): by the device
+ *   model, or by uiommu_dev_dma_*() themselves for a window a mirror is
+ *   bound to (uiommu_mirror_bind()). The monitor holds them from the
+ *   moment a kernel event is pending until its invalidation is done,
+ *   because the kernel waits only until the event is read, not until it
+ *   is handled (see "Following the kernel" below).
  *
  * Thread safety: every function may be called from any thread. The
  * invalidate callbacks run in the invalidating thread (the monitor for
@@ -53,12 +56,12 @@
 
 #include <uiommu/types.h>
 #include <uiommu/ctx.h>
+#include <uiommu/mm.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-struct uiommu_mm;
 struct uiommu_interval_notifier;
 struct uiommu_mirror;
 struct uiommu_tce_table;
@@ -130,24 +133,15 @@ struct uiommu_interval_notifier_ops {
 			   const struct uiommu_mmu_range *range, uint64_t cur_seq);
 };
 
-/* uiommu_mm_new() flags: follow this process through userfaultfd(2). */
-#define UIOMMU_MM_USERFAULTFD		(1u << 0)
-
-/**
- * uiommu_mm_new() - Create an address space for this process's memory.
- * @ctx: context.
- * @flags: 0 (invalidations come only from the library and the caller) or
- *	UIOMMU_MM_USERFAULTFD.
- * @ret_mm: on success, the address space.
- *
- * With UIOMMU_MM_USERFAULTFD, opens a userfaultfd (the syscall, or
- * /dev/userfaultfd where the syscall is refused) with the non-cooperative
- * events UFFD_EVENT_UNMAP, UFFD_EVENT_REMOVE, UFFD_EVENT_REMAP and
- * UFFD_EVENT_FORK, and starts a monitor thread. Each notifier's range is
- * then registered with UFFDIO_REGISTER_MODE_WP and nothing is ever
- * write-protected, so that no page fault of the process is ever handed to
- * the library: only the events arrive, and the process sees its memory
- * exactly as before.
+/*
+ * Following the kernel (an address space made with UIOMMU_MM_USERFAULTFD,
+ * mm.h). Its userfaultfd has the non-cooperative events UFFD_EVENT_UNMAP,
+ * UFFD_EVENT_REMOVE, UFFD_EVENT_REMAP and UFFD_EVENT_FORK; the first
+ * notifier or mirror of the address space starts a monitor thread that
+ * reads them. Each notifier's range is registered with
+ * UFFDIO_REGISTER_MODE_WP and nothing is ever write-protected, so that no
+ * page fault of the process is ever handed to the library: only the
+ * events arrive, and the process sees its memory exactly as before.
  *
  * What the kernel waits for (fs/userfaultfd.c,
  * userfaultfd_event_wait_completion()): the thread that caused an event
@@ -162,38 +156,11 @@ struct uiommu_interval_notifier_ops {
  * begun to take it away, and none starts after the syscall returned until
  * the TCEs are gone.
  *
- * Charges one UIOMMU_RES_ADDRESS_SPACES.
- *
- * Context: allocates; may start a thread.
- *
- * Return: 0, or a negative errno:
- * * -EINVAL NULL @ctx or @ret_mm, unknown @flags;
- * * -ENOSPC the UIOMMU_RES_ADDRESS_SPACES limit;
- * * -EOPNOTSUPP userfaultfd is not available to this process, or lacks
- *   a feature named above (the log says which);
- * * -ENOMEM out of memory, or the thread could not be started.
+ * uiommu_mm_free() (mm.h) is the address space's teardown, as the
+ * kernel's (mn_itree_release()): every interval gets one blockable
+ * UIOMMU_MMU_NOTIFY_RELEASE invalidation of [0, UINT64_MAX], then the
+ * monitor stops and the userfaultfd is closed.
  */
-int uiommu_mm_new(struct uiommu_ctx *ctx, unsigned int flags, struct uiommu_mm **ret_mm);
-
-/**
- * uiommu_mm_free() - The address space goes away.
- * @mm: address space, or NULL (nothing happens).
- *
- * As the kernel's mm teardown (mn_itree_release()): every interval gets one
- * blockable UIOMMU_MMU_NOTIFY_RELEASE invalidation of [0, UINT64_MAX], then
- * the monitor stops and its userfaultfd is closed. Notifiers still
- * registered keep the address space's memory alive (as mmgrab() does)
- * until they are removed; inserting into a released address space is
- * -EINVAL, populating a mirror of it -EFAULT. This process's exit is the
- * release of what it did not free.
- *
- * Context: may sleep (waits for running invalidations and the monitor);
- * not from an invalidate callback.
- *
- * Return: 0, or -EDEADLK if called from an invalidate callback of @mm
- * (nothing done).
- */
-int uiommu_mm_free(struct uiommu_mm *mm);
 
 /**
  * uiommu_mm_invalidate_range_start() - Begin an invalidation.
@@ -210,9 +177,13 @@ int uiommu_mm_free(struct uiommu_mm *mm);
  * Context: may sleep if @range is blockable (the callbacks do); not with
  * a lock that a callback takes.
  *
+ * The first call on an address space with no notifier yet makes its
+ * mirror side (as uiommu_interval_notifier_insert() does).
+ *
  * Return: 0, or a negative errno:
  * * -EINVAL NULL @mm or @range, @range->last < @range->start, an unknown
- *   event or flag;
+ *   event or flag, or @mm was freed;
+ * * -ENOMEM the mirror side could not be made (or its monitor started);
  * * -EAGAIN @range is not blockable and a callback refused it: the
  *   invalidation was undone and the caller must not call
  *   uiommu_mm_invalidate_range_end() (as Linux, for the OOM reaper).
@@ -241,7 +212,9 @@ void uiommu_mm_invalidate_range_end(struct uiommu_mm *mm, const struct uiommu_mm
  *	THP splits, a truncated or hole-punched file; see doc/design/mirror.md).
  *
  * uiommu_mm_invalidate_range_start() and uiommu_mm_invalidate_range_end()
- * of [@ua, @ua + @length - 1], blockable.
+ * of [@ua, @ua + @length - 1], blockable. On an address space that never
+ * had a notifier there is no one to tell: nothing happens, nothing is
+ * counted.
  *
  * Context: may sleep; not with a lock that a callback takes.
  *
@@ -253,46 +226,16 @@ int uiommu_mm_invalidate(struct uiommu_mm *mm, uint64_t ua, uint64_t length,
 			 enum uiommu_mmu_event event);
 
 /**
- * uiommu_mm_dma_begin() - Start a device access to mirrored memory.
- * @mm: address space.
- *
- * Waits while the monitor holds device accesses (a kernel event is pending
- * or being handled), then counts this access as in flight. A device model
- * brackets each DMA through a window that a mirror of @mm is bound to,
- * translation and copy included. The invalidate callback of a bound mirror
- * clears and kills its TCEs, then waits for the accesses that began before
- * (as Xe waits for the VM's fences), so that once it returns no device
- * access still uses the old pages. Cheap: two atomic operations when
- * nothing is held.
- *
- * Context: may sleep; nests (per thread); must not be held across a call
- * that waits for an invalidation (a populate, a remove, a munmap of
- * mirrored memory), nor with a mirror's driver lock, except
- * uiommu_mm_handle_fault(), which steps out of this thread's accesses
- * while it populates. Must not allocate memory inside (a fork(2) holds
- * malloc's locks until the monitor has read its event, and the monitor
- * waits for accesses in flight).
- */
-void uiommu_mm_dma_begin(struct uiommu_mm *mm);
-
-/**
- * uiommu_mm_dma_end() - End this thread's innermost device access.
- * @mm: address space, as given to the matching uiommu_mm_dma_begin().
- *
- * Context: the thread that began it; does not sleep unless an invalidation
- * waits for this access (then it takes a mutex to wake it).
- */
-void uiommu_mm_dma_end(struct uiommu_mm *mm);
-
-/**
  * struct uiommu_mm_stats - what an address space has seen.
  * @events: userfaultfd events read, by kind: [0] UNMAP, [1] REMOVE,
  *	[2] REMAP, [3] FORK, [4] anything else (a page fault, which the
  *	registration mode should make impossible; it is woken and counted).
- * @invalidations: invalidations started, by enum uiommu_mmu_event.
+ * @invalidations: invalidations started, by enum uiommu_mmu_event (from
+ *	the first notifier on).
  * @refused: non-blockable invalidations a callback refused (-EAGAIN).
  * @dma_holds: times the monitor held device accesses.
- * @seq: the address space's current sequence (even when idle).
+ * @seq: the address space's current sequence (even when idle; 2 before
+ *	the first notifier).
  */
 struct uiommu_mm_stats {
 	uint64_t events[5];
@@ -326,21 +269,24 @@ int uiommu_mm_get_stats(const struct uiommu_mm *mm, struct uiommu_mm_stats *ret_
  * for that end; otherwise the notifier's sequence is the current minus
  * one, which never matches. With UIOMMU_MM_USERFAULTFD the page-aligned
  * span of the interval is registered with the userfaultfd (the parts that
- * are mapped). Charges one UIOMMU_RES_NOTIFIERS.
+ * are mapped). Charges one UIOMMU_RES_NOTIFIERS. The first notifier of an
+ * address space makes its mirror side (its subscriptions, and with
+ * UIOMMU_MM_USERFAULTFD the monitor thread).
  *
  * Context: allocates; takes the address space's lock; may call
- * ioctl(UFFDIO_REGISTER), which takes the kernel's mmap lock.
+ * ioctl(UFFDIO_REGISTER), which takes the kernel's mmap lock; the first
+ * one may start a thread.
  *
  * Return: 0, or a negative errno:
  * * -EINVAL NULL @mm, @ops, @ops->invalidate or @ret_sub, or @mm was
- *   released (Linux: mm_users is 0);
+ *   freed (uiommu_mm_free(); Linux: mm_users is 0);
  * * -EOVERFLOW @length is 0 or @start + @length - 1 wraps (as Linux);
  * * -ENOSPC the UIOMMU_RES_NOTIFIERS limit;
  * * -EBUSY (userfaultfd) part of the range is registered with another
  *   userfaultfd;
  * * -EFAULT (userfaultfd) nothing of the range is mapped, or a mapping of
  *   it cannot be registered (VM_IO / VM_PFNMAP);
- * * -ENOMEM out of memory.
+ * * -ENOMEM out of memory, or the monitor thread could not be started.
  */
 int uiommu_interval_notifier_insert(struct uiommu_mm *mm, uint64_t start, uint64_t length,
 				    const struct uiommu_interval_notifier_ops *ops, void *opaque,
@@ -644,12 +590,21 @@ int uiommu_mirror_get_info(struct uiommu_mirror *mirror, struct uiommu_mirror_in
  * have hpas (RAM regions, hostmem buffers) in chunks at least as large as
  * the IOMMU page; populate checks it.
  *
- * Context: takes the mirror's populate mutex and driver lock.
+ * The binding also hooks the table (one hook per address space, shared by
+ * its mirrors bound there): the library's emulated devices (device.h)
+ * then enter the address space's device accesses by themselves for every
+ * DMA through the table, so that only device models of the caller's own
+ * bracket their DMA with uiommu_mm_dma_begin().
+ *
+ * Context: takes the mirror's populate mutex and driver lock, and the
+ * table's link lock.
  *
  * Return: 0, or a negative errno:
  * * -EINVAL NULL @mirror or @tbl, unknown @flags, a table of another
  *   context, a mirror that is not made of whole IOMMU pages of @tbl, or
  *   bus addresses outside the window (uiommu_tce_table_check_ioba());
+ * * -ENOSPC mirrors of 8 other address spaces are bound to @tbl already
+ *   (the table's hooks);
  * * -EBUSY the mirror is already bound.
  */
 int uiommu_mirror_bind(struct uiommu_mirror *mirror, struct uiommu_tce_table *tbl,
@@ -660,8 +615,9 @@ int uiommu_mirror_bind(struct uiommu_mirror *mirror, struct uiommu_tce_table *tb
  * @mirror: mirror.
  *
  * Clears and kills the TCEs, waits for device accesses that began before,
- * and drops the reference to the table. The DMA array must be populated
- * again before use.
+ * and drops the table's hook (the last mirror of its address space there,
+ * after a grace period) and the reference to the table. The DMA array must
+ * be populated again before use.
  *
  * Context: may sleep; not with the driver lock held.
  *

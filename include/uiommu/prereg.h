@@ -6,24 +6,16 @@
  * lock-free lookup.
  *
  * Concepts:
- * - An address space (struct uiommu_prereg_mm, Linux struct mm_struct as
- *   mm_iommu and VFIO see it) is what registrations belong to and what a
- *   VFIO container binds (vfio.h). (Mirrors have their own object for this
- *   process's memory, struct uiommu_mm of mirror.h; the two are apart.) Its
- *   addresses ("ua", user addresses) are host virtual addresses of this
- *   process that the memory model resolves (mem.h: a RAM region's mapping
- *   or a hostmem buffer; any memory added with uiommu_ram_add(), which
- *   includes memory the library did not allocate).
- * - Each context has a process address space: the one the calling process
- *   is in, as current->mm. A child made by fork() is another process: it
- *   is not in its parent's address space (uiommu_prereg_mm_current() returns NULL
- *   there), so a container its parent bound refuses it with -EPERM, as
- *   Linux refuses an ioctl from another mm. An embedder that serves
- *   several clients from one process (a device-emulation daemon, a test)
- *   creates address spaces of its own (uiommu_prereg_mm_new()) and has a thread
- *   act in one with uiommu_prereg_mm_use(), as a kernel thread adopts a user mm
- *   with kthread_use_mm(): containers and registrations then belong to the
- *   client, and another client's calls are refused.
+ * - An address space (struct uiommu_mm, mm.h: Linux struct mm_struct, the
+ *   same one mirrors follow) is what registrations belong to and what a
+ *   VFIO container binds (vfio.h), as mm->context.iommu_group_mem_list.
+ *   Its addresses ("ua", user addresses) are host virtual addresses of
+ *   this process that the memory model resolves (mem.h: a RAM region's
+ *   mapping or a hostmem buffer; any memory added with uiommu_ram_add(),
+ *   which includes memory the library did not allocate). The process
+ *   address space (uiommu_mm_current()), the fork rule and
+ *   uiommu_mm_use() are mm.h's; uiommu_mm_free() refuses while regions
+ *   remain registered.
  * - A preregistered region (struct uiommu_prereg, Linux
  *   mm_iommu_table_group_mem_t) is a range [ua, ua + size) of whole host
  *   pages (uiommu_ctx_host_page_shift()), pinned (uiommu_pin(), in one pin
@@ -60,87 +52,14 @@
 
 #include <uiommu/types.h>
 #include <uiommu/ctx.h>
+#include <uiommu/mm.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-struct uiommu_prereg_mm;
+struct uiommu_mm;
 struct uiommu_prereg;
-
-/**
- * uiommu_prereg_mm_new() - Create an address space the embedder names.
- * @ctx: context.
- * @ret_mm: on success, the address space, with no registration.
- *
- * Charges one UIOMMU_RES_PREREG_MMS.
- *
- * Context: allocates.
- *
- * Return: 0, or a negative errno:
- * * -EINVAL NULL @ctx or @ret_mm;
- * * -ENOSPC the UIOMMU_RES_PREREG_MMS limit;
- * * -ENOMEM out of memory.
- */
-int uiommu_prereg_mm_new(struct uiommu_ctx *ctx, struct uiommu_prereg_mm **ret_mm);
-
-/**
- * uiommu_prereg_mm_free() - Destroy an address space made by uiommu_prereg_mm_new().
- * @mm: address space, or NULL (nothing happens).
- *
- * Context: must not race with other calls on @mm.
- *
- * Return: 0, or a negative errno (nothing is freed):
- * * -EINVAL @mm is a context's process address space (the context owns it);
- * * -EBUSY regions are still registered in @mm, a container is bound to
- *   it, or a thread uses it (uiommu_prereg_mm_use()).
- */
-int uiommu_prereg_mm_free(struct uiommu_prereg_mm *mm);
-
-/**
- * uiommu_prereg_mm_current() - The address space the calling thread acts in.
- * @ctx: context.
- *
- * What current->mm is to the kernel: the address space this thread uses
- * (uiommu_prereg_mm_use()) if it is one of @ctx's, else @ctx's process address
- * space, created on first use. A process made by fork() after that is not
- * in it: there, this returns NULL (the child has no address space in its
- * parent's context; it must not use the context anyway, see ctx.h).
- *
- * Context: lock-free, except that the first call allocates.
- *
- * Return: the address space, or NULL in a forked child of the process
- * that first used @ctx, for a NULL @ctx, or if out of memory.
- */
-struct uiommu_prereg_mm *uiommu_prereg_mm_current(struct uiommu_ctx *ctx);
-
-/**
- * uiommu_prereg_mm_use() - Make the calling thread act in an address space.
- * @mm: an address space made by uiommu_prereg_mm_new() (or a process address
- *	space, which changes nothing but is allowed).
- *
- * As Linux kthread_use_mm(): until uiommu_prereg_mm_unuse(), uiommu_prereg_mm_current()
- * of @mm's context returns @mm in this thread, so that containers bound by
- * this thread bind @mm and containers bound to another address space
- * refuse its calls. Threads are independent: each uses its own.
- *
- * Return: 0, or a negative errno:
- * * -EINVAL NULL @mm;
- * * -EBUSY this thread already uses an address space (use does not nest);
- * * -EPERM @mm was created in another process (before a fork()).
- */
-int uiommu_prereg_mm_use(struct uiommu_prereg_mm *mm);
-
-/**
- * uiommu_prereg_mm_unuse() - Stop acting in an address space.
- * @mm: the address space this thread uses.
- *
- * As Linux kthread_unuse_mm(): the thread is back in its process address
- * space.
- *
- * Return: 0, or -EINVAL if this thread does not use @mm.
- */
-int uiommu_prereg_mm_unuse(struct uiommu_prereg_mm *mm);
 
 /**
  * uiommu_prereg_new() - Preregister memory (Linux mm_iommu_new()).
@@ -168,7 +87,7 @@ int uiommu_prereg_mm_unuse(struct uiommu_prereg_mm *mm);
  * * -ENOMEM the UIOMMU_RES_LOCKED_BYTES limit (as account_locked_vm()),
  *   mlock(2) failed, or out of memory.
  */
-int uiommu_prereg_new(struct uiommu_prereg_mm *mm, uint64_t ua, uint64_t size,
+int uiommu_prereg_new(struct uiommu_mm *mm, uint64_t ua, uint64_t size,
 		      struct uiommu_prereg **ret_mem);
 
 /**
@@ -186,7 +105,7 @@ int uiommu_prereg_new(struct uiommu_prereg_mm *mm, uint64_t ua, uint64_t size,
  * Return: 0, or -EINVAL for a NULL @mm or @ret_mem, -ENOENT if no region
  * has exactly this range.
  */
-int uiommu_prereg_get(struct uiommu_prereg_mm *mm, uint64_t ua, uint64_t size,
+int uiommu_prereg_get(struct uiommu_mm *mm, uint64_t ua, uint64_t size,
 		      struct uiommu_prereg **ret_mem);
 
 /**
@@ -227,7 +146,7 @@ int uiommu_prereg_put(struct uiommu_prereg *mem);
  * * -EINVAL NULL @mm or @ret_mem, or @size 0;
  * * -ENOENT no live region holds the whole range (or it wraps).
  */
-int uiommu_prereg_lookup(struct uiommu_prereg_mm *mm, uint64_t ua, uint64_t size,
+int uiommu_prereg_lookup(struct uiommu_mm *mm, uint64_t ua, uint64_t size,
 			 struct uiommu_prereg **ret_mem);
 
 /**

@@ -27,5 +27,6 @@
 #include <uiommu/vfio.h>
 #include <uiommu/vcpu.h>
 #include <uiommu/accel.h>
+#include <uiommu/mm.h>
 
 #endif /* UIOMMU_UIOMMU_H */

@@ -37,7 +37,7 @@
  *   the caller of its first VFIO_IOMMU_ENABLE, SPAPR_REGISTER_MEMORY,
  *   SPAPR_TCE_CREATE or SPAPR_TCE_REMOVE (as Linux binds current->mm);
  *   from then on every IOMMU request but VFIO_CHECK_EXTENSION from another
- *   address space (a fork() child, another uiommu_prereg_mm_use()) is -EPERM.
+ *   address space (a fork() child, another uiommu_mm_use()) is -EPERM.
  *   Addresses ("vaddr") are host virtual addresses of this process.
  * - One entry point takes the real UAPI: uiommu_vfio_ioctl() with the
  *   request numbers and structs of <linux/vfio.h>, argsz, minsz and flags
@@ -388,7 +388,7 @@ int uiommu_vfio_info(struct uiommu_vfio_container *container, struct uiommu_vfio
  *   group has no 32-bit window (tce32_size 0);
  * * -EBUSY already enabled;
  * * -ENOMEM the UIOMMU_RES_LOCKED_BYTES limit, or the caller's process
- *   address space could not be made (uiommu_prereg_mm_current()).
+ *   address space could not be made (uiommu_mm_current()).
  */
 int uiommu_vfio_enable(struct uiommu_vfio_container *container);
 

@@ -7,6 +7,11 @@
  * RCU read-side section (the memory model's and the tables' lifetimes) and
  * the PE's DMA gate (so that a kill waits at most for one chunk). A fault
  * leaves both, then goes to the fault handler (fault mode) or is reported.
+ * A chunk through a table with DMA hooks (a window a mirror is bound to)
+ * also enters them (tce_dma_hooks_enter(): the mirror's address space's
+ * device accesses, uiommu_mm_dma_begin()), so that no device model has to
+ * bracket its calls; when the address space is held, the chunk leaves,
+ * waits outside and is redone.
  */
 #include <stdio.h>
 
@@ -107,14 +112,33 @@ static int dma_run(struct uiommu_dev *dev, enum uiommu_dma_dir dir, const struct
 			struct pe_xlate xs[XLATE_RUN + 1], *x = xs;
 			uint64_t budget = DMA_CHUNK, ram_first = 1, ram_last = 0;
 			unsigned char *ram = NULL; /* the RAM region of the last page, this chunk */
+			struct uiommu_tce_table *tbl, *hooked = NULL; /* whose DMA hooks it entered */
+			struct tce_dma_entered hooks;
 			unsigned int reason, token, n;
 			struct uiommu_dma_fault f;
+			bool held = false;
 
 			rcu_read_enter();
 			token = pe_dma_enter(pe);
 			do {
 				reason = pe_translate_rcu(pe, ioba, MIN(left, budget), dir, xs, XLATE_RUN,
-							  &n, &st);
+							  &n, &st, &tbl);
+				/*
+				 * A table with DMA hooks (a bound mirror): enter them before a
+				 * byte moves. The translation came first, but the chunk is in
+				 * the PE's gate, so an invalidation's kill of these TCEs waits
+				 * for it either way; one table's hooks per chunk.
+				 */
+				if (unlikely(tbl && tce_dma_hooked(tbl)) && n && tbl != hooked) {
+					reason = 0;
+					if (hooked)
+						break; /* the next chunk enters this one's */
+					hooked = tbl;
+					if (!tce_dma_hooks_enter(tbl, &hooks)) {
+						held = true;
+						break;
+					}
+				}
 				for (x = xs; x < xs + n; x++) {
 					unsigned char *hva;
 
@@ -146,6 +170,13 @@ static int dma_run(struct uiommu_dev *dev, enum uiommu_dma_dir dir, const struct
 			} while (!reason && left && budget);
 			pe_dma_exit(pe, token, &st);
 			rcu_read_exit();
+			if (unlikely(hooked))
+				tce_dma_hooks_exit(&hooks);
+			if (unlikely(held)) {
+				/* A mirror's address space is held (the kernel takes pages): wait, redo. */
+				tce_dma_hooks_wait(&hooks);
+				continue;
+			}
 			if (likely(!reason))
 				continue;
 

@@ -3,11 +3,12 @@
  * Private state of mirrored user ranges (src/mirror/). See uiommu/mirror.h
  * and doc/design/mirror.md.
  *
- * notifier.c: address spaces, the interval tree (libbsd's red-black tree,
- *	augmented with each subtree's largest last byte), the sequence
- *	protocol and its deferred inserts and removes.
- * uffd.c: the userfaultfd, its registrations, the monitor thread and the
- *	device-access hold.
+ * notifier.c: the mirror side of address spaces (struct mirror_mm, in
+ *	the MM_EXT_MIRROR slot of a struct uiommu_mm), the interval tree
+ *	(libbsd's red-black tree, augmented with each subtree's largest last
+ *	byte), the sequence protocol and its deferred inserts and removes.
+ * uffd.c: the userfaultfd's registrations and the monitor thread, which
+ *	holds the address space's device accesses (mm/dma.c).
  * pages.c: mirrors: population, the DMA array, the invalidate callback,
  *	TCE bindings and fault mode.
  * resolve.c: user address -> address a device uses (hpa, or the kernel's
@@ -15,9 +16,9 @@
  *
  * Lock order: a mirror's populate mutex, then its driver lock (rwlock),
  * then the address space's lock (mm->lock, never held across a callback),
- * then the memory model's locks. The hold (mm->gate) is taken by the
- * monitor alone, before it reads an event; device accesses wait on it
- * and hold no other mirror lock meanwhile.
+ * then the memory model's locks. The hold of device accesses (mm/dma.c)
+ * is taken by the monitor alone, before it reads an event; device
+ * accesses wait on it and hold no other mirror lock meanwhile.
  */
 #ifndef UIOMMU_MIRROR_PRIV_H
 #define UIOMMU_MIRROR_PRIV_H
@@ -40,7 +41,7 @@ struct uiommu_interval_notifier {
 	SLIST_ENTRY(uiommu_interval_notifier) deferred_item;
 	const struct uiommu_interval_notifier_ops *ops;
 	void *opaque;
-	struct uiommu_mm *mm;
+	struct mirror_mm *mm;
 	_Atomic uint64_t invalidate_seq;
 };
 
@@ -49,9 +50,16 @@ SLIST_HEAD(mirror_deferred, uiommu_interval_notifier);
 
 struct mirror_uffd;
 
-struct uiommu_mm {
+/*
+ * The mirror side of an address space (its MM_EXT_MIRROR state): Linux's
+ * mmu_notifier_subscriptions, the userfaultfd monitor and the mirrors, for
+ * migration. Created by the first notifier or mirror of the address space
+ * (mirror_mm_get()); it outlives uiommu_mm_free() while notifiers remain,
+ * and grabs the address space meanwhile (mm_grab()).
+ */
+struct mirror_mm {
+	struct uiommu_mm *mm;	/* the address space, grabbed */
 	struct uiommu_ctx *ctx;
-	unsigned int flags;
 
 	/* Linux mmu_notifier_subscriptions; all under lock. */
 	pthread_mutex_t lock;
@@ -63,24 +71,10 @@ struct uiommu_mm {
 	uint64_t nintervals;	/* in the tree or deferred for insertion */
 	_Atomic bool released;
 
-	/* The owner's reference and one per notifier (Linux mmgrab()). */
+	/* The address space's reference and one per notifier (Linux mmgrab()). */
 	_Atomic uint64_t refs;
 
-	/*
-	 * Device accesses (uiommu_mm_dma_begin()): counted in one of two
-	 * buckets by epoch, so that mm_dma_quiesce() can wait for those that
-	 * began before it without starving behind those that begin after
-	 * (SRCU's idea). gate_held makes new ones wait (the monitor's hold).
-	 */
-	_Atomic uint32_t gate_held;
-	_Atomic uint64_t dma_epoch;
-	_Atomic uint64_t dma_count[2];
-	_Atomic uint32_t dma_waiters;
-	pthread_mutex_t gate_lock;
-	pthread_cond_t gate_cond;
-	pthread_mutex_t quiesce_lock;
-
-	struct mirror_uffd *uffd; /* NULL without UIOMMU_MM_USERFAULTFD */
+	struct mirror_uffd *uffd; /* NULL without UIOMMU_MM_USERFAULTFD, or once stopped */
 
 	/* Mirrors of this address space, for migration (under mirrors_lock). */
 	pthread_mutex_t mirrors_lock;
@@ -101,24 +95,34 @@ struct uiommu_mm {
 	_Atomic uint64_t st_events[5];
 	_Atomic uint64_t st_invalidations[UIOMMU_MMU_NOTIFY_NR];
 	_Atomic uint64_t st_refused;
-	_Atomic uint64_t st_dma_holds;
 };
 
 /* notifier.c */
-void mm_put(struct uiommu_mm *mm);
-/* Wait until every device access that began before this call has ended. May sleep. */
-void mm_dma_quiesce(struct uiommu_mm *mm);
 /*
- * Step out of this thread's device accesses of @mm (returns how many) and
- * back into them: for a fault handler called inside one, which populates.
+ * mirror_mm_get() - The mirror side of @mm, created on first use (which
+ * starts the userfaultfd monitor of UIOMMU_MM_USERFAULTFD). 0, -EINVAL
+ * (@mm was freed), -ENOMEM. No reference is taken: it lives while @mm
+ * does, and beyond as long as the caller's notifiers.
  */
-unsigned int mm_dma_step_out(struct uiommu_mm *mm);
-void mm_dma_step_in(struct uiommu_mm *mm, unsigned int n);
-/* Hold new device accesses and quiesce; release. The monitor's. */
-void mm_dma_hold(struct uiommu_mm *mm);
-void mm_dma_release(struct uiommu_mm *mm);
+int mirror_mm_get(struct uiommu_mm *mm, struct mirror_mm **ret_mm);
+/* The mirror side of @mm if it has one, else NULL. Lock-free. */
+static inline struct mirror_mm *mirror_mm_of(const struct uiommu_mm *mm)
+{
+	return ext_get(&mm->ext[MM_EXT_MIRROR]);
+}
+void mirror_mm_put(struct mirror_mm *mm);
+/*
+ * An invalidation of a checked @range (uiommu_mm_invalidate_range_start()
+ * and _end() on the mirror side): 0, or -EAGAIN (refused; undone, no end).
+ */
+int mirror_invalidate_start(struct mirror_mm *mm, const struct uiommu_mmu_range *range);
+void mirror_invalidate_end(struct mirror_mm *mm);
+/* uiommu_interval_notifier_insert() of the checked range [start, last]. */
+int mirror_notifier_insert(struct mirror_mm *mm, uint64_t start, uint64_t last,
+			   const struct uiommu_interval_notifier_ops *ops, void *opaque,
+			   struct uiommu_interval_notifier **ret_sub);
 /* The address space this thread is running an invalidate callback of, or NULL. */
-struct uiommu_mm *mirror_tls_invalidating(void);
+struct mirror_mm *mirror_tls_invalidating(void);
 /* Count of mirror driver locks this thread holds (read or write). */
 unsigned int *mirror_tls_driver_locks(void);
 /* Interval tree queries, in order of start; under mm->lock or while the tree is frozen. */
@@ -128,14 +132,14 @@ struct uiommu_interval_notifier *mm_itree_next(struct uiommu_interval_notifier *
 					       uint64_t start, uint64_t last);
 
 /* uffd.c */
-int uffd_open(struct uiommu_mm *mm);
-void uffd_close(struct uiommu_mm *mm);
+int uffd_open(struct mirror_mm *mm);
+void uffd_close(struct mirror_mm *mm);
 /* Registrations, and the coverage they follow, change under the reg lock. */
-void uffd_reg_lock(struct uiommu_mm *mm);
-void uffd_reg_unlock(struct uiommu_mm *mm);
-int uffd_register(struct uiommu_mm *mm, uint64_t start, uint64_t last);
+void uffd_reg_lock(struct mirror_mm *mm);
+void uffd_reg_unlock(struct mirror_mm *mm);
+int uffd_register(struct mirror_mm *mm, uint64_t start, uint64_t last);
 /* Unregister the pages of [start, last] that no interval in the tree covers. */
-void uffd_unregister_uncovered(struct uiommu_mm *mm, uint64_t start, uint64_t last);
+void uffd_unregister_uncovered(struct mirror_mm *mm, uint64_t start, uint64_t last);
 
 /* resolve.c */
 struct mirror_page {

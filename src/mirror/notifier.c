@@ -104,10 +104,10 @@ struct uiommu_interval_notifier *mm_itree_next(struct uiommu_interval_notifier *
 
 /* ---- thread-local context, for the deadlock checks ---- */
 
-static _Thread_local struct uiommu_mm *tls_invalidating;
+static _Thread_local struct mirror_mm *tls_invalidating;
 static _Thread_local unsigned int tls_driver_locks;
 
-struct uiommu_mm *mirror_tls_invalidating(void)
+struct mirror_mm *mirror_tls_invalidating(void)
 {
 	return tls_invalidating;
 }
@@ -119,71 +119,91 @@ unsigned int *mirror_tls_driver_locks(void)
 
 /* ---- address spaces ---- */
 
-static bool mm_is_invalidating(const struct uiommu_mm *mm)
+static bool mm_is_invalidating(const struct mirror_mm *mm)
 {
 	return atomic_load_explicit(&mm->invalidate_seq, memory_order_relaxed) & 1;
 }
 
-static void mm_destroy(struct uiommu_mm *mm)
+static void mm_destroy(struct mirror_mm *mm)
 {
-	struct uiommu_ctx *ctx = mm->ctx;
+	struct uiommu_mm *owner = mm->mm;
 
 	pthread_mutex_destroy(&mm->lock);
 	pthread_cond_destroy(&mm->wq);
-	pthread_mutex_destroy(&mm->gate_lock);
-	pthread_cond_destroy(&mm->gate_cond);
 	pthread_mutex_destroy(&mm->mirrors_lock);
 	pthread_cond_destroy(&mm->mirrors_cond);
-	pthread_mutex_destroy(&mm->quiesce_lock);
-	ctx_free(ctx, mm);
-	ctx_uncharge(ctx, UIOMMU_RES_ADDRESS_SPACES, 1);
+	ctx_free(mm->ctx, mm);
+	mm_drop(owner);
 }
 
-void mm_put(struct uiommu_mm *mm)
+void mirror_mm_put(struct mirror_mm *mm)
 {
 	if (atomic_fetch_sub_explicit(&mm->refs, 1, memory_order_acq_rel) == 1)
 		mm_destroy(mm);
 }
 
-UIOMMU_EXPORT int uiommu_mm_new(struct uiommu_ctx *ctx, unsigned int flags,
-				struct uiommu_mm **ret_mm)
+static void mirror_mm_fini(void *owner, void *state);
+static int mirror_mm_busy(struct uiommu_mm *owner, void *state);
+static int mirror_mm_create(struct uiommu_mm *owner, struct mirror_mm **ret_mm);
+
+/*
+ * Making a mirror side is rare and starts a thread: one at a time, so that
+ * two racing first notifiers never start two monitors on one userfaultfd
+ * (the loser's could read an event that the winner's tree needs).
+ */
+static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int mirror_mm_get(struct uiommu_mm *owner, struct mirror_mm **ret_mm)
 {
-	struct uiommu_mm *mm;
+	struct mirror_mm *mm = mirror_mm_of(owner);
 	int ret;
 
-	if (!ctx || !ret_mm || (flags & ~UIOMMU_MM_USERFAULTFD))
+	if (likely(mm)) {
+		*ret_mm = mm;
+		return 0;
+	}
+	pthread_mutex_lock(&create_lock);
+	ret = mirror_mm_create(owner, ret_mm);
+	pthread_mutex_unlock(&create_lock);
+	return ret;
+}
+
+/* Under create_lock. */
+static int mirror_mm_create(struct uiommu_mm *owner, struct mirror_mm **ret_mm)
+{
+	struct uiommu_ctx *ctx = owner->ctx;
+	struct mirror_mm *mm = mirror_mm_of(owner);
+	int ret;
+
+	if (mm) {
+		*ret_mm = mm;
+		return 0;
+	}
+	if (atomic_load_explicit(&owner->released, memory_order_acquire)) {
+		ctx_err(ctx, "mirror: an address space that was freed has no new notifier");
 		return -EINVAL;
-	ret = ctx_charge(ctx, UIOMMU_RES_ADDRESS_SPACES, 1);
-	if (ret) {
-		ctx_err(ctx, "mirror: no new address space: the %s limit",
-			uiommu_resource_name(UIOMMU_RES_ADDRESS_SPACES));
-		return ret;
 	}
 	mm = ctx_alloc(ctx, sizeof(*mm));
-	if (!mm) {
-		ctx_uncharge(ctx, UIOMMU_RES_ADDRESS_SPACES, 1);
+	if (!mm)
 		return -ENOMEM;
-	}
+	mm->mm = owner;
 	mm->ctx = ctx;
-	mm->flags = flags;
 	pthread_mutex_init(&mm->lock, NULL);
 	pthread_cond_init(&mm->wq, NULL);
-	pthread_mutex_init(&mm->gate_lock, NULL);
-	pthread_cond_init(&mm->gate_cond, NULL);
 	pthread_mutex_init(&mm->mirrors_lock, NULL);
 	pthread_cond_init(&mm->mirrors_cond, NULL);
-	pthread_mutex_init(&mm->quiesce_lock, NULL);
 	RB_INIT(&mm->itree);
 	SLIST_INIT(&mm->deferred);
 	LIST_INIT(&mm->mirrors);
 	atomic_init(&mm->invalidate_seq, 2); /* even: idle (Linux starts at 2) */
 	atomic_init(&mm->refs, 1);
+	mm_grab(owner);
 	ret = mem_migrate_hook_add(ctx, mirror_migrate_hook, mm);
 	if (ret) {
 		mm_destroy(mm);
 		return ret;
 	}
-	if (flags & UIOMMU_MM_USERFAULTFD) {
+	if (owner->uffd >= 0) {
 		ret = uffd_open(mm);
 		if (ret) {
 			mem_migrate_hook_remove(ctx, mirror_migrate_hook, mm);
@@ -191,6 +211,8 @@ UIOMMU_EXPORT int uiommu_mm_new(struct uiommu_ctx *ctx, unsigned int flags,
 			return ret;
 		}
 	}
+	/* The slot is empty and stays so: every maker holds create_lock. */
+	mm_ext_install(owner, MM_EXT_MIRROR, mm, mirror_mm_fini, mirror_mm_busy);
 	*ret_mm = mm;
 	return 0;
 }
@@ -205,7 +227,7 @@ static int range_check(const struct uiommu_mmu_range *range)
 	return 0;
 }
 
-static void inv_end(struct uiommu_mm *mm)
+static void inv_end(struct mirror_mm *mm)
 {
 	struct uiommu_interval_notifier *n;
 
@@ -231,16 +253,14 @@ static void inv_end(struct uiommu_mm *mm)
 	pthread_cond_broadcast(&mm->wq);
 }
 
-UIOMMU_EXPORT int uiommu_mm_invalidate_range_start(struct uiommu_mm *mm,
-						   const struct uiommu_mmu_range *range)
+/* uiommu_mm_invalidate_range_start() of a checked @range: 0 or -EAGAIN. */
+int mirror_invalidate_start(struct mirror_mm *mm, const struct uiommu_mmu_range *range)
 {
 	struct uiommu_interval_notifier *n;
-	struct uiommu_mm *outer;
+	struct mirror_mm *outer;
 	uint64_t cur_seq = 0;
 	bool blockable;
 
-	if (!mm || !range || range_check(range))
-		return -EINVAL;
 	blockable = range->flags & UIOMMU_MMU_RANGE_BLOCKABLE;
 	atomic_fetch_add_explicit(&mm->st_invalidations[range->event], 1, memory_order_relaxed);
 
@@ -274,34 +294,59 @@ UIOMMU_EXPORT int uiommu_mm_invalidate_range_start(struct uiommu_mm *mm,
 	return 0;
 }
 
-UIOMMU_EXPORT void uiommu_mm_invalidate_range_end(struct uiommu_mm *mm,
+UIOMMU_EXPORT int uiommu_mm_invalidate_range_start(struct uiommu_mm *owner,
+						   const struct uiommu_mmu_range *range)
+{
+	struct mirror_mm *mm;
+	int ret;
+
+	if (!owner || !range || range_check(range))
+		return -EINVAL;
+	/* The mirror side first: the matching end must find what this start counted. */
+	ret = mirror_mm_get(owner, &mm);
+	if (ret)
+		return ret;
+	return mirror_invalidate_start(mm, range);
+}
+
+UIOMMU_EXPORT void uiommu_mm_invalidate_range_end(struct uiommu_mm *owner,
 						  const struct uiommu_mmu_range *range)
 {
+	struct mirror_mm *mm = owner ? mirror_mm_of(owner) : NULL;
+
 	(void)range;
 	if (mm)
 		inv_end(mm);
 }
 
-UIOMMU_EXPORT int uiommu_mm_invalidate(struct uiommu_mm *mm, uint64_t ua, uint64_t length,
+void mirror_invalidate_end(struct mirror_mm *mm)
+{
+	inv_end(mm);
+}
+
+UIOMMU_EXPORT int uiommu_mm_invalidate(struct uiommu_mm *owner, uint64_t ua, uint64_t length,
 				       enum uiommu_mmu_event event)
 {
 	struct uiommu_mmu_range range = { .start = ua, .event = event,
 					  .flags = UIOMMU_MMU_RANGE_BLOCKABLE };
+	struct mirror_mm *mm;
 	int ret;
 
-	if (!mm || (unsigned int)event >= UIOMMU_MMU_NOTIFY_NR)
+	if (!owner || (unsigned int)event >= UIOMMU_MMU_NOTIFY_NR)
 		return -EINVAL;
 	ret = range_from_len(ua, length, &range.last);
 	if (ret)
 		return ret;
-	ret = uiommu_mm_invalidate_range_start(mm, &range);
-	if (!ret)
-		uiommu_mm_invalidate_range_end(mm, &range);
-	return ret;
+	mm = mirror_mm_of(owner);
+	if (!mm)
+		return 0; /* no notifier was ever inserted: nothing to tell */
+	mirror_invalidate_start(mm, &range); /* blockable: never refused */
+	inv_end(mm);
+	return 0;
 }
 
 /* Linux mn_itree_release(): one blockable RELEASE of everything; callbacks cannot refuse. */
-static void mm_release(struct uiommu_mm *mm)
+static void mm_release(struct mirror_mm *mm)
 {
 	const struct uiommu_mmu_range range = {
 		.start = 0, .last = UINT64_MAX, .event = UIOMMU_MMU_NOTIFY_RELEASE,
@@ -311,189 +356,88 @@ static void mm_release(struct uiommu_mm *mm)
 	pthread_mutex_lock(&mm->lock);
 	mm->released = true;
 	pthread_mutex_unlock(&mm->lock);
-	uiommu_mm_invalidate_range_start(mm, &range);
-	uiommu_mm_invalidate_range_end(mm, &range);
+	mirror_invalidate_start(mm, &range);
+	inv_end(mm);
 }
 
-UIOMMU_EXPORT int uiommu_mm_free(struct uiommu_mm *mm)
+/* uiommu_mm_free() asks first: not from an invalidate callback of the same address space. */
+static int mirror_mm_busy(struct uiommu_mm *owner, void *state)
 {
-	if (!mm)
-		return 0;
-	if (tls_invalidating == mm) {
-		ctx_err(mm->ctx, "mirror: uiommu_mm_free() from an invalidate callback of "
-				 "the same address space would wait for itself");
+	(void)owner;
+	if (tls_invalidating == state) {
+		ctx_err(owner->ctx, "mirror: uiommu_mm_free() from an invalidate callback of "
+				    "the same address space would wait for itself");
 		return -EDEADLK;
 	}
+	return 0;
+}
+
+/* The MM_EXT_MIRROR finaliser, run by uiommu_mm_free(): the address space goes away. */
+static void mirror_mm_fini(void *owner, void *state)
+{
+	struct mirror_mm *mm = state;
+
+	(void)owner;
 	/* Stop the kernel's events and migrations first: nothing invalidates after the release. */
 	uffd_close(mm);
 	mem_migrate_hook_remove(mm->ctx, mirror_migrate_hook, mm);
 	mm_release(mm);
-	mm_put(mm);
-	return 0;
+	mirror_mm_put(mm);
 }
 
-/* ---- device accesses ---- */
-
-static void dma_put(struct uiommu_mm *mm, unsigned int idx)
-{
-	if (atomic_fetch_sub_explicit(&mm->dma_count[idx], 1, memory_order_seq_cst) == 1 &&
-	    atomic_load_explicit(&mm->dma_waiters, memory_order_seq_cst)) {
-		pthread_mutex_lock(&mm->gate_lock);
-		pthread_cond_broadcast(&mm->gate_cond);
-		pthread_mutex_unlock(&mm->gate_lock);
-	}
-}
-
-/*
- * This thread's open device accesses, innermost last: which address space
- * and which epoch bucket each counts in, so that uiommu_mm_handle_fault()
- * can step out of them while it populates, and back in.
- */
-#define DMA_NEST_MAX 16
-static _Thread_local struct {
-	struct uiommu_mm *mm[DMA_NEST_MAX];
-	unsigned char idx[DMA_NEST_MAX];
-	unsigned int depth;
-} tls_dma;
-
-static unsigned int dma_get(struct uiommu_mm *mm)
-{
-	for (;;) {
-		unsigned int idx = atomic_load_explicit(&mm->dma_epoch, memory_order_seq_cst) & 1;
-
-		atomic_fetch_add_explicit(&mm->dma_count[idx], 1, memory_order_seq_cst);
-		if (likely(!atomic_load_explicit(&mm->gate_held, memory_order_seq_cst)))
-			return idx;
-		/* Held: back out, so that the monitor's quiesce can finish, and wait. */
-		dma_put(mm, idx);
-		pthread_mutex_lock(&mm->gate_lock);
-		while (atomic_load_explicit(&mm->gate_held, memory_order_seq_cst))
-			pthread_cond_wait(&mm->gate_cond, &mm->gate_lock);
-		pthread_mutex_unlock(&mm->gate_lock);
-	}
-}
-
-UIOMMU_EXPORT void uiommu_mm_dma_begin(struct uiommu_mm *mm)
-{
-	unsigned int idx = dma_get(mm);
-
-	if (likely(tls_dma.depth < DMA_NEST_MAX)) {
-		tls_dma.mm[tls_dma.depth] = mm;
-		tls_dma.idx[tls_dma.depth] = (unsigned char)idx;
-	} else {
-		dma_put(mm, idx); /* too deep to track: count it in the outermost's bucket */
-		idx = tls_dma.idx[0];
-		atomic_fetch_add_explicit(&mm->dma_count[idx], 1, memory_order_seq_cst);
-	}
-	tls_dma.depth++;
-}
-
-UIOMMU_EXPORT void uiommu_mm_dma_end(struct uiommu_mm *mm)
-{
-	unsigned int d = --tls_dma.depth;
-
-	dma_put(mm, d < DMA_NEST_MAX ? tls_dma.idx[d] : tls_dma.idx[0]);
-}
-
-/* Leave this thread's accesses of @mm (to wait for an invalidation), and come back. */
-unsigned int mm_dma_step_out(struct uiommu_mm *mm)
-{
-	unsigned int n = 0;
-
-	for (unsigned int d = 0; d < MIN(tls_dma.depth, DMA_NEST_MAX); d++) {
-		if (tls_dma.mm[d] == mm) {
-			dma_put(mm, tls_dma.idx[d]);
-			n++;
-		}
-	}
-	return n;
-}
-
-void mm_dma_step_in(struct uiommu_mm *mm, unsigned int n)
-{
-	for (unsigned int d = 0; n && d < MIN(tls_dma.depth, DMA_NEST_MAX); d++) {
-		if (tls_dma.mm[d] == mm) {
-			tls_dma.idx[d] = (unsigned char)dma_get(mm);
-			n--;
-		}
-	}
-}
-
-void mm_dma_quiesce(struct uiommu_mm *mm)
-{
-	/*
-	 * Nothing in flight: an access that begins after these loads comes
-	 * after the caller's TCE clear (all seq_cst), so it cannot use the old
-	 * TCEs, and there is nothing to wait for.
-	 */
-	if (!atomic_load_explicit(&mm->dma_count[0], memory_order_seq_cst) &&
-	    !atomic_load_explicit(&mm->dma_count[1], memory_order_seq_cst))
-		return;
-	pthread_mutex_lock(&mm->quiesce_lock);
-	atomic_fetch_add_explicit(&mm->dma_waiters, 1, memory_order_seq_cst);
-	/* Two flips: each bucket is seen empty once after this call began. */
-	for (int round = 0; round < 2; round++) {
-		unsigned int idx =
-			atomic_fetch_add_explicit(&mm->dma_epoch, 1, memory_order_seq_cst) & 1;
-
-		pthread_mutex_lock(&mm->gate_lock);
-		while (atomic_load_explicit(&mm->dma_count[idx], memory_order_seq_cst))
-			pthread_cond_wait(&mm->gate_cond, &mm->gate_lock);
-		pthread_mutex_unlock(&mm->gate_lock);
-	}
-	atomic_fetch_sub_explicit(&mm->dma_waiters, 1, memory_order_seq_cst);
-	pthread_mutex_unlock(&mm->quiesce_lock);
-}
-
-void mm_dma_hold(struct uiommu_mm *mm)
-{
-	atomic_store_explicit(&mm->gate_held, 1, memory_order_seq_cst);
-	atomic_fetch_add_explicit(&mm->st_dma_holds, 1, memory_order_relaxed);
-	mm_dma_quiesce(mm);
-}
-
-void mm_dma_release(struct uiommu_mm *mm)
-{
-	pthread_mutex_lock(&mm->gate_lock);
-	atomic_store_explicit(&mm->gate_held, 0, memory_order_seq_cst);
-	pthread_cond_broadcast(&mm->gate_cond);
-	pthread_mutex_unlock(&mm->gate_lock);
-}
-
-UIOMMU_EXPORT int uiommu_mm_get_stats(const struct uiommu_mm *mm,
+UIOMMU_EXPORT int uiommu_mm_get_stats(const struct uiommu_mm *owner,
 				      struct uiommu_mm_stats *ret_stats)
 {
-	if (!mm || !ret_stats)
+	const struct mirror_mm *mm;
+
+	if (!owner || !ret_stats)
 		return -EINVAL;
 	memset(ret_stats, 0, sizeof(*ret_stats));
+	ret_stats->dma_holds = atomic_load_explicit(&owner->dma.holds, memory_order_relaxed);
+	ret_stats->seq = 2; /* no notifier yet: the first sequence */
+	mm = mirror_mm_of(owner);
+	if (!mm)
+		return 0;
 	for (size_t i = 0; i < ARRAY_SIZE(ret_stats->events); i++)
 		ret_stats->events[i] = atomic_load_explicit(&mm->st_events[i], memory_order_relaxed);
 	for (size_t i = 0; i < UIOMMU_MMU_NOTIFY_NR; i++)
 		ret_stats->invalidations[i] =
 			atomic_load_explicit(&mm->st_invalidations[i], memory_order_relaxed);
 	ret_stats->refused = atomic_load_explicit(&mm->st_refused, memory_order_relaxed);
-	ret_stats->dma_holds = atomic_load_explicit(&mm->st_dma_holds, memory_order_relaxed);
 	ret_stats->seq = atomic_load_explicit(&mm->invalidate_seq, memory_order_relaxed);
 	return 0;
 }
 
 /* ---- interval notifiers ---- */
 
-UIOMMU_EXPORT int uiommu_interval_notifier_insert(struct uiommu_mm *mm, uint64_t start,
+UIOMMU_EXPORT int uiommu_interval_notifier_insert(struct uiommu_mm *owner, uint64_t start,
 						  uint64_t length,
 						  const struct uiommu_interval_notifier_ops *ops,
 						  void *opaque,
 						  struct uiommu_interval_notifier **ret_sub)
 {
-	struct uiommu_interval_notifier *sub;
+	struct mirror_mm *mm;
 	uint64_t last;
 	int ret;
 
-	if (!mm || !ops || !ops->invalidate || !ret_sub)
+	if (!owner || !ops || !ops->invalidate || !ret_sub)
 		return -EINVAL;
 	/* Linux: a zero length or a wrapping range is -EOVERFLOW. */
 	if (range_from_len(start, length, &last))
 		return -EOVERFLOW;
+	ret = mirror_mm_get(owner, &mm);
+	if (ret)
+		return ret;
+	return mirror_notifier_insert(mm, start, last, ops, opaque, ret_sub);
+}
+
+int mirror_notifier_insert(struct mirror_mm *mm, uint64_t start, uint64_t last,
+			   const struct uiommu_interval_notifier_ops *ops, void *opaque,
+			   struct uiommu_interval_notifier **ret_sub)
+{
+	struct uiommu_interval_notifier *sub;
+	int ret;
+
 	ret = ctx_charge(mm->ctx, UIOMMU_RES_NOTIFIERS, 1);
 	if (ret) {
 		ctx_err(mm->ctx, "mirror: no new interval notifier: the %s limit",
@@ -573,7 +517,7 @@ err_uncharge:
 
 UIOMMU_EXPORT int uiommu_interval_notifier_remove(struct uiommu_interval_notifier *sub)
 {
-	struct uiommu_mm *mm = sub->mm;
+	struct mirror_mm *mm = sub->mm;
 	struct uiommu_ctx *ctx = mm->ctx;
 	uint64_t seq = 0;
 
@@ -616,7 +560,7 @@ UIOMMU_EXPORT int uiommu_interval_notifier_remove(struct uiommu_interval_notifie
 
 	ctx_free(ctx, sub);
 	ctx_uncharge(ctx, UIOMMU_RES_NOTIFIERS, 1);
-	mm_put(mm); /* mmdrop() */
+	mirror_mm_put(mm); /* mmdrop() */
 	return 0;
 }
 
@@ -627,7 +571,7 @@ UIOMMU_EXPORT void *uiommu_interval_notifier_opaque(const struct uiommu_interval
 
 UIOMMU_EXPORT uint64_t uiommu_interval_read_begin(struct uiommu_interval_notifier *sub)
 {
-	struct uiommu_mm *mm = sub->mm;
+	struct mirror_mm *mm = sub->mm;
 	uint64_t seq;
 
 	pthread_mutex_lock(&mm->lock);

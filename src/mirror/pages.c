@@ -12,7 +12,7 @@
 #include "mirror.h"
 
 struct uiommu_mirror {
-	struct uiommu_mm *mm;
+	struct mirror_mm *mm;
 	struct uiommu_ctx *ctx;
 	uint64_t ua, last, npages;
 	unsigned int flags;
@@ -39,6 +39,8 @@ struct uiommu_mirror {
 
 	_Atomic uint64_t st_populates, st_retries, st_invalidations;
 };
+
+static void binding_drop(struct uiommu_mirror *m, struct uiommu_tce_table *tbl);
 
 /* Xe's LONG_MAX: a sequence no notifier ever has, so the first check always repins. */
 #define MIRROR_SEQ_NEVER ((uint64_t)INT64_MAX)
@@ -168,7 +170,7 @@ static bool mirror_invalidate(struct uiommu_interval_notifier *sub,
 		atomic_store_explicit(&m->has_dma_mapping, false, memory_order_release);
 		/* Like Xe waiting for the VM's fences: no device access still uses the old TCEs. */
 		if (m->tbl)
-			mm_dma_quiesce(m->mm);
+			mm_dma_quiesce(m->mm->mm);
 	}
 	driver_write_unlock(m);
 	return true;
@@ -180,19 +182,23 @@ static const struct uiommu_interval_notifier_ops mirror_notifier_ops = {
 
 /* ---- create and free ---- */
 
-UIOMMU_EXPORT int uiommu_mirror_new(struct uiommu_mm *mm, void *ua, uint64_t size,
+UIOMMU_EXPORT int uiommu_mirror_new(struct uiommu_mm *owner, void *ua, uint64_t size,
 				    unsigned int flags, struct uiommu_mirror **ret_mirror)
 {
 	struct uiommu_mirror *m;
+	struct mirror_mm *mm;
 	uint64_t last;
 	int ret;
 
-	if (!mm || !ret_mirror || (flags & ~UIOMMU_MIRROR_READ_ONLY) ||
+	if (!owner || !ret_mirror || (flags & ~UIOMMU_MIRROR_READ_ONLY) ||
 	    !is_aligned_u64((uintptr_t)ua, MIRROR_PAGE_SIZE) || !size ||
 	    !is_aligned_u64(size, MIRROR_PAGE_SIZE))
 		return -EINVAL;
 	if (range_from_len((uintptr_t)ua, size, &last))
 		return -EOVERFLOW;
+	ret = mirror_mm_get(owner, &mm);
+	if (ret)
+		return ret;
 	m = ctx_alloc(mm->ctx, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
@@ -205,8 +211,7 @@ UIOMMU_EXPORT int uiommu_mirror_new(struct uiommu_mm *mm, void *ua, uint64_t siz
 	atomic_init(&m->notifier_seq, MIRROR_SEQ_NEVER);
 	pthread_mutex_init(&m->populate_lock, NULL);
 	pthread_rwlock_init(&m->lock, NULL);
-	ret = uiommu_interval_notifier_insert(mm, m->ua, size, &mirror_notifier_ops, m,
-					      &m->notifier);
+	ret = mirror_notifier_insert(mm, m->ua, last, &mirror_notifier_ops, m, &m->notifier);
 	if (ret) {
 		pthread_rwlock_destroy(&m->lock);
 		pthread_mutex_destroy(&m->populate_lock);
@@ -222,7 +227,8 @@ UIOMMU_EXPORT int uiommu_mirror_new(struct uiommu_mm *mm, void *ua, uint64_t siz
 
 UIOMMU_EXPORT int uiommu_mirror_free(struct uiommu_mirror *mirror)
 {
-	struct uiommu_mm *mm;
+	struct uiommu_tce_table *tbl;
+	struct mirror_mm *mm;
 	struct uiommu_ctx *ctx;
 	int ret;
 
@@ -247,6 +253,8 @@ UIOMMU_EXPORT int uiommu_mirror_free(struct uiommu_mirror *mirror)
 		tces_clear_locked(mirror);
 	atomic_store(&mirror->has_dma_mapping, false);
 	mirror->unmapped = true;
+	tbl = mirror->tbl;
+	mirror->tbl = NULL;
 	driver_write_unlock(mirror);
 	pthread_mutex_unlock(&mirror->populate_lock);
 	pthread_mutex_lock(&mm->mirrors_lock);
@@ -254,13 +262,12 @@ UIOMMU_EXPORT int uiommu_mirror_free(struct uiommu_mirror *mirror)
 	while (mirror->fault_users)
 		pthread_cond_wait(&mm->mirrors_cond, &mm->mirrors_lock);
 	pthread_mutex_unlock(&mm->mirrors_lock);
+	/* Before the notifier: its removal may drop the last reference to the address space. */
+	if (tbl)
+		binding_drop(mirror, tbl);
 	ret = uiommu_interval_notifier_remove(mirror->notifier);
 	if (ret) /* cannot happen: checked above */
 		return ret;
-	if (mirror->tbl) {
-		mm_dma_quiesce(mm);
-		uiommu_tce_table_unref(mirror->tbl);
-	}
 	pthread_rwlock_destroy(&mirror->lock);
 	pthread_mutex_destroy(&mirror->populate_lock);
 	ctx_free(ctx, mirror->addrs);
@@ -516,6 +523,49 @@ UIOMMU_EXPORT int uiommu_mirror_get_info(struct uiommu_mirror *mirror,
 
 /* ---- binding to a DMA window ---- */
 
+/*
+ * The table's DMA hooks (src/internal.h), one registration per address
+ * space and table: the library's own devices enter the address space's
+ * device accesses for every chunk through the window, as a device model
+ * would with uiommu_mm_dma_begin(). The hook is linked while a mirror is
+ * bound, so the address space is alive inside the chunk (the mirror's
+ * notifier grabs it); a held access grabs it again for the wait outside.
+ */
+static bool dma_hook_try_begin(void *opaque)
+{
+	struct uiommu_mm *mm = opaque;
+
+	if (likely(mm_dma_try_begin(mm)))
+		return true;
+	mm_grab(mm);
+	return false;
+}
+
+static void dma_hook_end(void *opaque)
+{
+	mm_dma_end(opaque);
+}
+
+static void dma_hook_wait(void *opaque)
+{
+	mm_dma_wait(opaque);
+	mm_drop(opaque);
+}
+
+static const struct tce_dma_hook_ops mirror_dma_hook_ops = {
+	.try_begin = dma_hook_try_begin,
+	.end = dma_hook_end,
+	.wait = dma_hook_wait,
+};
+
+/* After the TCEs are cleared and the accesses quiesced: the binding's last trace. */
+static void binding_drop(struct uiommu_mirror *m, struct uiommu_tce_table *tbl)
+{
+	mm_dma_quiesce(m->mm->mm);
+	tce_dma_hook_remove(tbl, &mirror_dma_hook_ops, m->mm->mm);
+	uiommu_tce_table_unref(tbl);
+}
+
 UIOMMU_EXPORT int uiommu_mirror_bind(struct uiommu_mirror *mirror, struct uiommu_tce_table *tbl,
 				     uint64_t ioba, unsigned int flags)
 {
@@ -544,6 +594,12 @@ UIOMMU_EXPORT int uiommu_mirror_bind(struct uiommu_mirror *mirror, struct uiommu
 			(unsigned long long)ioba, (unsigned long long)size);
 		return ret;
 	}
+	ret = tce_dma_hook_add(tbl, &mirror_dma_hook_ops, mirror->mm->mm);
+	if (ret) {
+		ctx_err(mirror->ctx, "mirror: the window's table already guards %u address spaces",
+			TCE_DMA_HOOKS_MAX);
+		return ret;
+	}
 	pthread_mutex_lock(&mirror->populate_lock);
 	driver_write_lock(mirror);
 	if (mirror->tbl) {
@@ -561,6 +617,8 @@ UIOMMU_EXPORT int uiommu_mirror_bind(struct uiommu_mirror *mirror, struct uiommu
 out:
 	driver_write_unlock(mirror);
 	pthread_mutex_unlock(&mirror->populate_lock);
+	if (ret)
+		tce_dma_hook_remove(tbl, &mirror_dma_hook_ops, mirror->mm->mm);
 	return ret;
 }
 
@@ -583,20 +641,23 @@ UIOMMU_EXPORT int uiommu_mirror_unbind(struct uiommu_mirror *mirror)
 	pthread_mutex_unlock(&mirror->populate_lock);
 	if (!tbl)
 		return -ENOENT;
-	mm_dma_quiesce(mirror->mm);
-	uiommu_tce_table_unref(tbl);
+	binding_drop(mirror, tbl);
 	return 0;
 }
 
-UIOMMU_EXPORT int uiommu_mm_handle_fault(struct uiommu_mm *mm, struct uiommu_tce_table *tbl,
+UIOMMU_EXPORT int uiommu_mm_handle_fault(struct uiommu_mm *owner, struct uiommu_tce_table *tbl,
 					 uint64_t ioba)
 {
 	struct uiommu_mirror *m, *found = NULL;
+	struct mirror_mm *mm;
 	unsigned int steps;
 	int ret;
 
-	if (!mm || !tbl)
+	if (!owner || !tbl)
 		return -EINVAL;
+	mm = mirror_mm_of(owner);
+	if (!mm)
+		return -EFAULT; /* no mirror of it was ever made */
 	if (*mirror_tls_driver_locks() || mirror_tls_invalidating() == mm)
 		return -EDEADLK;
 	/*
@@ -621,9 +682,9 @@ UIOMMU_EXPORT int uiommu_mm_handle_fault(struct uiommu_mm *mm, struct uiommu_tce
 	found->fault_users++;
 	pthread_mutex_unlock(&mm->mirrors_lock);
 	/* Called inside the faulting DMA: an invalidation may be waiting for it. */
-	steps = mm_dma_step_out(mm);
+	steps = mm_dma_step_out(owner);
 	ret = uiommu_mirror_populate(found);
-	mm_dma_step_in(mm, steps);
+	mm_dma_step_in(owner, steps);
 	pthread_mutex_lock(&mm->mirrors_lock);
 	if (!--found->fault_users)
 		pthread_cond_broadcast(&mm->mirrors_cond);
@@ -635,12 +696,12 @@ UIOMMU_EXPORT int uiommu_mm_handle_fault(struct uiommu_mm *mm, struct uiommu_tce
 
 void mirror_migrate_hook(void *opaque, uint64_t old_hpa, uint64_t len, bool end)
 {
-	struct uiommu_mm *mm = opaque;
+	struct mirror_mm *mm = opaque;
 	struct uiommu_mirror *m;
 
 	if (end) {
 		for (size_t i = 0; i < mm->mig_n; i++)
-			uiommu_mm_invalidate_range_end(mm, &mm->mig_ranges[i]);
+			mirror_invalidate_end(mm);
 		mm->mig_n = 0;
 		return;
 	}
@@ -679,5 +740,5 @@ void mirror_migrate_hook(void *opaque, uint64_t old_hpa, uint64_t len, bool end)
 	}
 	pthread_mutex_unlock(&mm->mirrors_lock);
 	for (size_t i = 0; i < mm->mig_n; i++)
-		uiommu_mm_invalidate_range_start(mm, &mm->mig_ranges[i]);
+		mirror_invalidate_start(mm, &mm->mig_ranges[i]);
 }

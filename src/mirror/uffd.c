@@ -3,8 +3,11 @@
  * Real events from the kernel: a userfaultfd(2) with the non-cooperative
  * events, registered over the mirrored ranges in write-protect mode (so
  * that no page fault is ever handed to us), and a monitor thread that turns
- * each event into an invalidation. See uiommu_mm_new() for what the kernel
- * waits for and why device accesses are held while an event is pending.
+ * each event into an invalidation. The userfaultfd is the address space's
+ * (opened by uiommu_mm_new(), src/mm/uffd.c); the monitor starts with the
+ * address space's mirror side, on its first notifier. See mirror.h for
+ * what the kernel waits for and why device accesses are held while an
+ * event is pending.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -19,10 +22,6 @@
 #include <unistd.h>
 
 #include "mirror.h"
-
-#define UFFD_EVENTS_NEEDED                                                                  \
-	(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE |   \
-	 UFFD_FEATURE_EVENT_UNMAP)
 
 /* Events read at once; the kernel hands out as many as are queued. */
 #define UFFD_BATCH 32
@@ -51,11 +50,10 @@ struct pending_remove {
 };
 
 struct mirror_uffd {
-	int fd;
+	int fd;			  /* the address space's userfaultfd (not ours to close) */
 	int stop_fd;		  /* eventfd: the monitor's signal to stop */
 	pthread_t thread;
 	pthread_mutex_t reg_lock; /* UFFDIO_(UN)REGISTER and the coverage they follow */
-	uint64_t features;
 	/* The monitor's own (no lock): */
 	struct pending_remove pending[UFFD_PENDING];
 	size_t npending;
@@ -290,7 +288,7 @@ static uint64_t mono_ms(void)
 }
 
 /* End the REMOVEs whose madvise has returned (all of them with @all). */
-static void end_pending(struct uiommu_mm *mm, bool all)
+static void end_pending(struct mirror_mm *mm, bool all)
 {
 	struct mirror_uffd *u = mm->uffd;
 	uint64_t now = mono_ms();
@@ -307,34 +305,34 @@ static void end_pending(struct uiommu_mm *mm, bool all)
 					  "%u ms: ending its invalidation",
 				 (unsigned long long)p->range.start, (unsigned long long)p->range.last,
 				 UFFD_PENDING_MAX_MS);
-		uiommu_mm_invalidate_range_end(mm, &p->range);
+		mirror_invalidate_end(mm);
 		*p = u->pending[--u->npending];
 	}
 }
 
 /* ---- events ---- */
 
-static void invalidate(struct uiommu_mm *mm, uint64_t start, uint64_t last,
+static void invalidate(struct mirror_mm *mm, uint64_t start, uint64_t last,
 		       enum uiommu_mmu_event event)
 {
 	const struct uiommu_mmu_range range = { .start = start, .last = last, .event = event,
 						.flags = UIOMMU_MMU_RANGE_BLOCKABLE };
 
-	if (!uiommu_mm_invalidate_range_start(mm, &range))
-		uiommu_mm_invalidate_range_end(mm, &range);
+	if (!mirror_invalidate_start(mm, &range))
+		mirror_invalidate_end(mm);
 }
 
 /* Invalidate, with PROTECTION_PAGE, the private writable mappings fork made copy-on-write. */
 static bool fork_vma_cb(void *opaque, const struct mirror_vma *vma)
 {
-	struct uiommu_mm *mm = opaque;
+	struct mirror_mm *mm = opaque;
 
 	if (vma->perms[1] == 'w' && vma->perms[3] == 'p')
 		invalidate(mm, vma->start, vma->last, UIOMMU_MMU_NOTIFY_PROTECTION_PAGE);
 	return true;
 }
 
-static void handle_event(struct uiommu_mm *mm, const struct uffd_msg *msg)
+static void handle_event(struct mirror_mm *mm, const struct uffd_msg *msg)
 {
 	struct mirror_uffd *u = mm->uffd;
 
@@ -354,7 +352,7 @@ static void handle_event(struct uiommu_mm *mm, const struct uffd_msg *msg)
 		atomic_fetch_add_explicit(&mm->st_events[1], 1, memory_order_relaxed);
 		if (msg->arg.remove.end <= msg->arg.remove.start)
 			break;
-		if (uiommu_mm_invalidate_range_start(mm, &range))
+		if (mirror_invalidate_start(mm, &range))
 			break;
 		if (u->npending == UFFD_PENDING)
 			end_pending(mm, true);
@@ -401,7 +399,7 @@ static void handle_event(struct uiommu_mm *mm, const struct uffd_msg *msg)
 }
 
 /* Read one batch of queued events and handle it; false when nothing was queued. */
-static bool drain_events(struct uiommu_mm *mm)
+static bool drain_events(struct mirror_mm *mm)
 {
 	struct uffd_msg msgs[UFFD_BATCH];
 	ssize_t n;
@@ -418,7 +416,7 @@ static bool drain_events(struct uiommu_mm *mm)
 
 static void *monitor_thread(void *arg)
 {
-	struct uiommu_mm *mm = arg;
+	struct mirror_mm *mm = arg;
 	struct mirror_uffd *u = mm->uffd;
 
 	for (;;) {
@@ -441,81 +439,36 @@ static void *monitor_thread(void *arg)
 		 * meanwhile is invalidated: then nothing reaches a page the kernel
 		 * goes on to take away once read() has let it go.
 		 */
-		mm_dma_hold(mm);
+		mm_dma_hold(mm->mm);
 		while (drain_events(mm))
 			;
-		mm_dma_release(mm);
+		mm_dma_release(mm->mm);
 		end_pending(mm, false);
 	}
 	end_pending(mm, true);
 	return NULL;
 }
 
-/* ---- open and close ---- */
+/* ---- start and stop ---- */
 
-static int uffd_new_fd(void)
-{
-	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-
-	if (fd < 0 && errno == EPERM) /* vm.unprivileged_userfaultfd = 0: user faults only */
-		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-	if (fd < 0) {
-		int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-
-		if (dev >= 0) {
-			fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
-			close(dev);
-		}
-	}
-	return fd;
-}
-
-int uffd_open(struct uiommu_mm *mm)
+/* Start following the kernel: the monitor, on the address space's userfaultfd (mm/uffd.c). */
+int uffd_open(struct mirror_mm *mm)
 {
 	struct uiommu_ctx *ctx = mm->ctx;
-	struct uffdio_api api = { .api = UFFD_API };
 	struct mirror_uffd *u;
 	sigset_t all, old;
-	int probe, ret;
-
-	/* A failed UFFDIO_API spoils a descriptor: learn the features on a throwaway one. */
-	probe = uffd_new_fd();
-	if (probe < 0) {
-		ctx_err(ctx, "mirror: userfaultfd is not available to this process: %s",
-			strerror(errno));
-		return -EOPNOTSUPP;
-	}
-	ret = ioctl(probe, UFFDIO_API, &api);
-	close(probe);
-	if (ret || (api.features & UFFD_EVENTS_NEEDED) != UFFD_EVENTS_NEEDED) {
-		ctx_err(ctx, "mirror: this kernel's userfaultfd lacks the non-cooperative events "
-			     "(features 0x%llx)", (unsigned long long)api.features);
-		return -EOPNOTSUPP;
-	}
+	int ret;
 
 	u = ctx_alloc(ctx, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
-	u->fd = -1;
-	u->stop_fd = -1;
+	u->fd = mm->mm->uffd;
 	pthread_mutex_init(&u->reg_lock, NULL);
-	u->features = UFFD_EVENTS_NEEDED | (api.features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
-	ret = -ENOMEM;
-	if (ctx_fault(ctx, UIOMMU_FAULT_MAP))
-		goto err;
-	u->fd = uffd_new_fd();
-	if (u->fd < 0)
-		goto err;
-	api = (struct uffdio_api){ .api = UFFD_API, .features = u->features };
-	if (ioctl(u->fd, UFFDIO_API, &api)) {
-		ctx_err(ctx, "mirror: UFFDIO_API failed: %s", strerror(errno));
-		ret = -EOPNOTSUPP;
+	u->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (u->stop_fd < 0) {
+		ret = -ENOMEM;
 		goto err;
 	}
-	u->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (u->stop_fd < 0)
-		goto err;
-
 	mm->uffd = u;
 	/* The monitor takes no signal: they belong to the application's threads. */
 	sigfillset(&all);
@@ -536,14 +489,12 @@ int uffd_open(struct uiommu_mm *mm)
 err:
 	if (u->stop_fd >= 0)
 		close(u->stop_fd);
-	if (u->fd >= 0)
-		close(u->fd);
 	pthread_mutex_destroy(&u->reg_lock);
 	ctx_free(ctx, u);
 	return ret;
 }
 
-void uffd_close(struct uiommu_mm *mm)
+void uffd_close(struct mirror_mm *mm)
 {
 	struct mirror_uffd *u = mm->uffd;
 	struct uiommu_interval_notifier *n;
@@ -569,25 +520,24 @@ void uffd_close(struct uiommu_mm *mm)
 	mm->uffd = NULL;
 	pthread_mutex_unlock(&mm->lock);
 	pthread_mutex_unlock(&u->reg_lock);
-	close(u->stop_fd);
-	close(u->fd);
+	close(u->stop_fd); /* the userfaultfd is the address space's: uiommu_mm_free() closes it */
 	pthread_mutex_destroy(&u->reg_lock);
 	ctx_free(mm->ctx, u);
 }
 
 /* ---- registrations ---- */
 
-void uffd_reg_lock(struct uiommu_mm *mm)
+void uffd_reg_lock(struct mirror_mm *mm)
 {
 	pthread_mutex_lock(&mm->uffd->reg_lock);
 }
 
-void uffd_reg_unlock(struct uiommu_mm *mm)
+void uffd_reg_unlock(struct mirror_mm *mm)
 {
 	pthread_mutex_unlock(&mm->uffd->reg_lock);
 }
 
-int uffd_register(struct uiommu_mm *mm, uint64_t start, uint64_t last)
+int uffd_register(struct mirror_mm *mm, uint64_t start, uint64_t last)
 {
 	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_WP };
 	uint64_t first = page_down(start);
@@ -621,7 +571,7 @@ int uffd_register(struct uiommu_mm *mm, uint64_t start, uint64_t last)
  * intervals come in order of start, so the gaps between their page spans
  * are the runs to unregister. Under reg_lock (the caller's).
  */
-void uffd_unregister_uncovered(struct uiommu_mm *mm, uint64_t start, uint64_t last)
+void uffd_unregister_uncovered(struct mirror_mm *mm, uint64_t start, uint64_t last)
 {
 	uint64_t cursor = page_down(start), end = page_last(MIN(last, (uint64_t)INTPTR_MAX));
 	struct uiommu_interval_notifier *n, *d;

@@ -363,7 +363,8 @@ static unsigned int entry_tce_slow(struct uiommu_pe *pe, const struct uiommu_tce
 
 unsigned int pe_translate_rcu(struct uiommu_pe *pe, uint64_t ioba, uint64_t len,
 			      enum uiommu_dma_dir dir, struct pe_xlate *x, unsigned int max,
-			      unsigned int *ret_n, struct pe_dma_stats *st)
+			      unsigned int *ret_n, struct pe_dma_stats *st,
+			      struct uiommu_tce_table **ret_tbl)
 {
 	const uint64_t need = dir == UIOMMU_DMA_TO_DEVICE ? UIOMMU_TCE_READ : UIOMMU_TCE_WRITE;
 	uint32_t eeh = atomic_load_explicit(&pe->eeh, memory_order_acquire);
@@ -373,6 +374,7 @@ unsigned int pe_translate_rcu(struct uiommu_pe *pe, uint64_t ioba, uint64_t len,
 	int num;
 
 	*ret_n = 0;
+	*ret_tbl = NULL;
 	x[0].window = -1;
 	x[0].flags = 0;
 	x[0].tce = 0;
@@ -394,6 +396,7 @@ unsigned int pe_translate_rcu(struct uiommu_pe *pe, uint64_t ioba, uint64_t len,
 	num = window_of(pe, ioba, &tbl);
 	if (unlikely(num < 0))
 		return UIOMMU_DMA_FAULT_NO_WINDOW;
+	*ret_tbl = tbl;
 	mode = atomic_load_explicit(&pe->cache_mode, memory_order_relaxed);
 	page_mask = (1ULL << pe->tve[num].page_shift) - 1;
 	bus_last = pe->tve[num].bus_last;

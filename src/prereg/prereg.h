@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Private state of address spaces and preregistered memory (src/prereg/).
- * See uiommu/prereg.h and doc/design/vfio.md.
+ * Private state of preregistered memory (src/prereg/). See
+ * uiommu/prereg.h and doc/design/vfio.md.
  *
- * An address space's regions are an RCU-published, copy-on-write sorted
- * array (core/rcu_array.h) keyed by user address: lookups are a binary
- * search inside an RCU read-side section, with no lock. Registrations are
- * serialized by the address space's lock, which also guards each region's
- * used count (written under it, read atomically by info).
+ * The regions of an address space hang off its MM_EXT_PREREG slot
+ * (struct prereg_state, made by its first registration; uiommu_mm_free()
+ * asks prereg_state_busy() first). They are an RCU-published, copy-on-write
+ * sorted array (core/rcu_array.h) keyed by user address: lookups are a
+ * binary search inside an RCU read-side section, with no lock.
+ * Registrations are serialized by the prereg_state's lock, which also guards
+ * each region's used count (written under it, read atomically by info).
  *
  * Removing a region from the array allocates the new array. So that the
  * last put never fails for want of memory, a region whose array could not
@@ -23,18 +25,16 @@
 
 #include "../internal.h"
 
-struct uiommu_prereg_mm {
+/* The preregistered side of an address space (Linux mm->context.iommu_group_mem_list). */
+struct prereg_state {
 	struct uiommu_ctx *ctx;
 	pthread_mutex_t lock;		    /* registrations, used counts */
 	struct rcu_array *_Atomic regions;  /* by ua; ptr: struct uiommu_prereg */
 	uint64_t nregions;		    /* live regions, under lock */
-	_Atomic uint32_t users;		    /* bound containers and threads using it */
-	unsigned int fork_gen;		    /* the process it belongs to */
-	bool process;			    /* the context's process address space */
 };
 
 struct uiommu_prereg {
-	struct uiommu_prereg_mm *mm;
+	struct prereg_state *ps;
 	struct uiommu_ctx *ctx;		/* for a free deferred past the address space */
 	uint64_t ua, last;		/* inclusive */
 	unsigned int page_shift;	/* largest IOMMU page it backs (Linux pageshift) */
@@ -45,14 +45,5 @@ struct uiommu_prereg {
 	struct rcu_node rcu;
 };
 
-/* mm.c */
-/* The fork generation of this process (bumped in every fork() child). */
-unsigned int prereg_fork_gen(void);
-/* Register the fork handler; once per process, before the first address space. */
-void prereg_fork_setup(void);
-
-/* region.c */
-/* Free every region of @mm (dead ones and, at context teardown, any left). */
-void prereg_regions_fini(struct uiommu_prereg_mm *mm);
 
 #endif /* UIOMMU_PREREG_PRIV_H */

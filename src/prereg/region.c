@@ -22,12 +22,17 @@ static inline bool region_live(const struct uiommu_prereg *mem)
 				    memory_order_acquire) != 0;
 }
 
-struct uiommu_prereg *prereg_lookup_rcu(struct uiommu_prereg_mm *mm, uint64_t ua, uint64_t size)
+struct uiommu_prereg *prereg_lookup_rcu(struct uiommu_mm *mm, uint64_t ua, uint64_t size)
 {
-	const struct rcu_array *a = rcu_deref(mm->regions);
-	size_t i = rcu_array_find(a, ua);
+	const struct prereg_state *ps = ext_get(&mm->ext[MM_EXT_PREREG]);
+	const struct rcu_array *a;
 	struct uiommu_prereg *mem;
+	size_t i;
 
+	if (unlikely(!ps))
+		return NULL;
+	a = rcu_deref(ps->regions);
+	i = rcu_array_find(a, ua);
 	if (i == SIZE_MAX)
 		return NULL;
 	mem = a->e[i].ptr;
@@ -87,7 +92,7 @@ void prereg_range(const struct uiommu_prereg *mem, uint64_t *ret_ua, uint64_t *r
 	*ret_last = mem->last;
 }
 
-/* ---- the array of regions, under mm->lock ---- */
+/* ---- the array of regions, under ps->lock ---- */
 
 static void region_free(struct uiommu_prereg *mem)
 {
@@ -108,10 +113,10 @@ static void region_free_rcu(struct rcu_node *node)
  * freed after a grace period once the copy is published; -ENOMEM leaves
  * everything as it was.
  */
-static int regions_rebuild(struct uiommu_prereg_mm *mm, struct uiommu_prereg *skip,
+static int regions_rebuild(struct prereg_state *ps, struct uiommu_prereg *skip,
 			   struct uiommu_prereg *add, struct rcu_array **ret)
 {
-	const struct rcu_array *old = atomic_load_explicit(&mm->regions, memory_order_relaxed);
+	const struct rcu_array *old = atomic_load_explicit(&ps->regions, memory_order_relaxed);
 	size_t n = old ? old->n : 0, nn = add != NULL, j = 0;
 	struct rcu_array *a;
 	bool placed = add == NULL;
@@ -124,11 +129,11 @@ static int regions_rebuild(struct uiommu_prereg_mm *mm, struct uiommu_prereg *sk
 	*ret = NULL;
 	if (!nn)
 		return 0;
-	a = ctx_alloc(mm->ctx, sizeof(*a) + nn * sizeof(a->e[0]));
+	a = ctx_alloc(ps->ctx, sizeof(*a) + nn * sizeof(a->e[0]));
 	if (!a)
 		return -ENOMEM;
 	a->n = nn;
-	a->ctx = mm->ctx;
+	a->ctx = ps->ctx;
 	for (size_t i = 0; i < n; i++) {
 		struct uiommu_prereg *m = old->e[i].ptr;
 
@@ -147,9 +152,9 @@ static int regions_rebuild(struct uiommu_prereg_mm *mm, struct uiommu_prereg *sk
 }
 
 /* Publish @a (from regions_rebuild()) and free, after a grace period, what it dropped. */
-static void regions_publish(struct uiommu_prereg_mm *mm, struct rcu_array *a, struct uiommu_prereg *skip)
+static void regions_publish(struct prereg_state *ps, struct rcu_array *a, struct uiommu_prereg *skip)
 {
-	const struct rcu_array *old = atomic_load_explicit(&mm->regions, memory_order_relaxed);
+	const struct rcu_array *old = atomic_load_explicit(&ps->regions, memory_order_relaxed);
 
 	for (size_t i = 0; old && i < old->n; i++) {
 		struct uiommu_prereg *m = old->e[i].ptr;
@@ -157,17 +162,60 @@ static void regions_publish(struct uiommu_prereg_mm *mm, struct rcu_array *a, st
 		if (m == skip || !region_live(m))
 			rcu_defer(&m->rcu, region_free_rcu);
 	}
-	rcu_array_publish(&mm->regions, a);
+	rcu_array_publish(&ps->regions, a);
 }
 
-void prereg_regions_fini(struct uiommu_prereg_mm *mm)
-{
-	struct rcu_array *a = atomic_load_explicit(&mm->regions, memory_order_relaxed);
+/* ---- the preregistered side of an address space ---- */
 
+/*
+ * The MM_EXT_PREREG finaliser: free every region (dead ones and, at context
+ * teardown, any left: uiommu_ctx_free() reported them), then the state.
+ */
+static void prereg_state_fini(void *owner, void *state)
+{
+	struct prereg_state *ps = state;
+	struct rcu_array *a = atomic_load_explicit(&ps->regions, memory_order_relaxed);
+
+	(void)owner;
 	for (size_t i = 0; a && i < a->n; i++)
 		region_free(a->e[i].ptr);
 	rcu_array_discard(a);
-	mm->regions = NULL;
+	pthread_mutex_destroy(&ps->lock);
+	ctx_free(ps->ctx, ps);
+}
+
+/* uiommu_mm_free() asks first: not while regions are registered. */
+static int prereg_state_busy(struct uiommu_mm *mm, void *state)
+{
+	struct prereg_state *ps = state;
+	uint64_t nregions;
+
+	pthread_mutex_lock(&ps->lock);
+	nregions = ps->nregions;
+	pthread_mutex_unlock(&ps->lock);
+	if (!nregions)
+		return 0;
+	ctx_warn(mm->ctx, "address space not freed: %llu preregistered regions remain",
+		 (unsigned long long)nregions);
+	return -EBUSY;
+}
+
+/* The preregistered side of @mm, made on first use; NULL if out of memory. */
+static struct prereg_state *prereg_state_get(struct uiommu_mm *mm)
+{
+	struct prereg_state *ps = ext_get(&mm->ext[MM_EXT_PREREG]), *won;
+
+	if (likely(ps))
+		return ps;
+	ps = ctx_alloc(mm->ctx, sizeof(*ps));
+	if (!ps)
+		return NULL;
+	ps->ctx = mm->ctx;
+	pthread_mutex_init(&ps->lock, NULL);
+	won = mm_ext_install(mm, MM_EXT_PREREG, ps, prereg_state_fini, prereg_state_busy);
+	if (won != ps)
+		prereg_state_fini(mm, ps);
+	return won;
 }
 
 /* ---- pinning, one piece per region mapping or hostmem buffer ---- */
@@ -237,11 +285,12 @@ err:
 
 /* ---- public ---- */
 
-UIOMMU_EXPORT int uiommu_prereg_new(struct uiommu_prereg_mm *mm, uint64_t ua, uint64_t size,
+UIOMMU_EXPORT int uiommu_prereg_new(struct uiommu_mm *mm, uint64_t ua, uint64_t size,
 				    struct uiommu_prereg **ret_mem)
 {
 	struct uiommu_ctx *ctx;
 	struct uiommu_prereg *mem;
+	struct prereg_state *ps;
 	struct rcu_array *a;
 	const struct rcu_array *old;
 	uint64_t page_size, last, n;
@@ -273,12 +322,13 @@ UIOMMU_EXPORT int uiommu_prereg_new(struct uiommu_prereg_mm *mm, uint64_t ua, ui
 				 uiommu_resource_name(UIOMMU_RES_LOCKED_BYTES));
 		goto err_uncharge;
 	}
-	mem = ctx_alloc(ctx, sizeof(*mem));
+	ps = prereg_state_get(mm);
+	mem = ps ? ctx_alloc(ctx, sizeof(*mem)) : NULL;
 	if (!mem) {
 		ret = -ENOMEM;
 		goto err_unpin;
 	}
-	mem->mm = mm;
+	mem->ps = ps;
 	mem->ctx = ctx;
 	mem->ua = ua;
 	mem->last = last;
@@ -301,13 +351,13 @@ UIOMMU_EXPORT int uiommu_prereg_new(struct uiommu_prereg_mm *mm, uint64_t ua, ui
 	atomic_init(&mem->mapped, 1);
 	atomic_init(&mem->used, 1);
 
-	pthread_mutex_lock(&mm->lock);
-	old = atomic_load_explicit(&mm->regions, memory_order_relaxed);
+	pthread_mutex_lock(&ps->lock);
+	old = atomic_load_explicit(&ps->regions, memory_order_relaxed);
 	for (size_t i = 0; old && i < old->n; i++) {
 		struct uiommu_prereg *m = old->e[i].ptr;
 
 		if (region_live(m) && range_overlaps(ua, last, m->ua, m->last)) {
-			pthread_mutex_unlock(&mm->lock);
+			pthread_mutex_unlock(&ps->lock);
 			ctx_guest_error(ctx, "prereg of 0x%llx+0x%llx overlaps 0x%llx+0x%llx",
 					(unsigned long long)ua, (unsigned long long)size,
 					(unsigned long long)m->ua,
@@ -316,14 +366,14 @@ UIOMMU_EXPORT int uiommu_prereg_new(struct uiommu_prereg_mm *mm, uint64_t ua, ui
 			goto err_free;
 		}
 	}
-	ret = regions_rebuild(mm, NULL, mem, &a);
+	ret = regions_rebuild(ps, NULL, mem, &a);
 	if (ret) {
-		pthread_mutex_unlock(&mm->lock);
+		pthread_mutex_unlock(&ps->lock);
 		goto err_free;
 	}
-	regions_publish(mm, a, NULL);
-	mm->nregions++;
-	pthread_mutex_unlock(&mm->lock);
+	regions_publish(ps, a, NULL);
+	ps->nregions++;
+	pthread_mutex_unlock(&ps->lock);
 	*ret_mem = mem;
 	return 0;
 
@@ -336,17 +386,21 @@ err_uncharge:
 	return ret;
 }
 
-UIOMMU_EXPORT int uiommu_prereg_get(struct uiommu_prereg_mm *mm, uint64_t ua, uint64_t size,
+UIOMMU_EXPORT int uiommu_prereg_get(struct uiommu_mm *mm, uint64_t ua, uint64_t size,
 				    struct uiommu_prereg **ret_mem)
 {
 	const struct rcu_array *a;
+	struct prereg_state *ps;
 	size_t i;
 	int ret = -ENOENT;
 
 	if (!mm || !ret_mem)
 		return -EINVAL;
-	pthread_mutex_lock(&mm->lock);
-	a = atomic_load_explicit(&mm->regions, memory_order_relaxed);
+	ps = ext_get(&mm->ext[MM_EXT_PREREG]);
+	if (!ps)
+		return -ENOENT; /* nothing was ever registered */
+	pthread_mutex_lock(&ps->lock);
+	a = atomic_load_explicit(&ps->regions, memory_order_relaxed);
 	i = rcu_array_find(a, ua);
 	if (i != SIZE_MAX && size) {
 		struct uiommu_prereg *mem = a->e[i].ptr;
@@ -357,49 +411,49 @@ UIOMMU_EXPORT int uiommu_prereg_get(struct uiommu_prereg_mm *mm, uint64_t ua, ui
 			ret = 0;
 		}
 	}
-	pthread_mutex_unlock(&mm->lock);
+	pthread_mutex_unlock(&ps->lock);
 	return ret;
 }
 
 UIOMMU_EXPORT int uiommu_prereg_put(struct uiommu_prereg *mem)
 {
-	struct uiommu_prereg_mm *mm;
+	struct prereg_state *ps;
 	struct uiommu_ctx *ctx;
 	struct rcu_array *a;
 	uint64_t idle = 1, used, ua, last;
 
 	if (!mem)
 		return -EINVAL;
-	mm = mem->mm;
-	ctx = mm->ctx;
+	ps = mem->ps;
+	ctx = ps->ctx;
 	ua = mem->ua; /* @mem may be freed once it is out of the array */
 	last = mem->last;
-	pthread_mutex_lock(&mm->lock);
+	pthread_mutex_lock(&ps->lock);
 	used = atomic_load_explicit(&mem->used, memory_order_relaxed);
 	if (used > 1) {
 		atomic_store_explicit(&mem->used, used - 1, memory_order_relaxed);
-		pthread_mutex_unlock(&mm->lock);
+		pthread_mutex_unlock(&ps->lock);
 		return 0;
 	}
 	/* The last registration: only an idle region dies (Linux: -EBUSY, used restored). */
 	if (!atomic_compare_exchange_strong_explicit(&mem->mapped, &idle, 0, memory_order_acq_rel,
 						     memory_order_acquire)) {
-		pthread_mutex_unlock(&mm->lock);
+		pthread_mutex_unlock(&ps->lock);
 		return -EBUSY;
 	}
 	atomic_store_explicit(&mem->used, 0, memory_order_relaxed);
-	mm->nregions--;
+	ps->nregions--;
 	/* If the smaller array cannot be had, the dead region waits in place for the next edit. */
-	if (!regions_rebuild(mm, mem, NULL, &a))
-		regions_publish(mm, a, mem);
-	pthread_mutex_unlock(&mm->lock);
+	if (!regions_rebuild(ps, mem, NULL, &a))
+		regions_publish(ps, a, mem);
+	pthread_mutex_unlock(&ps->lock);
 
 	unpin_pieces(ctx, ua, last);
 	ctx_uncharge(ctx, UIOMMU_RES_PREREG_REGIONS, 1);
 	return 0;
 }
 
-UIOMMU_EXPORT int uiommu_prereg_lookup(struct uiommu_prereg_mm *mm, uint64_t ua, uint64_t size,
+UIOMMU_EXPORT int uiommu_prereg_lookup(struct uiommu_mm *mm, uint64_t ua, uint64_t size,
 				       struct uiommu_prereg **ret_mem)
 {
 	struct uiommu_prereg *mem;

@@ -47,7 +47,21 @@ struct kill_slot {
 	void *_Atomic opaque;
 };
 
+/*
+ * A DMA hook slot (tce_dma_hook_add()). Readers (a device's DMA chunk,
+ * inside RCU) load ops with acquire and then opaque; users counts the
+ * adds of the same pair, under kill_lock.
+ */
+struct dma_hook_slot {
+	const struct tce_dma_hook_ops *_Atomic ops;
+	void *_Atomic opaque;
+	unsigned int users;
+};
+
 struct uiommu_tce_table {
+	/* First: read inline by the DMA path (tce_dma_hooked(), internal.h). */
+	struct tce_table_dma dma;
+
 	/* Read by every walk; set once at creation. */
 	uintptr_t hva_delta;	       /* host pointer of a library hpa: hpa + hva_delta */
 	_Atomic uint64_t *root;	       /* first level of the hardware table */
@@ -76,8 +90,9 @@ struct uiommu_tce_table {
 	uint64_t allocated_size; /* charged to UIOMMU_RES_TABLE_BYTES */
 	uint64_t base_hpa;
 	uint64_t ua_base_hpa;
-	pthread_mutex_t kill_lock; /* serializes link and unlink */
+	pthread_mutex_t kill_lock; /* serializes link and unlink, and the DMA hooks' */
 	struct kill_slot kill[UIOMMU_TCE_KILL_LINKS_MAX];
+	struct dma_hook_slot dma_hook[TCE_DMA_HOOKS_MAX]; /* in use below dma.nhooks */
 };
 
 /* kill.c */

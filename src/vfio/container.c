@@ -60,21 +60,21 @@ int vfio_iommu_check(struct uiommu_vfio_container *c)
 	if (!c->type)
 		return -EINVAL;
 	/* Linux: "prevent one userspace from manipulating another userspace mm". */
-	if (c->mm && c->mm != uiommu_prereg_mm_current(c->ctx))
+	if (c->mm && c->mm != uiommu_mm_current(c->ctx))
 		return -EPERM;
 	return 0;
 }
 
 int vfio_mm_set(struct uiommu_vfio_container *c)
 {
-	struct uiommu_prereg_mm *cur = NULL;
-	int ret = prereg_mm_current(c->ctx, &cur);
+	struct uiommu_mm *cur = NULL;
+	int ret = mm_current(c->ctx, &cur);
 
 	if (c->mm)
 		return c->mm == cur ? 0 : -EPERM;
 	if (ret) /* -EPERM: a fork() child has no address space in this context */
 		return ret;
-	prereg_mm_hold(cur);
+	mm_hold(cur);
 	c->mm = cur;
 	return 0;
 }
@@ -162,7 +162,7 @@ static void iommu_release_locked(struct uiommu_vfio_container *c)
 	c->enabled = false;
 	c->def_window_pending = false;
 	if (c->mm)
-		prereg_mm_unhold(c->mm);
+		mm_unhold(c->mm);
 	c->mm = NULL;
 	c->type = 0;
 	c->v2 = false;
@@ -445,7 +445,7 @@ UIOMMU_EXPORT int uiommu_vfio_info(struct uiommu_vfio_container *c,
 		return -EINVAL;
 	size = ret_info->size;
 	pthread_rwlock_rdlock(&c->lock);
-	if (c->type && c->mm && c->mm != uiommu_prereg_mm_current(c->ctx)) {
+	if (c->type && c->mm && c->mm != uiommu_mm_current(c->ctx)) {
 		ret = -EPERM;
 		goto out;
 	}

@@ -57,7 +57,7 @@ static int iommu_precheck(struct uiommu_vfio_container *c, unsigned long request
 		if (!c->v2)
 			ret = -ENOTTY;
 		else if (!c->mm)
-			ret = prereg_mm_current(c->ctx, &(struct uiommu_prereg_mm *){ NULL });
+			ret = mm_current(c->ctx, &(struct uiommu_mm *){ NULL });
 		break;
 	case VFIO_EEH_PE_OP:
 		/* The first group's PE is looked up before the struct is read. */

@@ -81,7 +81,7 @@ struct uiommu_vfio_container {
 	bool enabled;
 	bool def_window_pending;
 	uint64_t enable_charge;		/* v1: bytes ENABLE charged */
-	struct uiommu_prereg_mm *mm;		/* the bound address space, held */
+	struct uiommu_mm *mm;		/* the bound address space, held */
 	struct vfio_window win[UIOMMU_TABLE_GROUP_MAX_TABLES];
 	/* Registrations this container holds, by ua; ptr: struct vfio_hold. */
 	struct rcu_array *_Atomic prereg;

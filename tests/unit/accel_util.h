@@ -100,7 +100,7 @@ static inline uint64_t acc_mapped(struct acc_fx *f)
 	struct uiommu_prereg *mem = NULL;
 	struct uiommu_prereg_info ri = { .size = sizeof(ri) };
 
-	assert_int_equal(uiommu_prereg_lookup(uiommu_prereg_mm_current(f->ctx), acc_ua(f, 0), ACC_RAM,
+	assert_int_equal(uiommu_prereg_lookup(uiommu_mm_current(f->ctx), acc_ua(f, 0), ACC_RAM,
 					      &mem), 0);
 	assert_int_equal(uiommu_prereg_info(mem, &ri), 0);
 	return ri.mapped;

@@ -286,9 +286,9 @@ static bool deferred(struct uiommu_mm *mm, struct uiommu_interval_notifier *sub)
 {
 	bool d;
 
-	pthread_mutex_lock(&mm->lock);
+	pthread_mutex_lock(&mirror_mm_of(mm)->lock);
 	d = sub->on_deferred;
-	pthread_mutex_unlock(&mm->lock);
+	pthread_mutex_unlock(&mirror_mm_of(mm)->lock);
 	return d;
 }
 
@@ -776,8 +776,8 @@ static void test_mirror_retry_and_busy(void **state)
 	in.mm = mm;
 	in.ua = (uintptr_t)hva;
 	in.times = 3;
-	mm->test_populate_opaque = &in;
-	mm->test_populate_hook = inject_hook;
+	mirror_mm_of(mm)->test_populate_opaque = &in;
+	mirror_mm_of(mm)->test_populate_hook = inject_hook;
 	/* Three invalidations race the population: three retries, then it commits. */
 	assert_int_equal(uiommu_mirror_populate(m), 0);
 	assert_int_equal(minfo(m).retries, 3);
@@ -792,7 +792,7 @@ static void test_mirror_retry_and_busy(void **state)
 	assert_true(minfo(m).retries > 4);
 	assert_int_equal(uiommu_ctx_set_limit(ctx, UIOMMU_RES_MIRROR_BUSY_MS, 0), 0);
 	assert_int_equal(uiommu_mirror_populate(m), -EBUSY);
-	mm->test_populate_hook = NULL;
+	mirror_mm_of(mm)->test_populate_hook = NULL;
 	assert_int_equal(uiommu_mirror_populate(m), 0);
 	assert_int_equal(uiommu_mirror_free(m), 0);
 	assert_int_equal(uiommu_mm_free(mm), 0);
@@ -929,12 +929,12 @@ static void test_mirror_bind(void **state)
 		assert_int_equal(uiommu_mirror_populate(m2), 0);
 		assert_int_equal(uiommu_mm_invalidate(mm, (uintptr_t)hva, PAGE,
 						      UIOMMU_MMU_NOTIFY_CLEAR), 0);
-		mm->test_populate_opaque = &in;
-		mm->test_populate_hook = inject_hook;
+		mirror_mm_of(mm)->test_populate_opaque = &in;
+		mirror_mm_of(mm)->test_populate_hook = inject_hook;
 		uiommu_mm_dma_begin(mm);
 		assert_int_equal(uiommu_mm_handle_fault(mm, tbl, ioba + 3 * PAGE), 0);
 		uiommu_mm_dma_end(mm);
-		mm->test_populate_hook = NULL;
+		mirror_mm_of(mm)->test_populate_hook = NULL;
 		assert_int_equal(in.done, 1);
 		assert_false(uiommu_mirror_valid(m2));
 		assert_int_equal(dev_read(ctx, mm, tbl, ioba + 3 * PAGE, buf, 9), 0);
@@ -1060,6 +1060,97 @@ static void test_mirror_migrate(void **state)
 	test_ctx_free(ctx);
 }
 
+/* ---- one address space: preregistered memory and mirrors (mm.h) ---- */
+
+static void test_mm_prereg_and_mirror(void **state)
+{
+	struct uiommu_ctx *ctx = test_ctx_new();
+	struct uiommu_interval_notifier *sub;
+	struct uiommu_mm *mm, *many[9];
+	struct uiommu_mirror *m, *mirrors[9];
+	struct uiommu_tce_table *tbl;
+	struct uiommu_prereg *mem, *found;
+	struct rec rec;
+	uint64_t hpa;
+	char *hva;
+
+	(void)state;
+	rec_init(&rec);
+	assert_int_equal(uiommu_ram_create(ctx, 1 * MiB, &hpa, (void **)&hva), 0);
+	assert_int_equal(uiommu_tce_table_new(ctx, 0, 12, 1ULL << 30, 2, &tbl), 0);
+	assert_int_equal(uiommu_mm_new(ctx, 0, &mm), 0);
+	assert_int_equal(ctx_usage(ctx, UIOMMU_RES_ADDRESS_SPACES), 1);
+	/* Before any registration or notifier: nothing to find, nothing to tell. */
+	assert_int_equal(uiommu_prereg_lookup(mm, (uintptr_t)hva, PAGE, &found), -ENOENT);
+	assert_int_equal(uiommu_prereg_get(mm, (uintptr_t)hva, 64 * KiB, &found), -ENOENT);
+	assert_int_equal(uiommu_mm_invalidate(mm, (uintptr_t)hva, PAGE, UIOMMU_MMU_NOTIFY_CLEAR), 0);
+	assert_int_equal(mm_seq(mm), 2);
+	assert_int_equal(uiommu_mm_handle_fault(mm, tbl, 0), -EFAULT);
+
+	/* The same address space holds a registration and a mirror. */
+	assert_int_equal(uiommu_prereg_new(mm, (uintptr_t)hva, 64 * KiB, &mem), 0);
+	assert_int_equal(uiommu_prereg_lookup(mm, (uintptr_t)hva + PAGE, PAGE, &found), 0);
+	assert_ptr_equal(found, mem);
+	assert_int_equal(uiommu_mirror_new(mm, hva + 512 * KiB, 64 * KiB, 0, &m), 0);
+	assert_int_equal(uiommu_mirror_bind(m, tbl, 0, 0), 0);
+	assert_int_equal(uiommu_mirror_populate(m), 0);
+	assert_int_equal(uiommu_interval_notifier_insert(mm, (uintptr_t)hva, MiB, &rec_ops, &rec,
+							 &sub), 0);
+	assert_int_equal(ctx_usage(ctx, UIOMMU_RES_ADDRESS_SPACES), 1);
+
+	/* A registration remains: the free refuses and does nothing (no release). */
+	assert_int_equal(uiommu_mm_free(mm), -EBUSY);
+	assert_int_equal(rec.calls, 0);
+	assert_true(uiommu_mirror_valid(m));
+	assert_int_equal(uiommu_prereg_put(mem), 0);
+	/* Now it goes: the mirrors get the full-range release, then nothing new. */
+	assert_int_equal(uiommu_mm_free(mm), 0);
+	assert_int_equal(rec.calls, 1);
+	assert_int_equal(rec.last_range.event, UIOMMU_MMU_NOTIFY_RELEASE);
+	assert_false(uiommu_mirror_valid(m));
+	assert_int_equal(uiommu_mirror_populate(m), -EFAULT);
+	/* Its memory stays while notifiers remain (mmgrab), charged once. */
+	assert_int_equal(ctx_usage(ctx, UIOMMU_RES_ADDRESS_SPACES), 1);
+	assert_int_equal(uiommu_mm_invalidate_range_start(mm, &(struct uiommu_mmu_range){
+				.start = 0, .last = 1, .event = UIOMMU_MMU_NOTIFY_CLEAR }), -EINVAL);
+	assert_int_equal(uiommu_mirror_new(mm, hva, 64 * KiB, 0, &mirrors[0]), -EINVAL);
+	assert_int_equal(uiommu_interval_notifier_remove(sub), 0);
+	assert_int_equal(uiommu_mirror_free(m), 0);
+	assert_int_equal(ctx_usage(ctx, UIOMMU_RES_ADDRESS_SPACES), 0);
+
+	/* A table takes the hooks of 8 address spaces; the 9th binding is refused. */
+	for (int i = 0; i < 9; i++) {
+		assert_int_equal(uiommu_mm_new(ctx, 0, &many[i]), 0);
+		assert_int_equal(uiommu_mirror_new(many[i], hva + (uint64_t)i * 64 * KiB, 64 * KiB,
+						   0, &mirrors[i]), 0);
+		assert_int_equal(uiommu_mirror_bind(mirrors[i], tbl, (uint64_t)i * 64 * KiB, 0),
+				 i < 8 ? 0 : -ENOSPC);
+	}
+	/* One more mirror of a hooked address space shares its hook. */
+	assert_int_equal(uiommu_mirror_new(many[0], hva + 576 * KiB, 64 * KiB, 0, &m), 0);
+	assert_int_equal(uiommu_mirror_bind(m, tbl, 576 * KiB, 0), 0);
+	assert_int_equal(uiommu_mirror_unbind(m), 0);
+	assert_int_equal(uiommu_mirror_free(m), 0);
+	assert_int_equal(uiommu_mirror_unbind(mirrors[3]), 0);
+	assert_int_equal(uiommu_mirror_bind(mirrors[8], tbl, 8 * 64 * KiB, 0), 0);
+	for (int i = 0; i < 9; i++) {
+		assert_int_equal(uiommu_mirror_free(mirrors[i]), 0);
+		assert_int_equal(uiommu_mm_free(many[i]), 0);
+	}
+
+	/* The first invalidation of an address space makes its mirror side: may be -ENOMEM. */
+	assert_int_equal(uiommu_mm_new(ctx, 0, &mm), 0);
+	assert_int_equal(uiommu_ctx_inject_fault(ctx, 1, UIOMMU_FAULT_HEAP), 0);
+	assert_int_equal(uiommu_mm_invalidate_range_start(mm, &(struct uiommu_mmu_range){
+				.start = 0, .last = 1, .event = UIOMMU_MMU_NOTIFY_CLEAR }), -ENOMEM);
+	assert_int_equal(uiommu_ctx_inject_fault(ctx, 0, 0), 0);
+	assert_int_equal(uiommu_mm_free(mm), 0);
+
+	assert_null(uiommu_tce_table_unref(tbl));
+	assert_int_equal(uiommu_ram_remove(ctx, hpa), 0);
+	test_ctx_free(ctx);
+}
+
 /* ---- fault injection: every allocation of the mirror's paths ---- */
 
 static int mirror_scenario(struct uiommu_ctx *ctx, char *hva, uint64_t hpa)
@@ -1126,6 +1217,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_notifier_errors),
+		cmocka_unit_test(test_mm_prereg_and_mirror),
 		cmocka_unit_test(test_notifier_seq),
 		cmocka_unit_test(test_notifier_deferred_insert),
 		cmocka_unit_test(test_notifier_waits),

@@ -5,10 +5,14 @@
  * invalidated range from the device's fault handler, the TCE cache's strict
  * mode proves that after an invalidation returns no device reaches the old
  * pages, a device without fault mode faults as on any bad DMA, migration
- * moves the device to the new hpa, and (with userfaultfd) munmap ends the
- * device's access.
+ * moves the device to the new hpa, (with userfaultfd) munmap ends the
+ * device's access, and a device that does not bracket its DMA at all is
+ * held while the kernel takes a page away, by the DMA hook the binding
+ * registered on the window's table.
  */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
 
 #include "test_util.h"
@@ -160,34 +164,50 @@ static void test_device_fault_mode(void **state)
 	rig_free(&r);
 }
 
+/* Can this process follow the kernel (UIOMMU_MM_USERFAULTFD)? */
+static bool uffd_available(void)
+{
+	struct uiommu_ctx *ctx = test_ctx_new();
+	struct uiommu_mm *probe;
+	bool ok = !uiommu_mm_new(ctx, UIOMMU_MM_USERFAULTFD, &probe);
+
+	if (ok)
+		uiommu_mm_free(probe);
+	uiommu_ctx_free(ctx);
+	return ok;
+}
+
+/*
+ * The rig following the kernel, and 64 KiB of this process's own mapping
+ * of a 256 KiB RAM region's memfd (*@ret_fd, at *@ret_hpa).
+ */
+static char *uffd_rig_new(struct rig *r, int *ret_fd, uint64_t *ret_hpa)
+{
+	char *ua;
+
+	rig_new(r, UIOMMU_MM_USERFAULTFD);
+	*ret_fd = memfd_create("mirror-device", MFD_CLOEXEC);
+	assert_true(*ret_fd >= 0);
+	assert_int_equal(ftruncate(*ret_fd, 256 * KiB), 0);
+	assert_int_equal(uiommu_ram_add(r->ctx, *ret_fd, 0, 256 * KiB, NULL, ret_hpa), 0);
+	ua = mmap(NULL, 64 * KiB, PROT_READ | PROT_WRITE, MAP_SHARED, *ret_fd, 0);
+	assert_true(ua != MAP_FAILED);
+	return ua;
+}
+
 static void test_device_munmap(void **state)
 {
 	struct uiommu_dma_fault f = { .size = sizeof(f) };
 	struct uiommu_mirror *m;
-	struct uiommu_mm *probe;
 	struct rig r;
 	uint64_t hpa;
 	char *ua, buf[16];
 	int fd;
 
 	(void)state;
-	{
-		struct uiommu_ctx *ctx = test_ctx_new();
-
-		if (uiommu_mm_new(ctx, UIOMMU_MM_USERFAULTFD, &probe)) {
-			uiommu_ctx_free(ctx);
-			skip();
-		}
-		uiommu_mm_free(probe);
-		uiommu_ctx_free(ctx);
-	}
-	rig_new(&r, UIOMMU_MM_USERFAULTFD);
-	fd = memfd_create("mirror-device", MFD_CLOEXEC);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, 256 * KiB), 0);
-	assert_int_equal(uiommu_ram_add(r.ctx, fd, 0, 256 * KiB, NULL, &hpa), 0);
-	ua = mmap(NULL, 64 * KiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	assert_true(ua != MAP_FAILED);
+	if (!uffd_available())
+		skip();
+	ua = uffd_rig_new(&r, &fd, &hpa);
 	assert_int_equal(uiommu_mirror_new(r.mm, ua, 64 * KiB, 0, &m), 0);
 	assert_int_equal(uiommu_mirror_bind(m, r.tbl, r.info.bus_offset, UIOMMU_MIRROR_BIND_FAULT), 0);
 	strcpy(ua + 3 * PAGE, "mapped");
@@ -205,11 +225,134 @@ static void test_device_munmap(void **state)
 	rig_free(&r);
 }
 
+/* A notifier whose callback stops the monitor inside its invalidation until told to go. */
+struct blocker {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool armed, inside, go;
+};
+
+static bool blocker_invalidate(struct uiommu_interval_notifier *sub,
+			       const struct uiommu_mmu_range *range, uint64_t cur_seq)
+{
+	struct blocker *b = uiommu_interval_notifier_opaque(sub);
+
+	(void)range;
+	pthread_mutex_lock(&b->lock);
+	uiommu_interval_set_seq(sub, cur_seq);
+	if (b->armed) {
+		b->inside = true;
+		pthread_cond_broadcast(&b->cond);
+		while (!b->go)
+			pthread_cond_wait(&b->cond, &b->lock);
+	}
+	pthread_mutex_unlock(&b->lock);
+	return true;
+}
+
+static const struct uiommu_interval_notifier_ops blocker_ops = {
+	.invalidate = blocker_invalidate,
+};
+
+struct dma_arg {
+	struct rig *r;
+	struct uiommu_dma_fault f;
+	char buf[8];
+	int ret;
+	_Atomic bool done;
+};
+
+static void *unwrapped_read(void *arg)
+{
+	struct dma_arg *a = arg;
+
+	a->f.size = sizeof(a->f);
+	a->ret = uiommu_dev_dma_read(a->r->dev, a->r->info.bus_offset, a->buf, sizeof(a->buf),
+				     &a->f);
+	atomic_store(&a->done, true);
+	return NULL;
+}
+
+static void *remove_page(void *arg)
+{
+	assert_int_equal(madvise(arg, PAGE, MADV_REMOVE), 0);
+	return NULL;
+}
+
+/*
+ * The monitor has read a MADV_REMOVE of page 0 (the kernel goes on to
+ * punch it out of the file) and is inside its invalidation, stopped by a
+ * notifier that comes before the mirror's, so the page's TCE is still
+ * there. A device that never calls uiommu_mm_dma_begin() DMAs from the
+ * page: it must wait (the table's DMA hook holds it with the address
+ * space's accesses) and, once the invalidation is done, find the TCE gone.
+ * Without the hook it would read the page while the kernel takes it.
+ */
+static void test_device_unwrapped_hold(void **state)
+{
+	struct blocker b = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	struct uiommu_interval_notifier *sub;
+	struct dma_arg a = { 0 };
+	struct uiommu_mirror *m;
+	pthread_t madv, dma;
+	struct rig r;
+	uint64_t hpa;
+	char *ua;
+	int fd;
+
+	(void)state;
+	if (!uffd_available())
+		skip();
+	ua = uffd_rig_new(&r, &fd, &hpa);
+	assert_int_equal(uiommu_dev_set_fault_handler(r.dev, NULL, NULL), 0);
+	/* Same start, smaller last: the blocker's callback runs before the mirror's. */
+	assert_int_equal(uiommu_interval_notifier_insert(r.mm, (uintptr_t)ua, PAGE, &blocker_ops,
+							 &b, &sub), 0);
+	assert_int_equal(uiommu_mirror_new(r.mm, ua, 64 * KiB, 0, &m), 0);
+	assert_int_equal(uiommu_mirror_bind(m, r.tbl, r.info.bus_offset, 0), 0);
+	assert_int_equal(uiommu_mirror_populate(m), 0);
+	memset(ua, 9, PAGE);
+	a.r = &r;
+	assert_null(unwrapped_read(&a));
+	assert_int_equal(a.ret, 0);
+	assert_int_equal(a.buf[0], 9);
+
+	b.armed = true;
+	assert_int_equal(pthread_create(&madv, NULL, remove_page, ua), 0);
+	pthread_mutex_lock(&b.lock);
+	while (!b.inside)
+		pthread_cond_wait(&b.cond, &b.lock);
+	pthread_mutex_unlock(&b.lock);
+	/* The monitor holds the address space's device accesses now. */
+	a = (struct dma_arg){ .r = &r };
+	assert_int_equal(pthread_create(&dma, NULL, unwrapped_read, &a), 0);
+	for (int i = 0; i < 100000 && !atomic_load(&a.done); i++)
+		sched_yield();
+	assert_false(atomic_load(&a.done));
+	pthread_mutex_lock(&b.lock);
+	b.go = true;
+	pthread_cond_broadcast(&b.cond);
+	pthread_mutex_unlock(&b.lock);
+	pthread_join(dma, NULL);
+	pthread_join(madv, NULL);
+	/* It ran after the invalidation: the TCE was gone. */
+	assert_int_equal(a.ret, -EFAULT);
+	assert_int_equal(a.f.reason, UIOMMU_DMA_FAULT_INVALID_TCE);
+
+	assert_int_equal(uiommu_mirror_free(m), 0);
+	assert_int_equal(uiommu_interval_notifier_remove(sub), 0);
+	munmap(ua, 64 * KiB);
+	assert_int_equal(uiommu_ram_remove(r.ctx, hpa), 0);
+	close(fd);
+	rig_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_device_fault_mode),
 		cmocka_unit_test(test_device_munmap),
+		cmocka_unit_test(test_device_unwrapped_hold),
 	};
 
 	test_require_memfd();

@@ -5,9 +5,13 @@
  * userfaultfd), that registration changes nothing the process sees, that
  * munmap, madvise, mremap and fork become the right invalidations, and that
  * no device access reaches a page after the kernel has begun to take it
- * away. Skips (77) where userfaultfd is not available.
+ * away; and, under a seccomp filter, what a process without userfaultfd
+ * is told. Skips (77) where userfaultfd is not available.
  */
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -15,6 +19,7 @@
 #include <stdatomic.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -214,10 +219,11 @@ static void shm_free(struct uiommu_ctx *ctx, struct shm *s)
 static int dev_translate(struct uiommu_mm *mm, struct uiommu_tce_table *tbl, uint64_t ioba)
 {
 	unsigned int prot;
-	uiommu_mm_dma_begin(mm);
 	uint64_t hpa;
-	int ret = uiommu_tce_table_translate(tbl, ioba, &hpa, &prot);
+	int ret;
 
+	uiommu_mm_dma_begin(mm);
+	ret = uiommu_tce_table_translate(tbl, ioba, &hpa, &prot);
 	uiommu_mm_dma_end(mm);
 	return ret;
 }
@@ -514,6 +520,86 @@ static void test_uffd_fault_loop(void **state)
 	}
 }
 
+/* ---- a process without userfaultfd ---- */
+
+#if defined(__x86_64__)
+#define TEST_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define TEST_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define TEST_AUDIT_ARCH AUDIT_ARCH_PPC64LE
+#endif
+
+static void log_keep(void *opaque, enum uiommu_log_level level, const char *msg)
+{
+	(void)level;
+	snprintf(opaque, 256, "%s", msg);
+}
+
+/*
+ * As on a kernel built without userfaultfd: a seccomp filter answers the
+ * syscall ENOSYS and /dev/userfaultfd's USERFAULTFD_IOC_NEW ENOTTY.
+ * uiommu_mm_new(UIOMMU_MM_USERFAULTFD) is -EOPNOTSUPP, says why, and
+ * charges nothing; without the flag it still works. In a fork() child,
+ * which the filter goes with.
+ */
+static void test_uffd_unavailable(void **state)
+{
+#ifdef TEST_AUDIT_ARCH
+	struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TEST_AUDIT_ARCH, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_userfaultfd, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 3),
+		/* The request's low 32 bits (little-endian). */
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, USERFAULTFD_IOC_NEW, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOTTY),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(filter) / sizeof(filter[0]), .filter = filter };
+	int status;
+	pid_t pid;
+
+	(void)state;
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct uiommu_ctx *ctx = NULL;
+		struct uiommu_mm *mm = NULL;
+		char msg[256] = "";
+		uint64_t used = 1;
+
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+			_exit(TEST_SKIP_EXIT); /* no seccomp here: nothing to prove */
+		if (syscall(SYS_userfaultfd, O_CLOEXEC) >= 0 || errno != ENOSYS ||
+		    uiommu_ctx_new(NULL, &ctx) ||
+		    uiommu_ctx_set_log(ctx, log_keep, msg, UIOMMU_LOG_ERR))
+			_exit(2);
+		if (uiommu_mm_new(ctx, UIOMMU_MM_USERFAULTFD, &mm) != -EOPNOTSUPP || mm ||
+		    !strstr(msg, "userfaultfd is not available") ||
+		    uiommu_ctx_get_usage(ctx, UIOMMU_RES_ADDRESS_SPACES, &used) || used)
+			_exit(3);
+		if (uiommu_mm_new(ctx, 0, &mm) || uiommu_mm_free(mm) || uiommu_ctx_free(ctx))
+			_exit(4);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == TEST_SKIP_EXIT)
+		skip();
+	assert_int_equal(WEXITSTATUS(status), 0);
+#else
+	(void)state;
+	skip(); /* no seccomp architecture number for this build */
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -525,6 +611,7 @@ int main(void)
 		cmocka_unit_test(test_uffd_fork),
 		cmocka_unit_test(test_uffd_free_unregisters),
 		cmocka_unit_test(test_uffd_fault_loop),
+		cmocka_unit_test(test_uffd_unavailable),
 	};
 	struct uiommu_ctx *ctx;
 	struct uiommu_mm *mm;

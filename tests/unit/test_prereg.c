@@ -34,91 +34,91 @@ static uint64_t hpa_of_test(struct uiommu_ctx *ctx, const void *hva)
 
 struct use_arg {
 	struct uiommu_ctx *ctx;
-	struct uiommu_prereg_mm *mm;
+	struct uiommu_mm *mm;
 };
 
 static void *use_thread(void *arg)
 {
 	struct uiommu_ctx *ctx = ((struct use_arg *)arg)->ctx;
-	struct uiommu_prereg_mm *mm = ((struct use_arg *)arg)->mm;
+	struct uiommu_mm *mm = ((struct use_arg *)arg)->mm;
 
 	/* Another thread is in the process address space until it uses one. */
-	assert_ptr_not_equal(uiommu_prereg_mm_current(ctx), mm);
-	assert_int_equal(uiommu_prereg_mm_use(mm), 0);
-	assert_ptr_equal(uiommu_prereg_mm_current(ctx), mm);
-	assert_int_equal(uiommu_prereg_mm_unuse(mm), 0);
+	assert_ptr_not_equal(uiommu_mm_current(ctx), mm);
+	assert_int_equal(uiommu_mm_use(mm), 0);
+	assert_ptr_equal(uiommu_mm_current(ctx), mm);
+	assert_int_equal(uiommu_mm_unuse(mm), 0);
 	return NULL;
 }
 
 static void test_address_spaces(void **state)
 {
 	struct uiommu_ctx *ctx = vt_ctx_new(16), *ctx2 = vt_ctx_new(16);
-	struct uiommu_prereg_mm *proc, *mm = NULL, *mm2 = NULL, *spare = NULL;
+	struct uiommu_mm *proc, *mm = NULL, *mm2 = NULL, *spare = NULL;
 	pthread_t th;
 	pid_t pid;
 	int status;
 
 	(void)state;
-	assert_null(uiommu_prereg_mm_current(NULL));
-	proc = uiommu_prereg_mm_current(ctx);
+	assert_null(uiommu_mm_current(NULL));
+	proc = uiommu_mm_current(ctx);
 	assert_non_null(proc);
-	assert_ptr_equal(uiommu_prereg_mm_current(ctx), proc);
-	assert_ptr_not_equal(uiommu_prereg_mm_current(ctx2), proc);
+	assert_ptr_equal(uiommu_mm_current(ctx), proc);
+	assert_ptr_not_equal(uiommu_mm_current(ctx2), proc);
 	/* The process address space is the context's: it cannot be freed. */
-	assert_int_equal(uiommu_prereg_mm_free(proc), -EINVAL);
-	assert_int_equal(uiommu_prereg_mm_free(NULL), 0);
+	assert_int_equal(uiommu_mm_free(proc), -EINVAL);
+	assert_int_equal(uiommu_mm_free(NULL), 0);
 
-	assert_int_equal(uiommu_prereg_mm_new(NULL, &mm), -EINVAL);
-	assert_int_equal(uiommu_prereg_mm_new(ctx, NULL), -EINVAL);
-	assert_int_equal(uiommu_ctx_set_limit(ctx, UIOMMU_RES_PREREG_MMS, 1), 0);
-	assert_int_equal(uiommu_prereg_mm_new(ctx, &mm), 0);
-	assert_int_equal(uiommu_prereg_mm_new(ctx, &spare), -ENOSPC);
-	assert_int_equal(uiommu_prereg_mm_new(ctx2, &mm2), 0);
+	assert_int_equal(uiommu_mm_new(NULL, 0, &mm), -EINVAL);
+	assert_int_equal(uiommu_mm_new(ctx, 0, NULL), -EINVAL);
+	assert_int_equal(uiommu_ctx_set_limit(ctx, UIOMMU_RES_ADDRESS_SPACES, 1), 0);
+	assert_int_equal(uiommu_mm_new(ctx, 0, &mm), 0);
+	assert_int_equal(uiommu_mm_new(ctx, 0, &spare), -ENOSPC);
+	assert_int_equal(uiommu_mm_new(ctx2, 0, &mm2), 0);
 	assert_int_equal(uiommu_ctx_inject_fault(ctx2, 1, UIOMMU_FAULT_HEAP), 0);
-	assert_int_equal(uiommu_prereg_mm_new(ctx2, &spare), -ENOMEM);
+	assert_int_equal(uiommu_mm_new(ctx2, 0, &spare), -ENOMEM);
 	assert_int_equal(uiommu_ctx_inject_fault(ctx2, 0, 0), 0);
-	assert_int_equal(ctx_usage(ctx2, UIOMMU_RES_PREREG_MMS), 1);
+	assert_int_equal(ctx_usage(ctx2, UIOMMU_RES_ADDRESS_SPACES), 1);
 
 	/* Using one: this thread acts in it for its context only. */
-	assert_int_equal(uiommu_prereg_mm_use(NULL), -EINVAL);
-	assert_int_equal(uiommu_prereg_mm_unuse(mm), -EINVAL);
-	assert_int_equal(uiommu_prereg_mm_use(mm), 0);
-	assert_ptr_equal(uiommu_prereg_mm_current(ctx), mm);
-	assert_ptr_not_equal(uiommu_prereg_mm_current(ctx2), mm2);
-	assert_int_equal(uiommu_prereg_mm_use(mm), -EBUSY);
-	assert_int_equal(uiommu_prereg_mm_use(mm2), -EBUSY);
-	assert_int_equal(uiommu_prereg_mm_free(mm), -EBUSY); /* in use */
+	assert_int_equal(uiommu_mm_use(NULL), -EINVAL);
+	assert_int_equal(uiommu_mm_unuse(mm), -EINVAL);
+	assert_int_equal(uiommu_mm_use(mm), 0);
+	assert_ptr_equal(uiommu_mm_current(ctx), mm);
+	assert_ptr_not_equal(uiommu_mm_current(ctx2), mm2);
+	assert_int_equal(uiommu_mm_use(mm), -EBUSY);
+	assert_int_equal(uiommu_mm_use(mm2), -EBUSY);
+	assert_int_equal(uiommu_mm_free(mm), -EBUSY); /* in use */
 	assert_int_equal(pthread_create(&th, NULL, use_thread, &(struct use_arg){ ctx, mm }), 0);
 	assert_int_equal(pthread_join(th, NULL), 0);
-	assert_int_equal(uiommu_prereg_mm_unuse(mm2), -EINVAL);
-	assert_int_equal(uiommu_prereg_mm_unuse(mm), 0);
-	assert_ptr_equal(uiommu_prereg_mm_current(ctx), proc);
+	assert_int_equal(uiommu_mm_unuse(mm2), -EINVAL);
+	assert_int_equal(uiommu_mm_unuse(mm), 0);
+	assert_ptr_equal(uiommu_mm_current(ctx), proc);
 
 	/* A fork() child is in none of its parent's address spaces. */
 	fflush(NULL);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		int bad = uiommu_prereg_mm_current(ctx) != NULL;
+		int bad = uiommu_mm_current(ctx) != NULL;
 
-		bad |= uiommu_prereg_mm_use(mm) != -EPERM;
+		bad |= uiommu_mm_use(mm) != -EPERM;
 		_exit(bad);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	/* ... even one its forking thread was using. */
-	assert_int_equal(uiommu_prereg_mm_use(mm), 0);
+	assert_int_equal(uiommu_mm_use(mm), 0);
 	fflush(NULL);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
-		_exit(uiommu_prereg_mm_current(ctx) != NULL);
+		_exit(uiommu_mm_current(ctx) != NULL);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	assert_int_equal(uiommu_prereg_mm_unuse(mm), 0);
+	assert_int_equal(uiommu_mm_unuse(mm), 0);
 
-	assert_int_equal(uiommu_prereg_mm_free(mm), 0);
-	assert_int_equal(uiommu_prereg_mm_free(mm2), 0);
+	assert_int_equal(uiommu_mm_free(mm), 0);
+	assert_int_equal(uiommu_mm_free(mm2), 0);
 	test_ctx_free(ctx2);
 	test_ctx_free(ctx);
 }
@@ -128,7 +128,7 @@ static void test_address_spaces(void **state)
 static void test_prereg_errors(void **state)
 {
 	struct uiommu_ctx *ctx = vt_ctx_new(16);
-	struct uiommu_prereg_mm *mm = uiommu_prereg_mm_current(ctx);
+	struct uiommu_mm *mm = uiommu_mm_current(ctx);
 	struct uiommu_prereg *mem = NULL, *other = NULL;
 	struct uiommu_prereg_info info;
 	struct vt_ram ram;
@@ -234,13 +234,13 @@ static void test_prereg_errors(void **state)
 static void test_prereg_dead(void **state)
 {
 	struct uiommu_ctx *ctx = vt_ctx_new(16);
-	struct uiommu_prereg_mm *mm = NULL;
+	struct uiommu_mm *mm = NULL;
 	struct uiommu_prereg *mem = NULL, *other = NULL;
 	struct vt_ram ram;
 
 	(void)state;
 	vt_ram_new(ctx, 2 * MiB, 64 * KiB, &ram);
-	assert_int_equal(uiommu_prereg_mm_new(ctx, &mm), 0);
+	assert_int_equal(uiommu_mm_new(ctx, 0, &mm), 0);
 	assert_int_equal(uiommu_prereg_new(mm, UA(ram.hva), MiB, &mem), 0);
 	assert_int_equal(uiommu_prereg_new(mm, UA(ram.hva) + MiB, MiB, &other), 0);
 	/* Out of memory for the smaller array: the dead region stays in place until the next edit. */
@@ -254,7 +254,7 @@ static void test_prereg_dead(void **state)
 	assert_int_equal(ctx_usage(ctx, UIOMMU_RES_LOCKED_BYTES), MiB);
 	assert_int_equal(uiommu_prereg_put(other), 0);
 	/* The address space frees it. */
-	assert_int_equal(uiommu_prereg_mm_free(mm), 0);
+	assert_int_equal(uiommu_mm_free(mm), 0);
 	vt_ram_free(ctx, &ram);
 	test_ctx_free(ctx);
 }
@@ -263,7 +263,7 @@ static void test_prereg_dead(void **state)
 static void test_prereg_page_shift(void **state)
 {
 	struct uiommu_ctx *ctx = vt_ctx_new(16), *ctx4 = vt_ctx_new(12);
-	struct uiommu_prereg_mm *mm = uiommu_prereg_mm_current(ctx), *mm4 = uiommu_prereg_mm_current(ctx4);
+	struct uiommu_mm *mm = uiommu_mm_current(ctx), *mm4 = uiommu_mm_current(ctx4);
 	struct uiommu_prereg *mem[6] = { NULL };
 	struct vt_ram ram, ram4;
 	void *huge = NULL, *small = NULL, *small4 = NULL;
@@ -333,7 +333,7 @@ static void test_prereg_page_shift(void **state)
 static void test_prereg_spans(void **state)
 {
 	struct uiommu_ctx *ctx = vt_ctx_new(16);
-	struct uiommu_prereg_mm *mm = uiommu_prereg_mm_current(ctx);
+	struct uiommu_mm *mm = uiommu_mm_current(ctx);
 	struct uiommu_prereg *mem = NULL;
 	uint64_t hpa[2], got;
 	char *area;
@@ -370,7 +370,7 @@ static void test_prereg_spans(void **state)
 static void test_prereg_migrated(void **state)
 {
 	struct uiommu_ctx *ctx = vt_ctx_new(16);
-	struct uiommu_prereg_mm *mm = uiommu_prereg_mm_current(ctx);
+	struct uiommu_mm *mm = uiommu_mm_current(ctx);
 	struct uiommu_prereg *mem = NULL;
 	uint64_t new_hpa = 0, hpa;
 	struct vt_ram ram;
@@ -397,14 +397,14 @@ static void test_prereg_model(void **state)
 {
 	enum { SLOTS = 64, PAGE = 64 * 1024 };
 	struct uiommu_ctx *ctx = vt_ctx_new(16);
-	struct uiommu_prereg_mm *mm[2] = { uiommu_prereg_mm_current(ctx), NULL };
+	struct uiommu_mm *mm[2] = { uiommu_mm_current(ctx), NULL };
 	struct uiommu_prereg *mem[2][SLOTS] = { { NULL } };
 	unsigned int len[2][SLOTS] = { { 0 } }; /* pages, 0: none starts here */
 	uint64_t rng = test_seed();
 	struct vt_ram ram;
 
 	(void)state;
-	assert_int_equal(uiommu_prereg_mm_new(ctx, &mm[1]), 0);
+	assert_int_equal(uiommu_mm_new(ctx, 0, &mm[1]), 0);
 	vt_ram_new(ctx, SLOTS * PAGE, PAGE, &ram);
 	for (int step = 0; step < 4000; step++) {
 		unsigned int a = test_rand(&rng) % 2, s = test_rand(&rng) % SLOTS;
@@ -455,7 +455,7 @@ static void test_prereg_model(void **state)
 		for (unsigned int i = 0; i < SLOTS; i++)
 			if (len[a][i])
 				assert_int_equal(uiommu_prereg_put(mem[a][i]), 0);
-	assert_int_equal(uiommu_prereg_mm_free(mm[1]), 0);
+	assert_int_equal(uiommu_mm_free(mm[1]), 0);
 	vt_ram_free(ctx, &ram);
 	test_ctx_free(ctx);
 }
@@ -464,16 +464,16 @@ static void test_prereg_model(void **state)
 static void test_prereg_faults(void **state)
 {
 	struct uiommu_ctx *ctx = vt_ctx_new(16);
-	struct uiommu_prereg_mm *mm = NULL;
+	struct uiommu_mm *mm = NULL;
 	struct uiommu_prereg *mem = NULL, *keep = NULL;
 	struct vt_ram ram;
 	unsigned int runs = 0;
 
 	(void)state;
 	vt_ram_new(ctx, 4 * MiB, 64 * KiB, &ram);
-	assert_int_equal(uiommu_prereg_mm_new(ctx, &mm), 0);
+	assert_int_equal(uiommu_mm_new(ctx, 0, &mm), 0);
 	assert_int_equal(uiommu_prereg_new(mm, UA(ram.hva), MiB, &keep), 0);
-	assert_int_equal(uiommu_prereg_mm_free(mm), -EBUSY); /* a region is registered */
+	assert_int_equal(uiommu_mm_free(mm), -EBUSY); /* a region is registered */
 	for (uint64_t n = 1;; n++, runs++) {
 		int ret;
 
@@ -500,7 +500,7 @@ static void test_prereg_faults(void **state)
 	assert_int_equal(uiommu_prereg_put(mem), 0);
 	assert_int_equal(uiommu_prereg_lookup(mm, UA(ram.hva), 1, &keep), 0);
 	assert_int_equal(uiommu_prereg_put(keep), 0);
-	assert_int_equal(uiommu_prereg_mm_free(mm), 0);
+	assert_int_equal(uiommu_mm_free(mm), 0);
 	vt_ram_free(ctx, &ram);
 	test_ctx_free(ctx);
 }

@@ -94,7 +94,7 @@ static struct uiommu_prereg_info rinfo(struct uiommu_ctx *ctx, uint64_t ua, uint
 	struct uiommu_prereg_info info = { .size = sizeof(info) };
 	struct uiommu_prereg *mem = NULL;
 
-	assert_int_equal(uiommu_prereg_lookup(uiommu_prereg_mm_current(ctx), ua, size, &mem), 0);
+	assert_int_equal(uiommu_prereg_lookup(uiommu_mm_current(ctx), ua, size, &mem), 0);
 	assert_int_equal(uiommu_prereg_info(mem, &info), 0);
 	return info;
 }
@@ -1115,7 +1115,7 @@ static void test_uapi_matrix(void **state)
 
 struct mm_thread {
 	struct uiommu_vfio_container *c;
-	struct uiommu_prereg_mm *mm;
+	struct uiommu_mm *mm;
 	uint64_t ram;
 	int map, info, ext, reg;
 };
@@ -1125,12 +1125,12 @@ static void *other_mm_thread(void *arg)
 	struct mm_thread *t = arg;
 	struct uiommu_vfio_info info = { .size = sizeof(info) };
 
-	assert_int_equal(uiommu_prereg_mm_use(t->mm), 0);
+	assert_int_equal(uiommu_mm_use(t->mm), 0);
 	t->map = io_map(t->c, t->ram, 0, 4096, RW);
 	t->info = uiommu_vfio_info(t->c, &info);
 	t->ext = uiommu_vfio_ioctl(t->c, VFIO_CHECK_EXTENSION, V2);
 	t->reg = io_register(t->c, t->ram, 64 * KiB);
-	assert_int_equal(uiommu_prereg_mm_unuse(t->mm), 0);
+	assert_int_equal(uiommu_mm_unuse(t->mm), 0);
 	return NULL;
 }
 
@@ -1156,7 +1156,7 @@ static void test_address_space(void **state)
 		struct uiommu_vfio_info info = { .size = sizeof(info) };
 		int bad = 0;
 
-		bad |= uiommu_prereg_mm_current(f.ctx) != NULL;
+		bad |= uiommu_mm_current(f.ctx) != NULL;
 		bad |= io_map(f.c, RAM(&f, 0), 4096, 4096, RW) != -EPERM;
 		bad |= io_unmap(f.c, 0, 4096) != -EPERM;
 		bad |= io_register(f.c, RAM(&f, 1 * MiB), 64 * KiB) != -EPERM;
@@ -1179,7 +1179,7 @@ static void test_address_space(void **state)
 	memset(&t, 0, sizeof(t));
 	t.c = f.c;
 	t.ram = RAM(&f, 0);
-	assert_int_equal(uiommu_prereg_mm_new(f.ctx, &t.mm), 0);
+	assert_int_equal(uiommu_mm_new(f.ctx, 0, &t.mm), 0);
 	assert_int_equal(pthread_create(&th, NULL, other_mm_thread, &t), 0);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(t.map, -EPERM);
@@ -1196,11 +1196,11 @@ static void test_address_space(void **state)
 	assert_int_equal(t.reg, 0);
 	assert_int_equal(t.map, -EPERM); /* mapped before registering */
 	/* The address space is held while a container binds it. */
-	assert_int_equal(uiommu_prereg_mm_free(t.mm), -EBUSY);
+	assert_int_equal(uiommu_mm_free(t.mm), -EBUSY);
 	/* This thread is not in it. */
 	assert_int_equal(io_map(c2, RAM(&f, 0), 0, 4096, RW), -EPERM);
 	assert_int_equal(uiommu_vfio_container_free(c2), 0);
-	assert_int_equal(uiommu_prereg_mm_free(t.mm), 0);
+	assert_int_equal(uiommu_mm_free(t.mm), 0);
 	fx_fini(&f);
 }
 

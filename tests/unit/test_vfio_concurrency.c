@@ -151,7 +151,7 @@ static void check_consistent(struct shared *s)
 	struct uiommu_table_group *grp = uiommu_pe_table_group(s->pe[0]);
 	struct uiommu_vfio_info ci = { .size = sizeof(ci) };
 	struct uiommu_prereg_info ri = { .size = sizeof(ri) };
-	struct uiommu_prereg_mm *mm = uiommu_prereg_mm_current(s->ctx);
+	struct uiommu_mm *mm = uiommu_mm_current(s->ctx);
 	uint64_t tces = 0, mapped = 0;
 
 	for (int num = 0; num < 2; num++) {
