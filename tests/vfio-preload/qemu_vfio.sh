@@ -5,7 +5,8 @@
 # proven by tools/capture/vfio.py (container answers as Linux's, none
 # unserved, host tables equal to the shim's log and to the guest's TCEs, a
 # clean exit with locked bytes at zero, data round-tripped through both
-# disks), then the recorded traces replay with zero mismatches.
+# disks), then the recorded traces replay with zero mismatches, and the
+# ddw=off run's cost comparison (qemu_vfio_cost.py) is printed.
 # Skipped (77) where it cannot run: a sanitizer build (QEMU is not
 # instrumented), or QEMU and the guest's packages cannot be installed.
 #   qemu_vfio.sh PRELOAD_SO UIOMMU_BINARY SOURCE_ROOT B_SANITIZE
@@ -32,9 +33,12 @@ start=$(date +%s)
 rc=0
 "$top/tools/capture-pseries-trace" --scenario vfio-virtio-blk-noddw \
 	--scenario vfio-virtio-blk-ddw --workload short --jobs 2 --timeout 600 \
-	--vfio-preload "$so" --out "$work/out" --keep-work "$work/work" || rc=$?
+	--vfio-preload "$so" --out "$work/out" --keep-work "$work/work" 2>"$work/capture.log" || rc=$?
+cat "$work/capture.log" >&2
 if [ "$rc" = 4 ]; then
-	echo "SKIP: the host or guest packages could not be installed or downloaded"
+	# The recorder ran nothing: say what it could not install or download.
+	echo "SKIP: the host or guest packages could not be installed or downloaded:" \
+		"$(grep -m 1 -A 3 'error:' "$work/capture.log" | tr -s ' \n' ' ')"
 	exit 77
 fi
 [ "$rc" = 0 ] || { echo "FAIL: a scenario failed (exit $rc)"; exit 1; }
@@ -71,3 +75,5 @@ for path in sorted(glob.glob(os.path.join(out, "*.vfio.json"))):
               f"{v['map_unmap_per_mb']} MAP/UNMAP per MiB, {v['map_unmap_ms_per_mb']} ms/MiB")
 print(f"both scenarios recorded, proven and replayed in {secs} s")
 PY
+# What QEMU's one ioctl per TCE cost in this run, beside its hcalls with --accel and --exits.
+python3 "$top/tests/vfio-preload/qemu_vfio_cost.py" "$bin" "$work/out/vfio-virtio-blk-noddw.trace"
