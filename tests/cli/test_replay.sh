@@ -112,6 +112,11 @@ expect out "returned -1 (H_HARDWARE), QEMU logged 0 (H_SUCCESS): the modelled ho
 check "--limit with an unknown name" 2 "$bin" replay --limit pins=1 "$dir/match-vio.trace"
 expect err "NAME is one of heap_bytes, frame_bytes, locked_bytes"
 check "--limit with a bad value" 2 "$bin" replay --limit locked_bytes=lots "$dir/match-vio.trace"
+expect err "--limit locked_bytes: 'lots' is not a number (with K/M/G/T) or 'none'"
+check "--limit with a value past 2^64" 2 "$bin" replay --limit locked_bytes=99999999999999999999999 "$dir/match-vio.trace"
+expect err "'99999999999999999999999' is not a number"
+check "--limit without a value" 2 "$bin" replay --limit locked_bytes "$dir/match-vio.trace"
+expect err "--limit 'locked_bytes': NAME=VALUE wanted"
 check "--limit none" 0 "$bin" replay --limit locked_bytes=none "$dir/match-vio.trace"
 
 # ---- contradictory or impossible values: errors naming the line ----
@@ -202,6 +207,20 @@ fi
 check "several traces: a table" 0 "$bin" replay "$dir/match-vio.trace" "$dir/match-raw-qemu.trace"
 expect out "^trace  *lines  *hcalls  *rtas  *xlate  *mismatches  *hcalls/s  *replay/s  *result"
 expect out "2 traces, 38 lines: 13 hypercalls, 2 RTAS calls and 9 device translations replayed in .* s (.*M hcalls/s end to end, .*M/s in the replay step alone); every result agrees with QEMU"
+# A path longer than the first column's 56 characters: the column widens, the columns align.
+long_dir="$tmp/a-directory-name-long-enough-to-pass-the-table-column"
+mkdir -p "$long_dir"
+cp "$dir/match-vio.trace" "$long_dir/match-vio.trace"
+check "several traces, one with a long path: the columns align" 0 "$bin" replay "$long_dir/match-vio.trace" "$dir/match-raw-qemu.trace"
+python3 - "$tmp/out" <<'PY' || fails=$((fails + 1))
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+rows = [l for l in lines if l.startswith("trace ") or l.startswith("/")]
+assert len(rows) == 3, rows
+cols = {r.index("result") if r.startswith("trace ") else r.index("  match") + 2 for r in rows}
+assert len(cols) == 1, "the result column does not align:\n" + "\n".join(rows)
+print("ok: the columns align beside a path of", len(rows[1].split()[0]), "characters")
+PY
 check "several traces with --detail" 0 "$bin" replay --detail "$dir/match-vio.trace" "$dir/match-raw-qemu.trace"
 expect out "by LIOBN"
 check "two traces, one mismatching" 3 "$bin" replay --quiet "$dir/match-vio.trace" "$dir/mismatch-ret.trace"

@@ -625,6 +625,17 @@ static struct json_object *json_trace(const char *path, const struct replay *r,
 	return o;
 }
 
+/* The width of the tables' first column: 56, or the longest path, so that the columns align. */
+static int path_width(const struct row *rows, int n)
+{
+	size_t w = 56;
+
+	for (int i = 0; i < n; i++)
+		if (strlen(rows[i].path) > w)
+			w = strlen(rows[i].path);
+	return w > 4096 ? 4096 : (int)w;
+}
+
 /*
  * With --accel and --exits together, each trace's two rows side by side:
  * hcall handling rates, mapped MB/s, and the ratio.
@@ -633,16 +644,16 @@ static void print_comparison(const struct row *rows, int n)
 {
 	double sum_a = 0, sum_e = 0;
 	uint64_t fallbacks = 0;
-	int pairs = 0;
+	int pairs = 0, pw = path_width(rows, n);
 
-	printf("\n%-56s %12s %12s %10s %10s %8s %10s\n", "trace", "accel hc/s", "exits hc/s",
+	printf("\n%-*s %12s %12s %10s %10s %8s %10s\n", pw, "trace", "accel hc/s", "exits hc/s",
 	       "accel MB/s", "exits MB/s", "ratio", "fallbacks");
 	for (int i = 0; i + 1 < n; i++) {
 		const struct row *a = &rows[i], *e = &rows[i + 1];
 
 		if (a->mode != REPLAY_VMM_ACCEL || e->mode != REPLAY_VMM_EXITS || a->path != e->path)
 			continue;
-		printf("%-56s %11.2fM %11.3fM %10.1f %10.2f %7.1fx %10" PRIu64 "\n", a->path,
+		printf("%-*s %11.2fM %11.3fM %10.1f %10.2f %7.1fx %10" PRIu64 "\n", pw, a->path,
 		       a->hcall_rate / 1e6, e->hcall_rate / 1e6, a->mapped_mb_s, e->mapped_mb_s,
 		       e->hcall_rate > 0 ? a->hcall_rate / e->hcall_rate : 0, a->fallbacks);
 		sum_a += (double)a->hcalls / (a->hcall_rate > 0 ? a->hcall_rate : 1);
@@ -660,14 +671,14 @@ static void print_table(const struct row *rows, int n, double wall)
 {
 	uint64_t lines = 0, hcalls = 0, rtas = 0, xlate = 0, mism = 0;
 	double replay = 0;
-	int matched = 0;
+	int matched = 0, pw = path_width(rows, n);
 
-	printf("%-56s %8s %8s %5s %8s %10s %9s %9s  %s", "trace", "lines", "hcalls", "rtas",
+	printf("%-*s %8s %8s %5s %8s %10s %9s %9s  %s", pw, "trace", "lines", "hcalls", "rtas",
 	       "xlate", "mismatches", "hcalls/s", "replay/s", "result");
 	printf(rows[0].vfio ? "    %8s %9s %9s\n" : "\n", "MAP_DMA", "UNMAP_DMA", "locked");
 	for (int i = 0; i < n; i++) {
-		printf("%-56s %8" PRIu64 " %8" PRIu64 " %5" PRIu64 " %8" PRIu64 " %10" PRIu64 " %8.2fM %8.2fM  %-8s",
-		       rows[i].path, rows[i].lines, rows[i].hcalls, rows[i].rtas, rows[i].xlate,
+		printf("%-*s %8" PRIu64 " %8" PRIu64 " %5" PRIu64 " %8" PRIu64 " %10" PRIu64 " %8.2fM %8.2fM  %-8s",
+		       pw, rows[i].path, rows[i].lines, rows[i].hcalls, rows[i].rtas, rows[i].xlate,
 		       rows[i].mismatches, rate(rows[i].hcalls, rows[i].wall) / 1e6,
 		       rate(rows[i].hcalls, rows[i].replay) / 1e6, rows[i].result);
 		if (rows[i].vfio)
@@ -698,45 +709,44 @@ static void print_table(const struct row *rows, int n, double wall)
 
 /* ---- the command ---- */
 
-/* "--limit NAME=VALUE": a limit of the modelled host (enum uiommu_resource). */
-static bool parse_limit(struct replay_cli *cli, const char *arg)
+/*
+ * "--limit NAME=VALUE": a limit of the modelled host (enum uiommu_resource).
+ * Return 0, or a usage error that says which part is wrong.
+ */
+static int parse_limit(struct replay_cli *cli, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
+	char names[64 * UIOMMU_RES_NR] = "";
+	size_t off = 0;
 	uint64_t v;
 
-	if (!eq)
-		return false;
-	if (!strcmp(eq + 1, "none"))
-		v = UIOMMU_LIMIT_NONE;
-	else if (!cli_parse_u64(eq + 1, &v))
-		return false;
-	for (int res = 0; res < UIOMMU_RES_NR; res++) {
+	for (int res = 0; eq && res < UIOMMU_RES_NR; res++) {
 		const char *name = uiommu_resource_name((enum uiommu_resource)res);
 		unsigned int i;
 
 		if (strlen(name) != (size_t)(eq - arg) || memcmp(name, arg, (size_t)(eq - arg)))
 			continue;
+		if (!strcmp(eq + 1, "none"))
+			v = UIOMMU_LIMIT_NONE;
+		else if (!cli_parse_u64(eq + 1, &v))
+			return cli_usage_error("replay", "--limit %s: '%s' is not a number (with K/M/G/T) or 'none'",
+					       name, eq + 1);
 		/* The last --limit of a name wins. */
 		for (i = 0; i < cli->nlimit && cli->limit[i].res != (enum uiommu_resource)res; i++)
 			;
 		cli->limit[i].res = (enum uiommu_resource)res;
 		cli->limit[i].value = v;
 		cli->nlimit += i == cli->nlimit;
-		return true;
+		return 0;
 	}
-	return false;
-}
-
-static int limit_usage(void)
-{
-	char names[400] = "";
-
-	for (int res = 0; res < UIOMMU_RES_NR; res++) {
-		strcat(names, res ? ", " : "");
-		strcat(names, uiommu_resource_name((enum uiommu_resource)res));
-	}
-	return cli_usage_error("replay", "--limit wants NAME=VALUE (a number, with K/M/G/T, or none); NAME is one of %s",
-			       names);
+	for (int res = 0; res < UIOMMU_RES_NR && off < sizeof(names); res++)
+		off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s", res ? ", " : "",
+					uiommu_resource_name((enum uiommu_resource)res));
+	if (!eq)
+		return cli_usage_error("replay", "--limit '%s': NAME=VALUE wanted; NAME is one of %s",
+				       arg, names);
+	return cli_usage_error("replay", "--limit: no limit is called '%.*s'; NAME is one of %s",
+			       (int)(eq - arg), arg, names);
 }
 
 static int run(int argc, char **argv)
@@ -818,8 +828,8 @@ static int run(int argc, char **argv)
 			cli.modes[REPLAY_VMM_EXITS] = true;
 			break;
 		case 'L':
-			if (!parse_limit(&cli, optarg))
-				return limit_usage();
+			if (parse_limit(&cli, optarg))
+				return EXIT_USAGE;
 			break;
 		case 'h':
 			cli_print_help(&cmd_replay);
