@@ -249,6 +249,7 @@ static uint64_t mapped(struct env *e)
  * The state against the model. The region is shared by every setup's
  * container: its mapped count is @others (theirs, and the idle 1) plus ours.
  */
+FUZZ_UNTRACED
 static void check_state(struct env *e, struct uiommu_guest *g, struct uiommu_vfio_container *c,
 			struct model *m, struct uiommu_tce_table *tbl, uint64_t locked,
 			uint64_t others)
@@ -574,6 +575,8 @@ int fuzz_accel(const uint8_t *data, size_t size)
 	st->links[0] = m.links[0];
 	st->links[1] = m.links[1];
 	free(m.host);
+	/* The deferred frees too (see fuzz_check_clean()): libFuzzer's leak check stays idle. */
+	rcu_wait_callbacks();
 	check_charges(e, before);
 	return 0;
 }

@@ -164,6 +164,7 @@ static void unpin(struct world *w, uint32_t ref, bool rw)
 		ref_release(w, ref);
 }
 
+FUZZ_UNTRACED
 static void check(struct world *w)
 {
 	uint64_t in_use = 0, server_maps = 0, local_maps = 0, pending = 0;

@@ -174,6 +174,7 @@ static uint64_t pe_pgsizes(int i)
 }
 
 /* References the model expects a table to have, and kill links. */
+FUZZ_UNTRACED
 static void expect_refs(const struct model *m, int t, uint32_t *refs, uint32_t *links)
 {
 	*refs = m->t[t].creator;
@@ -266,6 +267,7 @@ static struct uiommu_tce_table_info tinfo(struct uiommu_tce_table *tbl)
 	return info;
 }
 
+FUZZ_UNTRACED
 static void check_all(struct run *r)
 {
 	struct model *m = r->m;

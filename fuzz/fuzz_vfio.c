@@ -114,6 +114,7 @@ static int m_region_of(struct model *m, uint64_t ua)
 	return -1;
 }
 
+FUZZ_UNTRACED
 static uint64_t m_locked(struct model *m)
 {
 	uint64_t sum = 0;
@@ -129,6 +130,7 @@ static uint64_t m_locked(struct model *m)
 }
 
 /* TCEs into each region (by its first page), over every container's windows. */
+FUZZ_UNTRACED
 static void m_tces_by_region(struct model *m, uint64_t *count)
 {
 	int owner[RAM_PAGES];
@@ -151,6 +153,7 @@ static void m_tces_by_region(struct model *m, uint64_t *count)
 			}
 }
 
+FUZZ_UNTRACED
 static uint64_t m_tces(struct mcont *mc)
 {
 	uint64_t n = 0;
@@ -322,6 +325,7 @@ static uint64_t usage(enum uiommu_resource r)
 	return v;
 }
 
+FUZZ_UNTRACED
 static void check_entries(struct model *m, int c, int w, uint64_t first, uint64_t n)
 {
 	struct mwin *mw = &m->c[c].win[w];
@@ -347,6 +351,7 @@ static void check_entries(struct model *m, int c, int w, uint64_t first, uint64_
 	}
 }
 
+FUZZ_UNTRACED
 static void check_state(struct model *m, uint64_t sample)
 {
 	struct uiommu_mm *mm = uiommu_mm_current(ctx);
@@ -1098,6 +1103,11 @@ int fuzz_vfio(const uint8_t *data, size_t size)
 		FUZZ_CHECK(!grp[g].owned && !grp[g].grp.tables[0] && !grp[g].grp.tables[1],
 			   "group %d left set", g);
 	}
+	/*
+	 * The deferred frees too, now: else every input ends with more mallocs
+	 * than frees, and libFuzzer runs it again under a leak check.
+	 */
+	rcu_wait_callbacks();
 	FUZZ_CHECK(!usage(UIOMMU_RES_LOCKED_BYTES) && !usage(UIOMMU_RES_WINDOWS) &&
 		   !usage(UIOMMU_RES_TABLE_BYTES) && !usage(UIOMMU_RES_PREREG_REGIONS) &&
 		   !usage(UIOMMU_RES_VFIO_CONTAINERS),
