@@ -22,14 +22,15 @@ static void unmap_all(struct accel_table *const *at, unsigned int n, uint64_t io
 }
 
 /*
- * Apply entries [0, chg->n) of the change to the containers of @at[0..n).
- * A mapping one of them refuses leaves the entry unmapped in all of them
+ * Apply entries [0, chg->n) of the change to the containers of @at[0..n),
+ * one MAP_DMA or UNMAP_DMA per TCE as QEMU's IOMMU notifier makes them
+ * (an H_STUFF_TCE of 512 clears is 512 UNMAP_DMA calls there too). A
+ * mapping one of them refuses leaves the entry unmapped in all of them
  * (never the page it held before).
  */
 static void apply(struct accel_table *const *at, unsigned int n, const struct papr_change *chg)
 {
 	const uint64_t size = 1ULL << chg->page_shift;
-	uint64_t run_first = 0, run_n = 0;
 
 	for (uint64_t i = 0; i < chg->n; i++) {
 		uint64_t tce = papr_change_tce(chg, i);
@@ -37,16 +38,9 @@ static void apply(struct accel_table *const *at, unsigned int n, const struct pa
 		unsigned int k = 0;
 		void *hva;
 
-		/* A run of unmaps: one UNMAP_DMA for it, when it ends. */
 		if (!(tce & (UIOMMU_TCE_PCI_READ | UIOMMU_TCE_PCI_WRITE))) {
-			if (!run_n)
-				run_first = iova;
-			run_n++;
+			unmap_all(at, n, iova, size);
 			continue;
-		}
-		if (run_n) {
-			unmap_all(at, n, run_first, run_n << chg->page_shift);
-			run_n = 0;
 		}
 		rcu_read_enter();
 		hva = guest_gpa_to_hva_rcu(at[0]->guest, gpa, size);
@@ -65,8 +59,6 @@ static void apply(struct accel_table *const *at, unsigned int n, const struct pa
 		atomic_fetch_add_explicit(&at[k < n ? k : 0]->vmm_failures, 1, memory_order_relaxed);
 		unmap_all(at, n, iova, size);
 	}
-	if (run_n)
-		unmap_all(at, n, run_first, run_n << chg->page_shift);
 }
 
 UIOMMU_EXPORT long uiommu_accel_vmm_hcall(struct uiommu_guest *guest, uint64_t opcode,
