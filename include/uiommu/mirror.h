@@ -267,9 +267,13 @@ int uiommu_mm_get_stats(const struct uiommu_mm *mm, struct uiommu_mm_stats *ret_
  * the insert is deferred to its end and the notifier's sequence is the
  * current odd one, so that the first uiommu_interval_read_begin() waits
  * for that end; otherwise the notifier's sequence is the current minus
- * one, which never matches. With UIOMMU_MM_USERFAULTFD the page-aligned
- * span of the interval is registered with the userfaultfd (the parts that
- * are mapped). Charges one UIOMMU_RES_NOTIFIERS. The first notifier of an
+ * one, which never matches. A deferred notifier gets no callback for the
+ * invalidations that start before that end (as Linux); if an UNMAP or
+ * RELEASE overlapped it meanwhile, a mirror on it is unmapped all the same
+ * (we differ from Linux: after mmap(MAP_FIXED) the range is mapped again,
+ * and the mirror would follow the new mapping). With UIOMMU_MM_USERFAULTFD
+ * the page-aligned span of the interval is registered with the userfaultfd
+ * (the parts that are mapped). Charges one UIOMMU_RES_NOTIFIERS. The first notifier of an
  * address space makes its mirror side (its subscriptions, and with
  * UIOMMU_MM_USERFAULTFD the monitor thread).
  *

@@ -38,6 +38,12 @@ struct uiommu_interval_notifier {
 	uint64_t subtree_last;	/* largest last in this subtree */
 	bool in_tree;		/* Linux: !RB_EMPTY_NODE() */
 	bool on_deferred;	/* queued on mm->deferred */
+	/*
+	 * An UNMAP or RELEASE invalidation overlapped it while its insert was
+	 * deferred (under mm->lock): it got no callback (as in Linux), but a
+	 * mirror on it must learn that its range was unmapped.
+	 */
+	_Atomic bool missed_unmap;
 	SLIST_ENTRY(uiommu_interval_notifier) deferred_item;
 	const struct uiommu_interval_notifier_ops *ops;
 	void *opaque;

@@ -253,6 +253,25 @@ static void inv_end(struct mirror_mm *mm)
 	pthread_cond_broadcast(&mm->wq);
 }
 
+/*
+ * A deferred insert is not in the frozen tree, so an invalidation that
+ * starts after the insert returned gives it no callback (Linux
+ * mmu_interval_notifier_insert() does the same). Its sequence makes its
+ * first read wait for the last end, which covers the pages' contents, but
+ * not what an UNMAP leaves behind: with mmap(MAP_FIXED) the range is
+ * mapped again, and a mirror made before the unmap would silently mirror
+ * the new mapping. Mark it instead (read by the mirror with its unmapped
+ * flag). Under mm->lock.
+ */
+static void mark_deferred_unmapped(struct mirror_mm *mm, const struct uiommu_mmu_range *range)
+{
+	struct uiommu_interval_notifier *d;
+
+	SLIST_FOREACH(d, &mm->deferred, deferred_item)
+		if (!d->in_tree && range_overlaps(d->start, d->last, range->start, range->last))
+			atomic_store_explicit(&d->missed_unmap, true, memory_order_relaxed);
+}
+
 /* uiommu_mm_invalidate_range_start() of a checked @range: 0 or -EAGAIN. */
 int mirror_invalidate_start(struct mirror_mm *mm, const struct uiommu_mmu_range *range)
 {
@@ -266,6 +285,8 @@ int mirror_invalidate_start(struct mirror_mm *mm, const struct uiommu_mmu_range 
 
 	pthread_mutex_lock(&mm->lock);
 	mm->active_invalidate_ranges++;
+	if (range->event == UIOMMU_MMU_NOTIFY_UNMAP || range->event == UIOMMU_MMU_NOTIFY_RELEASE)
+		mark_deferred_unmapped(mm, range);
 	n = mm_itree_first(&mm->itree, range->start, range->last);
 	if (n) {
 		atomic_fetch_or_explicit(&mm->invalidate_seq, 1, memory_order_relaxed);

@@ -69,6 +69,19 @@ UIOMMU_EXPORT void uiommu_mirror_read_unlock(struct uiommu_mirror *mirror)
 	pthread_rwlock_unlock(&mirror->lock);
 }
 
+/*
+ * Was the range unmapped since the mirror was made? An UNMAP or RELEASE
+ * callback, uiommu_mirror_free(), or an UNMAP that overlapped the
+ * notifier while its insert was deferred (notifier.c). Under the driver
+ * lock, or after uiommu_interval_read_begin() (which waits for the end of
+ * an invalidation that could mark the notifier).
+ */
+static bool mirror_unmapped(const struct uiommu_mirror *m)
+{
+	return m->unmapped ||
+	       atomic_load_explicit(&m->notifier->missed_unmap, memory_order_relaxed);
+}
+
 /* ---- TCEs of a bound mirror; under the driver lock for writing ---- */
 
 static void tces_clear_locked(struct uiommu_mirror *m)
@@ -352,7 +365,7 @@ retry:
 	seq = uiommu_interval_read_begin(sub);
 	/* Fast path: still valid. */
 	pthread_rwlock_rdlock(&m->lock);
-	if (m->unmapped) {
+	if (mirror_unmapped(m)) {
 		pthread_rwlock_unlock(&m->lock);
 		ret = -EFAULT;
 		goto unmapped;
@@ -413,7 +426,7 @@ retry:
 	}
 
 	driver_write_lock(m);
-	if (m->unmapped) {
+	if (mirror_unmapped(m)) {
 		driver_write_unlock(m);
 		ctx_free(m->ctx, addrs);
 		ret = -EFAULT;
@@ -510,7 +523,7 @@ UIOMMU_EXPORT int uiommu_mirror_get_info(struct uiommu_mirror *mirror,
 	ret_info->size = mirror->npages << MIRROR_PAGE_SHIFT;
 	ret_info->flags = mirror->flags;
 	ret_info->valid = uiommu_mirror_valid(mirror);
-	ret_info->unmapped = mirror->unmapped;
+	ret_info->unmapped = mirror_unmapped(mirror);
 	ret_info->notifier_seq = atomic_load_explicit(&mirror->notifier_seq, memory_order_relaxed);
 	ret_info->nchunks = ret_info->valid ? mirror->nchunks : 0;
 	pthread_rwlock_unlock(&mirror->lock);

@@ -74,7 +74,7 @@ struct race {
 	uint64_t stale, torn, poisoned;
 	/* cpu threads */
 	_Atomic uint64_t munmaps, madv_dontneed, madv_remove, migrations, migrate_refused;
-	_Atomic uint64_t tce_after_munmap;
+	_Atomic uint64_t tce_after_munmap, not_unmapped;
 };
 
 static uint64_t pattern(uint64_t page, uint64_t gen)
@@ -264,8 +264,15 @@ static void *remap_thread(void *arg)
 		assert_true(mmap(p, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, r->fd,
 				 (off_t)(page * PAGE)) == p);
 		atomic_fetch_add(&r->munmaps, 1);
-		/* The unmap has returned: the TCE must be gone for the next access. */
+		/*
+		 * The unmap has returned: the TCE must be gone for the next access,
+		 * and the mirror must know its range was unmapped, or a fault would
+		 * repopulate it from the new mapping (which exists already). The
+		 * second check catches a missed UNMAP every time, the first only
+		 * when a fault wins the window before it.
+		 */
 		{
+			struct uiommu_mirror_info info;
 			unsigned int prot;
 			uint64_t hpa;
 
@@ -273,6 +280,9 @@ static void *remap_thread(void *arg)
 			if (!uiommu_tce_table_translate(r->tbl, ioba_of(page), &hpa, &prot))
 				atomic_fetch_add(&r->tce_after_munmap, 1);
 			uiommu_mm_dma_end(r->mm);
+			assert_int_equal(uiommu_mirror_get_info(r->mirror[g], &info), 0);
+			if (!info.unmapped)
+				atomic_fetch_add(&r->not_unmapped, 1);
 		}
 		/* The range was unmapped: the driver makes a new mirror (Xe: unbind, rebind). */
 		assert_int_equal(uiommu_mirror_free(r->mirror[g]), 0);
@@ -417,15 +427,17 @@ static void race_run(bool via_dev)
 	       (unsigned long long)st.invalidations[UIOMMU_MMU_NOTIFY_MIGRATE],
 	       (unsigned long long)st.dma_holds);
 	printf("race: stale reads %llu, torn reads %llu, poisoned accesses %llu, TCEs left after "
-	       "munmap %llu\n",
+	       "munmap %llu, mirrors not unmapped %llu\n",
 	       (unsigned long long)r.stale, (unsigned long long)r.torn,
-	       (unsigned long long)r.poisoned, (unsigned long long)r.tce_after_munmap);
+	       (unsigned long long)r.poisoned, (unsigned long long)r.tce_after_munmap,
+	       (unsigned long long)r.not_unmapped);
 
 	assert_true(r.reads > 0 && r.writes > 0);
 	assert_int_equal(r.stale, 0);
 	assert_int_equal(r.torn, 0);
 	assert_int_equal(r.poisoned, 0);
 	assert_int_equal(r.tce_after_munmap, 0);
+	assert_int_equal(r.not_unmapped, 0);
 	/* Every event the process caused was seen, and became an invalidation. */
 	assert_int_equal(st.events[0], r.munmaps);
 	assert_int_equal(st.events[1], r.madv_dontneed + r.madv_remove);
