@@ -1122,6 +1122,27 @@ static inline struct liobn_table *vcpu_table(const struct uiommu_vcpu *v,
 }
 
 /*
+ * An entered vCPU's KVM checks of one H_PUT_TCE entry, from what it
+ * remembers: kvm_ioba_ok() (the window is page aligned, so rel is if ioba
+ * is) and kvmppc_tce_validate() without tables (an aligned gpa in the
+ * memslot remembered). True with *@idx the entry's index in @t.
+ */
+__attribute__((always_inline)) static inline bool vcpu_kvm_entry_ok(const struct uiommu_vcpu *v,
+								      const struct liobn_table *t,
+								      uint64_t ioba, uint64_t tce,
+								      uint64_t *idx)
+{
+	uint64_t rel = ioba - t->bus_offset, gpa = tce & ~TCE_RW;
+
+	*idx = rel >> t->page_shift;
+	if ((rel & t->page_mask) || *idx >= t->size)
+		return false;
+	return !(tce & TCE_RW) ||
+	       !((gpa & t->page_mask) || rcu_deref(v->guest->slots) != v->c_slots ||
+		 gpa < v->c_first || gpa > v->c_last);
+}
+
+/*
  * put_tce_fast() for an entered vCPU, from what it remembers only: a leaf
  * with no call and no loop, so that it saves no register. False changes
  * nothing; the caller learns what was missing and tries again, or runs
@@ -1140,16 +1161,7 @@ __attribute__((always_inline)) static inline bool vcpu_put_fast(struct uiommu_vc
 	if (unlikely(!t))
 		return false;
 	if (kvm) {
-		/* kvm_ioba_ok() of one entry: the window is page aligned, so is rel if ioba is. */
-		uint64_t rel = ioba - t->bus_offset, gpa = tce & ~TCE_RW;
-
-		idx = rel >> t->page_shift;
-		if ((rel & t->page_mask) || idx >= t->size)
-			return false;
-		/* kvmppc_tce_validate() without tables: an aligned gpa in the memslot remembered. */
-		if ((tce & TCE_RW) &&
-		    ((gpa & t->page_mask) || rcu_deref(v->guest->slots) != v->c_slots ||
-		     gpa < v->c_first || gpa > v->c_last))
+		if (!vcpu_kvm_entry_ok(v, t, ioba, tce, &idx))
 			return false;
 	} else {
 		idx = qemu_index(t, ioba);
@@ -1212,18 +1224,10 @@ __attribute__((noinline)) static bool vcpu_put_hw(struct uiommu_vcpu *v, uint64_
 	struct liobn_table *t = vcpu_table(v, rcu_deref(v->pg->liobns), liobn);
 	struct papr_hw_batch b[PAPR_HW_MAX];
 	const struct papr_hw_set *hw;
-	uint64_t rel, idx, gpa = tce & ~TCE_RW;
+	uint64_t idx;
 	_Atomic uint64_t *page;
 
-	if (!t || !profile_kvm(v->pg))
-		return false;
-	rel = ioba - t->bus_offset;
-	idx = rel >> t->page_shift;
-	if ((rel & t->page_mask) || idx >= t->size)
-		return false;
-	if ((tce & TCE_RW) &&
-	    ((gpa & t->page_mask) || rcu_deref(v->guest->slots) != v->c_slots ||
-	     gpa < v->c_first || gpa > v->c_last))
+	if (!t || !profile_kvm(v->pg) || !vcpu_kvm_entry_ok(v, t, ioba, tce, &idx))
 		return false;
 	hw = rcu_deref(t->hw);
 	page = view_page(t, idx);
