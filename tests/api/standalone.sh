@@ -25,7 +25,7 @@ done >"$tmp/files"
 status=0
 # Paths and notes from outside the repository, and the issue tracker.
 if tr '\n' '\0' <"$tmp/files" | xargs -0 grep -nIiE \
-	'/work/|shared/reference|semantics\.md|\.\./shared|reference notes?\b|issue tracker|\bissues? #?[0-9]+' \
+	'/work/|shared/[r]eference|semantics\.md|\.\.[/]shared|reference notes?\b|issue tracker|\bissues? #?[0-9]+' \
 	>"$tmp/hits"; then
 	echo "refers to something outside the repository:"
 	cat "$tmp/hits"
