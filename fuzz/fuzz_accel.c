@@ -24,8 +24,8 @@
  * input: every charge back where it was.
  *
  * Input: byte 0 picks the profile, the page sizes and the levels; then
- * 8-byte operations: op, LIOBN choice, 2 bytes of entry choice, TCE kind,
- * npages, list choice, fault choice.
+ * up to MAX_OPS 8-byte operations: op, LIOBN choice, 2 bytes of entry
+ * choice, TCE kind, npages, list choice, fault choice.
  */
 #include <endian.h>
 #include <errno.h>
@@ -49,6 +49,13 @@
 #define LIST_GPA (RAM_SIZE - 8192)
 #define RW 3ULL
 #define MAXG 32			/* guest entries, at most */
+/*
+ * Operations per input, at most (the rest of a longer input is ignored):
+ * every state a longer input reaches is a few dozen operations from empty
+ * (the seeds take at most 40), and each operation checks the whole state,
+ * so that a long input only makes libFuzzer slower per execution.
+ */
+#define MAX_OPS 64
 
 static const struct { unsigned int g, h, entries; } geos[4] = {
 	{ 12, 12, 32 }, { 16, 16, 32 }, { 16, 12, 16 }, { 24, 16, 4 },
@@ -372,7 +379,6 @@ struct setup {
 	struct uiommu_pe *pe[2];
 	struct uiommu_guest *g;
 	struct uiommu_tce_table *tbl;
-	bool links[2];
 };
 
 static struct setup *setup_get(struct env *e, unsigned int geo, unsigned int levels)
@@ -408,7 +414,6 @@ static struct setup *setup_get(struct env *e, unsigned int geo, unsigned int lev
 			   !uiommu_liobn_create(st->g, LIOBN, g, BUS >> g, n) &&
 			   !uiommu_accel_attach(st->g, LIOBN, grp[0]),
 		   "guest");
-	st->links[0] = true;
 	return st;
 }
 
@@ -449,11 +454,7 @@ int fuzz_accel(const uint8_t *data, size_t size)
 	m.n = geos[geo].entries;
 	m.host = calloc(m.n << m.sub, sizeof(uint64_t));
 	FUZZ_CHECK(m.host, "calloc");
-	/* Back to empty: the table attached, the whole window stuffed by the VMM's path. */
-	if (!st->links[0]) {
-		FUZZ_CHECK(!uiommu_accel_attach(g, LIOBN, grp[0]), "attach");
-		st->links[0] = true;
-	}
+	/* Back to empty (group 0 attached, as every input leaves it): the window stuffed by the VMM. */
 	reset[0] = LIOBN;
 	reset[1] = BUS;
 	reset[2] = 0;
@@ -464,15 +465,14 @@ int fuzz_accel(const uint8_t *data, size_t size)
 			   !uiommu_papr_set_profile(g, m.kvm ? UIOMMU_PAPR_PROFILE_KVM
 							     : UIOMMU_PAPR_PROFILE_QEMU),
 		   "reset");
-	m.links[0] = st->links[0];
-	m.links[1] = st->links[1];
+	m.links[0] = true;
 	uiommu_ctx_get_usage(e->ctx, UIOMMU_RES_LOCKED_BYTES, &locked);
 	others = mapped(e);
 	for (int r = 0; r < UIOMMU_RES_NR; r++)
 		uiommu_ctx_get_usage(e->ctx, (enum uiommu_resource)r, &before[r]);
 	check_state(e, g, c, &m, tbl, locked, others);
 
-	while (!fuzz_done(&in)) {
+	for (unsigned int nops = 0; !fuzz_done(&in) && nops < MAX_OPS; nops++) {
 		unsigned int op = (unsigned int)fuzz_take(&in, 1) % 40;
 		uint64_t lc = fuzz_take(&in, 1), ic = fuzz_take(&in, 2), tc = fuzz_take(&in, 1);
 		uint64_t nc = fuzz_take(&in, 1), listc = fuzz_take(&in, 1), fc = fuzz_take(&in, 1);
@@ -572,8 +572,16 @@ int fuzz_accel(const uint8_t *data, size_t size)
 		check_state(e, g, c, &m, tbl, locked, others);
 	}
 
-	st->links[0] = m.links[0];
-	st->links[1] = m.links[1];
+	/*
+	 * Back to the state every input starts from (group 0 attached, group 1
+	 * not): an attach or detach left over would carry a link allocated in
+	 * one input and freed in another, and each such input would have
+	 * libFuzzer re-run it under a full leak scan.
+	 */
+	if (!m.links[0])
+		FUZZ_CHECK(!uiommu_accel_attach(g, LIOBN, grp[0]), "attach group 0");
+	if (m.links[1])
+		FUZZ_CHECK(!uiommu_accel_detach(g, LIOBN, grp[1]), "detach group 1");
 	free(m.host);
 	/* The deferred frees too (see fuzz_check_clean()): libFuzzer's leak check stays idle. */
 	rcu_wait_callbacks();
