@@ -17,7 +17,8 @@
  * not crash, must name the line in any error, and the guest's teardown
  * must leave no table, PHB or locked-memory charge behind.
  *
- * One modelled host serves every input (its teardown waits for RCU).
+ * One modelled host serves every input (its teardown waits for RCU). An
+ * input makes at most MODEL_MAX_OPS operations or HOSTILE_MAX_EVENTS events.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -55,6 +56,16 @@ struct mwin {
 };
 
 #define DIRTY_MAX 4096
+
+/*
+ * The most operations (14 bytes each) and hostile events (about 100 to
+ * 170 bytes) one input makes; the rest of a longer input is not used.
+ * Every path takes a few of them (the seeds take at most 43 and 5), and
+ * libFuzzer's inputs grow to 4 KiB in a long campaign: its time per input
+ * goes with the features an input hits.
+ */
+#define MODEL_MAX_OPS 64
+#define HOSTILE_MAX_EVENTS 24
 
 struct model {
 	struct replay *r;
@@ -181,7 +192,7 @@ static void model_run(struct model *m, struct fuzz_input *in, bool raw_log)
 	win_set(&m->vio, VIO_LIOBN, 0, 12, VIO_NB, false);
 	win_set(&m->pci[0], 0x80000000ULL, 0, 12, DEF_NB, true);
 
-	while (!fuzz_done(in)) {
+	for (unsigned int nops = 0; !fuzz_done(in) && nops < MODEL_MAX_OPS; nops++) {
 		unsigned int op = (unsigned int)fuzz_take(in, 1), c = (unsigned int)fuzz_take(in, 1);
 		uint64_t a = fuzz_take(in, 8), b = fuzz_take(in, 4);
 		struct mwin *w = pick(m, c);
@@ -359,7 +370,7 @@ static void hostile(struct replay *r, struct fuzz_input *in)
 	char text[96];
 	uint64_t line = 0;
 
-	while (!fuzz_done(in)) {
+	for (unsigned int nev = 0; !fuzz_done(in) && nev < HOSTILE_MAX_EVENTS; nev++) {
 		struct trace_event ev = { 0 };
 		unsigned int k = (unsigned int)fuzz_take(in, 1);
 		int ret;
