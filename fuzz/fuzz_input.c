@@ -11,8 +11,8 @@
  * (a memfd) as it is, or xz-compressed (one stream, or two concatenated),
  * or compressed and then corrupted, or as hostile bytes after xz's magic;
  * several files are read in turn, the first dropped part way, with a
- * missing file between them, or the whole list dropped there (the next
- * input's input_restart() then stops the reader part way). One reader
+ * missing file between them, or the whole list dropped there
+ * (input_restart() stops the reader part way). One reader
  * serves every input, restarted on each's files. The lines must be the model's (split at
  * '\n', one '\r' before it dropped, a last line without '\n' kept, a line
  * over INPUT_MAX_LINE bytes an error at that line), with exact line
@@ -233,8 +233,11 @@ int fuzz_input(const uint8_t *data, size_t size)
 			check_lines(rd, &t, stop % 8 + 1);
 		else
 			drain(rd, stop % 8 + 1);
-		if (stop & 0x80)
-			return 0; /* the next input_restart() drops the rest */
+		if (stop & 0x80) {
+			/* Drop the rest of the list, the reader part way through it. */
+			FUZZ_CHECK(!input_restart(rd, NULL, 0) && input_next(rd) == 1, "an empty list");
+			return 0;
+		}
 		FUZZ_CHECK(input_next(rd) == -ENOENT && strstr(rd->err, "No such file"),
 			   "the missing input: %s", rd->err);
 		FUZZ_CHECK(!input_next(rd), "third input: %s", rd->err);
