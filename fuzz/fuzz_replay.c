@@ -75,7 +75,7 @@ struct model {
 };
 
 /* Empty the window's table. */
-static void win_clear(struct mwin *w)
+FUZZ_UNTRACED static void win_clear(struct mwin *w)
 {
 	if (w->ndirty > DIRTY_MAX)
 		memset(w->tce, 0, w->nb * sizeof(uint64_t));
@@ -123,8 +123,13 @@ __attribute__((format(printf, 2, 3))) static void emit(struct model *m, const ch
 	FUZZ_CHECK(!m->r->st.mismatches, "'%s': %s", m->line, m->r->st.mismatch[0].text);
 }
 
+/*
+ * The model's side (its per-page loops and table) is FUZZ_UNTRACED: the
+ * comparisons' tracing was a fifth of the driver's time.
+ */
+
 /* put_tce_emu(): the entry of @ioba, or H_PARAMETER outside the window. */
-static int64_t m_put(struct mwin *w, uint64_t ioba, uint64_t tce)
+FUZZ_UNTRACED static int64_t m_put(struct mwin *w, uint64_t ioba, uint64_t tce)
 {
 	uint64_t idx = (ioba - w->bus) >> w->shift;
 
@@ -135,6 +140,41 @@ static int64_t m_put(struct mwin *w, uint64_t ioba, uint64_t tce)
 		w->dirty[w->ndirty] = (uint32_t)idx;
 	w->ndirty++;
 	return 0;
+}
+
+/* STUFF's loop: @npages entries of @tce from *@ioba, which ends past the last one handled. */
+FUZZ_UNTRACED static int64_t m_stuff(struct mwin *w, uint64_t *ioba, uint64_t tce, uint64_t npages)
+{
+	int64_t ret = npages ? 0 : UIOMMU_H_PARAMETER;
+
+	for (uint64_t i = 0; i < npages; i++, *ioba += 1ULL << w->shift) {
+		ret = m_put(w, *ioba, tce);
+		if (ret)
+			break;
+	}
+	return ret;
+}
+
+/*
+ * INDIRECT's loop over a Linux list of @npages contiguous pages from @base
+ * with permission @perm: *ret_i is the number handled, *ret_tce the last TCE.
+ */
+FUZZ_UNTRACED static int64_t m_indirect(struct mwin *w, uint64_t ioba, uint64_t base,
+					uint64_t perm, uint64_t npages, uint64_t *ret_i,
+					uint64_t *ret_tce)
+{
+	int64_t ret = npages ? 0 : UIOMMU_H_PARAMETER;
+	uint64_t i, tce = 0;
+
+	for (i = 0; i < npages; i++, ioba += 1ULL << w->shift) {
+		tce = (base + (i << w->shift)) | perm;
+		ret = m_put(w, ioba, tce);
+		if (ret)
+			break;
+	}
+	*ret_i = i;
+	*ret_tce = tce;
+	return ret;
 }
 
 /* A window of the model by a choice byte: VIO, PHB 0's windows, or NULL (no such LIOBN). */
@@ -229,7 +269,7 @@ static void model_run(struct model *m, struct fuzz_input *in, bool raw_log)
 			     pfx(w), liobn, ioba, ret, tce);
 			break;
 		case 2: { /* H_STUFF_TCE: the IOBA after the loop; an unknown LIOBN or npages > nb is silent */
-			uint64_t npages = a % 600, i;
+			uint64_t npages = a % 600;
 
 			if (!w || npages > w->nb)
 				break;
@@ -243,12 +283,7 @@ static void model_run(struct model *m, struct fuzz_input *in, bool raw_log)
 			    ((ioba - w->bus) >> w->shift) + npages > w->nb)
 				break;
 			tce = a >> 32 & 1 ? a >> 16 : 0;
-			ret = npages ? 0 : UIOMMU_H_PARAMETER;
-			for (i = 0; i < npages; i++, ioba += 1ULL << w->shift) {
-				ret = m_put(w, ioba, tce);
-				if (ret)
-					break;
-			}
+			ret = m_stuff(w, &ioba, tce, npages);
 			emit(m, "spapr_iommu_%sstuff liobn=0x%" PRIx64 " ioba=0x%" PRIx64 " tcevalue=0x%" PRIx64 " npages=%" PRIu64 " ret=%" PRId64,
 			     pfx(w), liobn, ioba, tce, npages, ret);
 			break;
@@ -260,14 +295,7 @@ static void model_run(struct model *m, struct fuzz_input *in, bool raw_log)
 				break; /* silent in QEMU */
 			start = ioba = pick_ioba(w, b);
 			base = ((a >> 10) % (RAM_SIZE >> w->shift)) << w->shift;
-			tce = 0;
-			ret = npages ? 0 : UIOMMU_H_PARAMETER;
-			for (i = 0; i < npages; i++, ioba += 1ULL << w->shift) {
-				tce = (base + (i << w->shift)) | (1 + (a >> 40) % 3);
-				ret = m_put(w, ioba, tce);
-				if (ret)
-					break;
-			}
+			ret = m_indirect(w, ioba, base, 1 + (a >> 40) % 3, npages, &i, &tce);
 			logged = i ? i - 1 : 0;
 			emit(m, "spapr_iommu_%sindirect liobn=0x%" PRIx64 " ioba=0x%" PRIx64 " tcelist=0x%" PRIx64 " iobaN=0x%" PRIx64 " tceN=0x%" PRIx64 " ret=%" PRId64,
 			     pfx(w), liobn, start, LIST_GPA, logged, tce, ret);
