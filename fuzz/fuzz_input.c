@@ -153,6 +153,18 @@ static void drain(struct input *in, uint64_t stop)
 	}
 }
 
+/* One reader for every input, as 'uiommu replay' keeps one for every trace: on @paths now. */
+static struct input *reader(const char *const *paths, unsigned int npaths)
+{
+	static struct input *rd;
+
+	if (!rd)
+		FUZZ_CHECK(rd = input_start(paths, npaths), "input_start");
+	else
+		FUZZ_CHECK(!input_restart(rd, paths, npaths), "input_restart");
+	return rd;
+}
+
 int fuzz_input(const uint8_t *data, size_t size)
 {
 	static uint8_t *text, *enc;
@@ -163,8 +175,7 @@ int fuzz_input(const uint8_t *data, size_t size)
 	bool looks_xz;
 	char path[2][64];
 	const char *paths[3];
-	/* One reader for every input, as 'uiommu replay' keeps one for every trace. */
-	static struct input *rd;
+	struct input *rd;
 	uint64_t stop;
 
 	if (!size)
@@ -209,10 +220,7 @@ int fuzz_input(const uint8_t *data, size_t size)
 
 	if (!(mode & 8)) {
 		paths[0] = path[0];
-		if (!rd)
-			FUZZ_CHECK(rd = input_start(paths, 1), "input_start");
-		else
-			FUZZ_CHECK(!input_restart(rd, paths, 1), "input_restart");
+		rd = reader(paths, 1);
 		FUZZ_CHECK(!input_next(rd), "open: %s", rd->err);
 		if (mode % 5 < 3 && !(mode % 5 == 0 && looks_xz))
 			check_lines(rd, &t, 0);
@@ -224,10 +232,7 @@ int fuzz_input(const uint8_t *data, size_t size)
 		paths[0] = path[0];
 		paths[1] = "/nonexistent/uiommu-fuzz";
 		paths[2] = path[1];
-		if (!rd)
-			FUZZ_CHECK(rd = input_start(paths, 3), "input_start");
-		else
-			FUZZ_CHECK(!input_restart(rd, paths, 3), "input_restart");
+		rd = reader(paths, 3);
 		FUZZ_CHECK(!input_next(rd), "first input: %s", rd->err);
 		if (mode % 5 < 3 && !(mode % 5 == 0 && looks_xz))
 			check_lines(rd, &t, stop % 8 + 1);
