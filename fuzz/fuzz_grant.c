@@ -15,6 +15,17 @@
  * reference returned, nothing leaked.
  *
  * Each operation is 4 bytes: op, a, b, c. FUZZ_GRANT_TRACE=1 prints them.
+ *
+ * The two tables, their mappers and connections are made once and kept
+ * across inputs (making them costs more than a whole input); each input
+ * starts from them with nothing granted, allocated or mapped, and ends by
+ * proving that again: every usage of both contexts is back at what the
+ * empty world holds. Every WORLD_INPUTS inputs the world is freed (each
+ * free must find nothing left, the contexts then hold nothing) and made
+ * again. The library hands out free references in FIFO order, so their
+ * numbers depend on the inputs before; the driver picks references by the
+ * model's own order (the order they were taken), so that what an input
+ * does does not.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -32,7 +43,7 @@
 #define PAGE 4096
 #define MAX_POOLS 8
 #define MAX_MAPS 16
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define WORLD_INPUTS 256
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 enum { REF_FREE, REF_CLAIMED, REF_GRANTED, REF_PENDING };
@@ -55,6 +66,7 @@ struct m_ref {
 	bool ro;
 	uint16_t domid;
 	uint32_t pin_ro, pin_rw;
+	uint32_t order; /* taken: its index in world.live */
 };
 
 struct m_map {
@@ -72,9 +84,13 @@ struct world {
 	struct m_pool pools[MAX_POOLS];
 	struct m_ref refs[NR_ENTRIES];
 	struct m_map maps[MAX_MAPS];
+	uint32_t live[NR_ENTRIES]; /* the references taken (not free), oldest first */
+	uint32_t nlive;
+	uint32_t seen[NR_ENTRIES]; /* every reference taken in this input, once */
+	uint32_t nseen;
+	bool was_seen[NR_ENTRIES];
 	uint64_t pending;
 	bool detached; /* disconnected; attach again (a fault may have refused it) */
-	uint32_t hw;   /* above every reference the model has seen (they come in order) */
 };
 
 static uint64_t usage(struct uiommu_ctx *ctx, enum uiommu_resource r)
@@ -126,6 +142,7 @@ static int free_pool_slot(struct world *w)
 }
 
 /* Does any reference (granted or pending) still hold pool @i? */
+FUZZ_UNTRACED
 static bool pool_held(const struct world *w, int i)
 {
 	for (int r = 0; r < NR_ENTRIES; r++)
@@ -142,12 +159,29 @@ static void pool_maybe_gone(struct world *w, int i)
 		w->pools[i] = (struct m_pool){ 0 };
 }
 
+/* A free reference is taken (claimed or granted): it joins the model's order. */
+static void ref_take(struct world *w, uint32_t ref)
+{
+	w->refs[ref].order = w->nlive;
+	w->live[w->nlive++] = ref;
+	if (!w->was_seen[ref]) {
+		w->was_seen[ref] = true;
+		w->seen[w->nseen++] = ref;
+	}
+}
+
+FUZZ_UNTRACED
 static void ref_release(struct world *w, uint32_t ref)
 {
 	int pool = w->refs[ref].pool;
 
 	if (w->refs[ref].state == REF_PENDING)
 		w->pending--;
+	w->nlive--;
+	for (uint32_t k = w->refs[ref].order; k < w->nlive; k++) {
+		w->live[k] = w->live[k + 1];
+		w->refs[w->live[k]].order = k;
+	}
 	w->refs[ref] = (struct m_ref){ .state = REF_FREE, .pool = -1 };
 	pool_maybe_gone(w, pool);
 }
@@ -169,11 +203,19 @@ static void check(struct world *w)
 {
 	uint64_t in_use = 0, server_maps = 0, local_maps = 0, pending = 0;
 
-	for (uint32_t ref = 0; ref < MIN(w->hw + 16, NR_ENTRIES); ref++) {
+	/*
+	 * Every reference this input took, and the first 16 (reserved, or
+	 * free, or taken): the references it did not take are free, and
+	 * nothing may map them.
+	 */
+	for (uint32_t k = 0; k < w->nseen + 16; k++) {
+		uint32_t ref = k < 16 ? k : w->seen[k - 16];
 		struct m_ref *r = &w->refs[ref];
 		int want = (r->pin_ro || r->pin_rw ? UIOMMU_GTF_READING : 0) |
 			   (r->pin_rw ? UIOMMU_GTF_WRITING : 0);
 
+		if (k >= 16 && ref < 16)
+			continue;
 		FUZZ_CHECK(uiommu_gntshr_query_foreign_access(w->gs, ref) == want,
 			   "ref %u flags %d, model %d", ref,
 			   uiommu_gntshr_query_foreign_access(w->gs, ref), want);
@@ -209,20 +251,50 @@ static void check(struct world *w)
 	FUZZ_CHECK(usage(w->be, UIOMMU_RES_GRANT_MAPS) == local_maps, "mapper's maps");
 }
 
+/* Is pool @i granted (not ended) through any reference? */
+FUZZ_UNTRACED
+static bool pool_granted(const struct world *w, int i)
+{
+	for (int r = 0; r < NR_ENTRIES; r++)
+		if (w->refs[r].state == REF_GRANTED && w->refs[r].pool == i)
+			return true;
+	return false;
+}
+
+/* The mapper went: nothing is mapped any more, pending references go, its maps are dead. */
+FUZZ_UNTRACED
+static void peer_gone(struct world *w)
+{
+	for (uint32_t r = 0; r < NR_ENTRIES; r++) {
+		w->refs[r].pin_ro = w->refs[r].pin_rw = 0;
+		if (w->refs[r].state == REF_PENDING)
+			ref_release(w, r);
+	}
+	for (int i = 0; i < MAX_MAPS; i++)
+		w->maps[i].dead = w->maps[i].live;
+}
+
+/* A free reference the driver may name (its number depends on the inputs before). */
+FUZZ_UNTRACED
+static uint32_t free_ref(const struct world *w)
+{
+	for (uint32_t ref = UIOMMU_GNTTAB_NR_RESERVED_ENTRIES; ref < NR_ENTRIES; ref++)
+		if (w->refs[ref].state == REF_FREE)
+			return ref;
+	return 0; /* all taken: a reserved one */
+}
+
 static uint32_t pick_ref(struct world *w, uint8_t b)
 {
-	/* Mostly references the model knows of; sometimes anything, or past the table. */
+	/*
+	 * Mostly references the model knows of (by the order they were
+	 * taken); sometimes a reserved or a free one, or one past the table.
+	 */
 	if (b == 0xff)
 		return NR_ENTRIES + 1;
 	if (b & 0x80)
-		return b & 0x7f;
-	for (uint32_t k = 0; k < NR_ENTRIES; k++) {
-		uint32_t ref = (b + k) % NR_ENTRIES;
-
-		if (w->refs[ref].state != REF_FREE)
-			return ref;
-	}
-	return b % NR_ENTRIES;
+		return (b & 0x7f) < UIOMMU_GNTTAB_NR_RESERVED_ENTRIES ? b & 0x7f : free_ref(w);
+	return w->nlive ? w->live[b % w->nlive] : free_ref(w);
 }
 
 /* Claim and grant: what the library must answer for a frame of pool @p, page @page. */
@@ -238,9 +310,13 @@ static int expect_grant(struct world *w, int p, uint16_t domid, bool ro)
 static void record_grant(struct world *w, uint32_t ref, int p, uint32_t page, uint16_t domid,
 			 bool ro)
 {
-	w->hw = MAX(w->hw, ref + 1);
+	uint32_t order;
+
+	if (w->refs[ref].state == REF_FREE)
+		ref_take(w, ref);
+	order = w->refs[ref].order;
 	w->refs[ref] = (struct m_ref){ .state = REF_GRANTED, .pool = p, .page = page, .ro = ro,
-				       .domid = domid };
+				       .domid = domid, .order = order };
 }
 
 static void op_map(struct world *w, uint32_t ref, bool rw, bool armed)
@@ -362,7 +438,7 @@ static void step(struct world *w, unsigned int op, uint8_t a, uint8_t b, uint8_t
 	uint32_t ref = pick_ref(w, b);
 
 	if (ref >= NR_ENTRIES && op != 5)
-		ref = 8;
+		ref = pick_ref(w, 0);
 	switch (op) {
 	case 0: { /* allocate pages */
 		int slot = free_pool_slot(w);
@@ -386,9 +462,8 @@ static void step(struct world *w, unsigned int op, uint8_t a, uint8_t b, uint8_t
 		struct m_pool *mp = &w->pools[p];
 		int want = !mp->live || mp->share ? -ENOENT : 0;
 
-		for (int r = 0; !want && r < NR_ENTRIES; r++)
-			if (w->refs[r].state == REF_GRANTED && w->refs[r].pool == p)
-				want = -EBUSY;
+		if (!want && pool_granted(w, p))
+			want = -EBUSY;
 		ret = uiommu_gntshr_free_pages(w->gs, mp->hva ? mp->hva : (void *)w);
 		FUZZ_CHECK(ret == want, "free_pages %d, model %d", ret, want);
 		if (!ret) {
@@ -533,8 +608,8 @@ static void step(struct world *w, unsigned int op, uint8_t a, uint8_t b, uint8_t
 			}
 			FUZZ_CHECK(r >= 8 && r < NR_ENTRIES && w->refs[r].state == REF_FREE, "claim %d",
 				   r);
-			w->refs[r] = (struct m_ref){ .state = REF_CLAIMED, .pool = -1 };
-			w->hw = MAX(w->hw, (uint32_t)r + 1);
+			ref_take(w, (uint32_t)r);
+			w->refs[r].state = REF_CLAIMED;
 		}
 		FUZZ_CHECK(!uiommu_gntshr_free_grant_references(w->gs, head), "free batch");
 		return;
@@ -564,13 +639,7 @@ static void step(struct world *w, unsigned int op, uint8_t a, uint8_t b, uint8_t
 	}
 	case 11: /* the frontend drops the backend (its process died, say) */
 		uiommu_gntshr_disconnect(w->gs, BE);
-		for (uint32_t r = 0; r < NR_ENTRIES; r++) {
-			w->refs[r].pin_ro = w->refs[r].pin_rw = 0;
-			if (w->refs[r].state == REF_PENDING)
-				ref_release(w, r);
-		}
-		for (int i = 0; i < MAX_MAPS; i++)
-			w->maps[i].dead = w->maps[i].live;
+		peer_gone(w);
 		w->detached = try_attach(w->gs, BE, w->gt) != 0;
 		FUZZ_CHECK(!w->detached || armed, "attach");
 		return;
@@ -583,26 +652,105 @@ static void step(struct world *w, unsigned int op, uint8_t a, uint8_t b, uint8_t
 	}
 }
 
-int fuzz_grant(const uint8_t *data, size_t size)
-{
-	static struct uiommu_ctx *fe, *be;
-	struct fuzz_input in = { data, size, 0 };
-	struct world *w;
+/* The world kept across inputs: both tables, both mappers, connected both ways. */
+static struct world world;
+static uint64_t world_usage[2][UIOMMU_RES_NR]; /* what the empty world holds */
+static unsigned int world_inputs;
 
-	if (!fe) {
-		FUZZ_CHECK(!uiommu_ctx_new(NULL, &fe) && !uiommu_ctx_new(NULL, &be), "ctx_new");
+static void world_new(void)
+{
+	if (!world.fe) {
+		FUZZ_CHECK(!uiommu_ctx_new(NULL, &world.fe) && !uiommu_ctx_new(NULL, &world.be),
+			   "ctx_new");
 	}
-	w = calloc(1, sizeof(*w));
-	FUZZ_CHECK(w, "calloc");
+	FUZZ_CHECK(!uiommu_gntshr_new(world.fe, FE, NR_ENTRIES, &world.gs), "gntshr_new");
+	FUZZ_CHECK(!uiommu_gntshr_new(world.be, BE, 2048, &world.be_gs), "gntshr_new");
+	FUZZ_CHECK(!uiommu_gnttab_open(world.be, &world.gt) &&
+			   !uiommu_gnttab_open(world.fe, &world.fe_gt), "open");
+	attach(world.gs, BE, world.gt);
+	attach(world.be_gs, FE, world.fe_gt);
+	rcu_wait_callbacks();
+	for (int r = 0; r < UIOMMU_RES_NR; r++) {
+		world_usage[0][r] = usage(world.fe, (enum uiommu_resource)r);
+		world_usage[1][r] = usage(world.be, (enum uiommu_resource)r);
+	}
+	FUZZ_CHECK(!world_usage[0][UIOMMU_RES_GRANTS] && !world_usage[1][UIOMMU_RES_GRANTS] &&
+			   !world_usage[0][UIOMMU_RES_GRANT_MAPS] &&
+			   !world_usage[1][UIOMMU_RES_GRANT_MAPS], "an empty world holds references");
+}
+
+/* Free the world: nothing may be left in either table, then both contexts hold nothing. */
+static void world_free(void)
+{
+	FUZZ_CHECK(!uiommu_gnttab_close(world.gt) && !uiommu_gnttab_close(world.fe_gt), "close");
+	FUZZ_CHECK(!uiommu_gntshr_free(world.gs), "gntshr_free: something left");
+	FUZZ_CHECK(!uiommu_gntshr_free(world.be_gs), "backend's gntshr_free: something left");
+	fuzz_check_clean(world.fe);
+	fuzz_check_clean(world.be);
+}
+
+/* As fuzz_check_clean(), against what the empty world holds: every usage but the heap. */
+FUZZ_UNTRACED
+static void world_check_clean(void)
+{
+	struct uiommu_ctx *ctx[2] = { world.fe, world.be };
+
+	rcu_wait_callbacks();
+	for (int k = 0; k < 2; k++)
+		for (int r = 0; r < UIOMMU_RES_NR; r++) {
+			if (r == UIOMMU_RES_HEAP_BYTES)
+				continue;
+			FUZZ_CHECK(usage(ctx[k], (enum uiommu_resource)r) == world_usage[k][r],
+				   "%s's %s left at %llu, the empty world holds %llu",
+				   k ? "backend" : "frontend",
+				   uiommu_resource_name((enum uiommu_resource)r),
+				   (unsigned long long)usage(ctx[k], (enum uiommu_resource)r),
+				   (unsigned long long)world_usage[k][r]);
+		}
+}
+
+/* The model of an empty world. */
+FUZZ_UNTRACED
+static void world_reset(struct world *w)
+{
+	struct uiommu_ctx *fe = w->fe, *be = w->be;
+	struct uiommu_gntshr *gs = w->gs, *be_gs = w->be_gs;
+	struct uiommu_gnttab *gt = w->gt, *fe_gt = w->fe_gt;
+
+	memset(w, 0, sizeof(*w));
 	w->fe = fe;
 	w->be = be;
+	w->gs = gs;
+	w->be_gs = be_gs;
+	w->gt = gt;
+	w->fe_gt = fe_gt;
 	for (int r = 0; r < NR_ENTRIES; r++)
 		w->refs[r].pool = -1;
-	FUZZ_CHECK(!uiommu_gntshr_new(fe, FE, NR_ENTRIES, &w->gs), "gntshr_new");
-	FUZZ_CHECK(!uiommu_gntshr_new(be, BE, 2048, &w->be_gs), "gntshr_new");
-	FUZZ_CHECK(!uiommu_gnttab_open(be, &w->gt) && !uiommu_gnttab_open(fe, &w->fe_gt), "open");
-	attach(w->gs, BE, w->gt);
-	attach(w->be_gs, FE, w->fe_gt);
+}
+
+/* End every reference still granted or claimed. */
+FUZZ_UNTRACED
+static void end_all(struct world *w)
+{
+	for (uint32_t r = UIOMMU_GNTTAB_NR_RESERVED_ENTRIES; r < NR_ENTRIES; r++)
+		if (w->refs[r].state == REF_CLAIMED || w->refs[r].state == REF_GRANTED)
+			FUZZ_CHECK(uiommu_gntshr_end_foreign_access(w->gs, r) == 0, "final end %u", r);
+}
+
+int fuzz_grant(const uint8_t *data, size_t size)
+{
+	struct fuzz_input in = { data, size, 0 };
+	struct world *w = &world;
+	static int tracing = -1;
+	struct uiommu_ctx *fe, *be;
+
+	if (tracing < 0)
+		tracing = getenv("FUZZ_GRANT_TRACE") != NULL;
+	if (!world.gs)
+		world_new();
+	world_reset(w);
+	fe = w->fe;
+	be = w->be;
 
 	while (!fuzz_done(&in)) {
 		unsigned int op = (unsigned int)fuzz_take(&in, 1) % 16;
@@ -618,7 +766,7 @@ int fuzz_grant(const uint8_t *data, size_t size)
 			b = (uint8_t)fuzz_take(&in, 1);
 			c = (uint8_t)fuzz_take(&in, 1);
 		}
-		if (getenv("FUZZ_GRANT_TRACE"))
+		if (tracing)
 			fprintf(stderr, "op %u a %u b %u c %u%s\n", op, a, b, c, armed ? " armed" : "");
 		step(w, op, a, b, c, armed);
 		uiommu_ctx_inject_fault(fe, 0, 0);
@@ -631,20 +779,21 @@ int fuzz_grant(const uint8_t *data, size_t size)
 	/* Tear everything down: every reference and page comes back. */
 	for (int i = 0; i < MAX_MAPS; i++)
 		op_unmap(w, i);
-	for (uint32_t r = 8; r < NR_ENTRIES; r++)
-		if (w->refs[r].state == REF_CLAIMED || w->refs[r].state == REF_GRANTED)
-			FUZZ_CHECK(uiommu_gntshr_end_foreign_access(w->gs, r) == 0, "final end %u", r);
+	end_all(w);
 	for (int p = 0; p < MAX_POOLS; p++)
 		if (w->pools[p].live)
 			FUZZ_CHECK(w->pools[p].share ? uiommu_gntshr_unshare(w->gs, w->pools[p].hva,
 									     w->pools[p].npages) >= 0
 						      : !uiommu_gntshr_free_pages(w->gs, w->pools[p].hva),
 				   "final free");
-	FUZZ_CHECK(!uiommu_gnttab_close(w->gt) && !uiommu_gnttab_close(w->fe_gt), "close");
-	FUZZ_CHECK(!uiommu_gntshr_free(w->gs), "gntshr_free: something left");
-	FUZZ_CHECK(!uiommu_gntshr_free(w->be_gs), "backend's gntshr_free: something left");
-	fuzz_check_clean(fe);
-	fuzz_check_clean(be);
-	free(w);
+	FUZZ_CHECK(!w->detached, "the input ended disconnected");
+	world_reset(w);
+	check(w); /* nothing granted, mapped or pending */
+	world_check_clean();
+	if (++world_inputs % WORLD_INPUTS == 0) {
+		world_free();
+		w->gs = w->be_gs = NULL;
+		w->gt = w->fe_gt = NULL;
+	}
 	return 0;
 }

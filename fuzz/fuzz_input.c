@@ -4,13 +4,16 @@
  * files read and xz-decoded ahead on a thread, lines handed out in place
  * or, across blocks, copied.
  *
- * The input makes a text: its bytes, where 0xff LEN3 BYTE stands for LEN
- * copies of BYTE (so that lines longer than the limit, and lines across
- * the reader's blocks, come from small inputs). The text goes to a file
+ * The input makes a text: its bytes, where 0xff LEN3 BYTE stands for a
+ * run of BYTE, LEN3 % 70 Ki scaled to RUN_MAX (so that lines longer than
+ * the limit, and lines across the reader's blocks, come from small
+ * inputs). The text goes to a file
  * (a memfd) as it is, or xz-compressed (one stream, or two concatenated),
  * or compressed and then corrupted, or as hostile bytes after xz's magic;
  * several files are read in turn, the first dropped part way, with a
- * missing file between them. The lines must be the model's (split at
+ * missing file between them, or the whole list dropped there
+ * (input_restart() stops the reader part way). One reader
+ * serves every input, restarted on each's files. The lines must be the model's (split at
  * '\n', one '\r' before it dropped, a last line without '\n' kept, a line
  * over INPUT_MAX_LINE bytes an error at that line), with exact line
  * numbers and byte counts; corrupt or hostile xz must end in an error
@@ -27,7 +30,14 @@
 #include "fuzz.h"
 #include "input.h"
 
-#define TEXT_MAX (320u << 10) /* more than two reader blocks */
+/*
+ * The fuzz build's input layer has small blocks and a short line limit
+ * (fuzz/meson.build), so that small texts cross them: the text and its
+ * runs scale with them (320 KiB and 70 KiB at the CLI's sizes).
+ */
+#define TEXT_MAX (INPUT_BLOCK / 2 * 5) /* more than two reader blocks */
+#define RUN_LEN3 (70u << 10)		/* LEN3 is taken modulo this, */
+#define RUN_MAX (INPUT_MAX_LINE / 32 * 35) /* and scaled to this: a little over a line */
 
 struct text {
 	uint8_t *b;
@@ -42,7 +52,8 @@ static void make_text(struct fuzz_input *in, struct text *t)
 		size_t n = 1;
 
 		if (c == 0xff && in->size - in->pos >= 4) {
-			n = (size_t)fuzz_take(in, 3) % (70u << 10);
+			n = (size_t)fuzz_take(in, 3) % RUN_LEN3;
+			n = (n * RUN_MAX + RUN_LEN3 - 1) / RUN_LEN3;
 			c = (uint8_t)fuzz_take(in, 1);
 			/* Long lines, yes; hundreds of thousands of empty ones teach nothing. */
 			if (c == '\n' && n > 64)
@@ -71,14 +82,21 @@ static size_t xz(const uint8_t *data, size_t len, uint8_t *out, size_t cap)
 	return cap - s.avail_out;
 }
 
-static int file_of(const uint8_t *data, size_t len, char *path, size_t cap)
+/*
+ * The file @slot (0 or 1) holds @data: two memfds kept across inputs, their
+ * size set to each input's (creating and filling a memfd per input would
+ * be much of the driver's time).
+ */
+static void file_of(unsigned int slot, const uint8_t *data, size_t len, char *path, size_t cap)
 {
-	int fd = memfd_create("fuzz-input", MFD_CLOEXEC);
+	static int fd[2] = { -1, -1 };
 
-	FUZZ_CHECK(fd >= 0, "memfd_create");
-	FUZZ_CHECK(write(fd, data, len) == (ssize_t)len, "write");
-	snprintf(path, cap, "/proc/self/fd/%d", fd);
-	return fd;
+	if (fd[slot] < 0)
+		fd[slot] = memfd_create("fuzz-input", MFD_CLOEXEC);
+	FUZZ_CHECK(fd[slot] >= 0, "memfd_create");
+	FUZZ_CHECK(ftruncate(fd[slot], (off_t)len) == 0, "ftruncate");
+	FUZZ_CHECK(pwrite(fd[slot], data, len, 0) == (ssize_t)len, "pwrite");
+	snprintf(path, cap, "/proc/self/fd/%d", fd[slot]);
 }
 
 /* Read the current input of @in and check it against @t, stopping after @stop lines (0: all). */
@@ -135,6 +153,18 @@ static void drain(struct input *in, uint64_t stop)
 	}
 }
 
+/* One reader for every input, as 'uiommu replay' keeps one for every trace: on @paths now. */
+static struct input *reader(const char *const *paths, unsigned int npaths)
+{
+	static struct input *rd;
+
+	if (!rd)
+		FUZZ_CHECK(rd = input_start(paths, npaths), "input_start");
+	else
+		FUZZ_CHECK(!input_restart(rd, paths, npaths), "input_restart");
+	return rd;
+}
+
 int fuzz_input(const uint8_t *data, size_t size)
 {
 	static uint8_t *text, *enc;
@@ -146,7 +176,6 @@ int fuzz_input(const uint8_t *data, size_t size)
 	char path[2][64];
 	const char *paths[3];
 	struct input *rd;
-	int fd[2] = { -1, -1 };
 	uint64_t stop;
 
 	if (!size)
@@ -166,49 +195,54 @@ int fuzz_input(const uint8_t *data, size_t size)
 
 	switch (mode % 5) {
 	case 0: /* plain */
-		fd[0] = file_of(t.b, t.len, path[0], sizeof(path[0]));
+		file_of(0, t.b, t.len, path[0], sizeof(path[0]));
 		break;
 	case 1: /* one xz stream */
 		n = xz(t.b, t.len, enc, 2 * TEXT_MAX + 4096);
-		fd[0] = file_of(enc, n, path[0], sizeof(path[0]));
+		file_of(0, enc, n, path[0], sizeof(path[0]));
 		break;
 	case 2: /* two concatenated streams, as 'xz -c a b' writes */
 		n = xz(t.b, cut, enc, 2 * TEXT_MAX + 4096);
 		n += xz(t.b + cut, t.len - cut, enc + n, 2 * TEXT_MAX + 4096 - n);
-		fd[0] = file_of(enc, n, path[0], sizeof(path[0]));
+		file_of(0, enc, n, path[0], sizeof(path[0]));
 		break;
 	case 3: /* corrupt xz */
 		n = xz(t.b, t.len, enc, 2 * TEXT_MAX + 4096);
 		enc[(size_t)(stop * 131 + mode) % n] ^= (uint8_t)(1u << (mode >> 5));
-		fd[0] = file_of(enc, n, path[0], sizeof(path[0]));
+		file_of(0, enc, n, path[0], sizeof(path[0]));
 		break;
 	default: /* hostile bytes after xz's magic */
 		memcpy(enc, "\xfd" "7zXZ\0", 6);
 		memcpy(enc + 6, t.b, t.len);
-		fd[0] = file_of(enc, t.len + 6, path[0], sizeof(path[0]));
+		file_of(0, enc, t.len + 6, path[0], sizeof(path[0]));
 		break;
 	}
 
 	if (!(mode & 8)) {
-		FUZZ_CHECK(!input_open(&rd, path[0]), "open: %s", rd ? rd->err : "");
+		paths[0] = path[0];
+		rd = reader(paths, 1);
+		FUZZ_CHECK(!input_next(rd), "open: %s", rd->err);
 		if (mode % 5 < 3 && !(mode % 5 == 0 && looks_xz))
 			check_lines(rd, &t, 0);
 		else
 			drain(rd, 0);
-		input_stop(rd);
 	} else {
 		/* Several inputs: the first dropped after some lines, a missing one, the text again. */
-		fd[1] = file_of(t.b, t.len, path[1], sizeof(path[1]));
+		file_of(1, t.b, t.len, path[1], sizeof(path[1]));
 		paths[0] = path[0];
 		paths[1] = "/nonexistent/uiommu-fuzz";
 		paths[2] = path[1];
-		rd = input_start(paths, 3);
-		FUZZ_CHECK(rd, "input_start");
+		rd = reader(paths, 3);
 		FUZZ_CHECK(!input_next(rd), "first input: %s", rd->err);
 		if (mode % 5 < 3 && !(mode % 5 == 0 && looks_xz))
 			check_lines(rd, &t, stop % 8 + 1);
 		else
 			drain(rd, stop % 8 + 1);
+		if (stop & 0x80) {
+			/* Drop the rest of the list, the reader part way through it. */
+			FUZZ_CHECK(!input_restart(rd, NULL, 0) && input_next(rd) == 1, "an empty list");
+			return 0;
+		}
 		FUZZ_CHECK(input_next(rd) == -ENOENT && strstr(rd->err, "No such file"),
 			   "the missing input: %s", rd->err);
 		FUZZ_CHECK(!input_next(rd), "third input: %s", rd->err);
@@ -217,10 +251,6 @@ int fuzz_input(const uint8_t *data, size_t size)
 		else
 			check_lines(rd, &t, 0);
 		FUZZ_CHECK(input_next(rd) == 1, "an input after the last");
-		input_stop(rd);
 	}
-	for (int i = 0; i < 2; i++)
-		if (fd[i] >= 0)
-			close(fd[i]);
 	return 0;
 }

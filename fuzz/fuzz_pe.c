@@ -59,6 +59,13 @@
  */
 #define HOST_SHIFT 12
 #define TCE32_SIZE (256ULL << 20)
+/*
+ * A small TCE cache: each flush (every window change, ownership change and
+ * whole-PE kill) walks every slot, and the model's 16 entries per window
+ * use a few of them. 64 slots still keep the two windows apart (slot =
+ * (entry ^ window * 32) & mask) and make collisions, hence evictions, common.
+ */
+#define TCE_CACHE_ENTRIES 64
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
@@ -1215,11 +1222,13 @@ static struct env *fuzz_env(void)
 	uiommu_phb_config_default(&cfg, 0);
 	cfg.pgsizes = PGS_GPU;
 	cfg.tce32_size = TCE32_SIZE;
+	cfg.tce_cache_entries = TCE_CACHE_ENTRIES;
 	FUZZ_CHECK(!uiommu_phb_new(env.ctx, &cfg, &env.phb[0]), "phb");
 	uiommu_phb_config_default(&cfg, 1);
 	cfg.flags = UIOMMU_PHB_NPU;
 	cfg.pgsizes = PGS_NPU;
 	cfg.tce32_size = TCE32_SIZE;
+	cfg.tce_cache_entries = TCE_CACHE_ENTRIES;
 	FUZZ_CHECK(!uiommu_phb_new(env.ctx, &cfg, &env.phb[1]), "phb");
 	FUZZ_CHECK(!uiommu_hostmem_alloc(env.ctx, HOST_PAGES * HOST_PAGE, 16, UIOMMU_HOSTMEM_SCATTER,
 					 (void **)&env.host), "hostmem");

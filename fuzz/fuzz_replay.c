@@ -17,7 +17,8 @@
  * not crash, must name the line in any error, and the guest's teardown
  * must leave no table, PHB or locked-memory charge behind.
  *
- * One modelled host serves every input (its teardown waits for RCU).
+ * One modelled host serves every input (its teardown waits for RCU). An
+ * input makes at most MODEL_MAX_OPS operations or HOSTILE_MAX_EVENTS events.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -56,6 +57,16 @@ struct mwin {
 
 #define DIRTY_MAX 4096
 
+/*
+ * The most operations (14 bytes each) and hostile events (about 100 to
+ * 170 bytes) one input makes; the rest of a longer input is not used.
+ * Every path takes a few of them (the seeds take at most 43 and 5), and
+ * libFuzzer's inputs grow to 4 KiB in a long campaign: its time per input
+ * goes with the features an input hits.
+ */
+#define MODEL_MAX_OPS 64
+#define HOSTILE_MAX_EVENTS 24
+
 struct model {
 	struct replay *r;
 	struct mwin vio, pci[2];
@@ -64,7 +75,7 @@ struct model {
 };
 
 /* Empty the window's table. */
-static void win_clear(struct mwin *w)
+FUZZ_UNTRACED static void win_clear(struct mwin *w)
 {
 	if (w->ndirty > DIRTY_MAX)
 		memset(w->tce, 0, w->nb * sizeof(uint64_t));
@@ -112,8 +123,13 @@ __attribute__((format(printf, 2, 3))) static void emit(struct model *m, const ch
 	FUZZ_CHECK(!m->r->st.mismatches, "'%s': %s", m->line, m->r->st.mismatch[0].text);
 }
 
+/*
+ * The model's side (its per-page loops and table) is FUZZ_UNTRACED: the
+ * comparisons' tracing was a fifth of the driver's time.
+ */
+
 /* put_tce_emu(): the entry of @ioba, or H_PARAMETER outside the window. */
-static int64_t m_put(struct mwin *w, uint64_t ioba, uint64_t tce)
+FUZZ_UNTRACED static int64_t m_put(struct mwin *w, uint64_t ioba, uint64_t tce)
 {
 	uint64_t idx = (ioba - w->bus) >> w->shift;
 
@@ -124,6 +140,41 @@ static int64_t m_put(struct mwin *w, uint64_t ioba, uint64_t tce)
 		w->dirty[w->ndirty] = (uint32_t)idx;
 	w->ndirty++;
 	return 0;
+}
+
+/* STUFF's loop: @npages entries of @tce from *@ioba, which ends past the last one handled. */
+FUZZ_UNTRACED static int64_t m_stuff(struct mwin *w, uint64_t *ioba, uint64_t tce, uint64_t npages)
+{
+	int64_t ret = npages ? 0 : UIOMMU_H_PARAMETER;
+
+	for (uint64_t i = 0; i < npages; i++, *ioba += 1ULL << w->shift) {
+		ret = m_put(w, *ioba, tce);
+		if (ret)
+			break;
+	}
+	return ret;
+}
+
+/*
+ * INDIRECT's loop over a Linux list of @npages contiguous pages from @base
+ * with permission @perm: *ret_i is the number handled, *ret_tce the last TCE.
+ */
+FUZZ_UNTRACED static int64_t m_indirect(struct mwin *w, uint64_t ioba, uint64_t base,
+					uint64_t perm, uint64_t npages, uint64_t *ret_i,
+					uint64_t *ret_tce)
+{
+	int64_t ret = npages ? 0 : UIOMMU_H_PARAMETER;
+	uint64_t i, tce = 0;
+
+	for (i = 0; i < npages; i++, ioba += 1ULL << w->shift) {
+		tce = (base + (i << w->shift)) | perm;
+		ret = m_put(w, ioba, tce);
+		if (ret)
+			break;
+	}
+	*ret_i = i;
+	*ret_tce = tce;
+	return ret;
 }
 
 /* A window of the model by a choice byte: VIO, PHB 0's windows, or NULL (no such LIOBN). */
@@ -181,7 +232,7 @@ static void model_run(struct model *m, struct fuzz_input *in, bool raw_log)
 	win_set(&m->vio, VIO_LIOBN, 0, 12, VIO_NB, false);
 	win_set(&m->pci[0], 0x80000000ULL, 0, 12, DEF_NB, true);
 
-	while (!fuzz_done(in)) {
+	for (unsigned int nops = 0; !fuzz_done(in) && nops < MODEL_MAX_OPS; nops++) {
 		unsigned int op = (unsigned int)fuzz_take(in, 1), c = (unsigned int)fuzz_take(in, 1);
 		uint64_t a = fuzz_take(in, 8), b = fuzz_take(in, 4);
 		struct mwin *w = pick(m, c);
@@ -218,7 +269,7 @@ static void model_run(struct model *m, struct fuzz_input *in, bool raw_log)
 			     pfx(w), liobn, ioba, ret, tce);
 			break;
 		case 2: { /* H_STUFF_TCE: the IOBA after the loop; an unknown LIOBN or npages > nb is silent */
-			uint64_t npages = a % 600, i;
+			uint64_t npages = a % 600;
 
 			if (!w || npages > w->nb)
 				break;
@@ -232,12 +283,7 @@ static void model_run(struct model *m, struct fuzz_input *in, bool raw_log)
 			    ((ioba - w->bus) >> w->shift) + npages > w->nb)
 				break;
 			tce = a >> 32 & 1 ? a >> 16 : 0;
-			ret = npages ? 0 : UIOMMU_H_PARAMETER;
-			for (i = 0; i < npages; i++, ioba += 1ULL << w->shift) {
-				ret = m_put(w, ioba, tce);
-				if (ret)
-					break;
-			}
+			ret = m_stuff(w, &ioba, tce, npages);
 			emit(m, "spapr_iommu_%sstuff liobn=0x%" PRIx64 " ioba=0x%" PRIx64 " tcevalue=0x%" PRIx64 " npages=%" PRIu64 " ret=%" PRId64,
 			     pfx(w), liobn, ioba, tce, npages, ret);
 			break;
@@ -249,14 +295,7 @@ static void model_run(struct model *m, struct fuzz_input *in, bool raw_log)
 				break; /* silent in QEMU */
 			start = ioba = pick_ioba(w, b);
 			base = ((a >> 10) % (RAM_SIZE >> w->shift)) << w->shift;
-			tce = 0;
-			ret = npages ? 0 : UIOMMU_H_PARAMETER;
-			for (i = 0; i < npages; i++, ioba += 1ULL << w->shift) {
-				tce = (base + (i << w->shift)) | (1 + (a >> 40) % 3);
-				ret = m_put(w, ioba, tce);
-				if (ret)
-					break;
-			}
+			ret = m_indirect(w, ioba, base, 1 + (a >> 40) % 3, npages, &i, &tce);
 			logged = i ? i - 1 : 0;
 			emit(m, "spapr_iommu_%sindirect liobn=0x%" PRIx64 " ioba=0x%" PRIx64 " tcelist=0x%" PRIx64 " iobaN=0x%" PRIx64 " tceN=0x%" PRIx64 " ret=%" PRId64,
 			     pfx(w), liobn, start, LIST_GPA, logged, tce, ret);
@@ -359,7 +398,7 @@ static void hostile(struct replay *r, struct fuzz_input *in)
 	char text[96];
 	uint64_t line = 0;
 
-	while (!fuzz_done(in)) {
+	for (unsigned int nev = 0; !fuzz_done(in) && nev < HOSTILE_MAX_EVENTS; nev++) {
 		struct trace_event ev = { 0 };
 		unsigned int k = (unsigned int)fuzz_take(in, 1);
 		int ret;

@@ -64,6 +64,11 @@ check "tce-size page shift 35" 1 "$bin" tce-size -p 35 -w 1T -l 1
 check "tce-size invalid --json" 1 "$bin" tce-size -p 16 -w 1T -l 3 --json
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["valid"] is False and d["error"], d; print("ok: invalid --json document")' "$tmp/out" || fails=$((fails + 1))
 check "tce-size missing --levels" 2 "$bin" tce-size -p 16 -w 1T
+expect err 'tce-size: --levels is required'
+check "tce-size missing --page-shift and --window" 2 "$bin" tce-size -l 2
+expect err 'tce-size: --page-shift and --window are required'
+check "tce-size missing all three" 2 "$bin" tce-size
+expect err 'tce-size: --page-shift, --window and --levels are required'
 check "tce-size bad host page shift" 2 "$bin" tce-size -p 16 -w 1T -l 2 -H 13
 check "tce-size bad window" 2 "$bin" tce-size -p 16 -w lots -l 2
 [ "$fails" -eq 0 ]

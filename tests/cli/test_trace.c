@@ -394,6 +394,59 @@ static void test_input_errors(void **state)
 	}
 }
 
+/* input_restart(): a new list with the same reader, dropping what was left of the old one. */
+static void test_input_restart(void **state)
+{
+	static const char a[] = "a1\na2\na3\n", b[] = "b1\nb2";
+	char *pa, *pb, *line;
+	const char *paths[2];
+	struct input *in;
+	size_t len;
+
+	(void)state;
+	pa = strdup(write_tmp(a, sizeof(a) - 1, NULL));
+	pb = strdup(write_tmp(b, sizeof(b) - 1, NULL));
+	paths[0] = pa;
+	paths[1] = pb;
+	in = input_start(paths, 2);
+	assert_non_null(in);
+	assert_int_equal(input_next(in), 0);
+	assert_int_equal(input_getline(in, &line, &len), 1);
+	assert_string_equal(line, "a1");
+
+	/* Part way through the first of two: the second is dropped too. */
+	paths[0] = pb;
+	assert_int_equal(input_restart(in, paths, 1), 0);
+	assert_int_equal(input_next(in), 0);
+	assert_string_equal(in->path, pb);
+	assert_int_equal(input_getline(in, &line, &len), 1);
+	assert_string_equal(line, "b1");
+	assert_int_equal(input_getline(in, &line, &len), 1);
+	assert_string_equal(line, "b2");
+	assert_int_equal(in->lineno, 2);
+	assert_int_equal(input_getline(in, &line, &len), 0);
+	assert_int_equal(input_next(in), 1);
+
+	/* After the end of a list, with more inputs than before; and an empty list. */
+	paths[0] = "/nonexistent/trace";
+	paths[1] = pa;
+	assert_int_equal(input_restart(in, paths, 2), 0);
+	assert_int_equal(input_next(in), -ENOENT);
+	assert_non_null(strstr(in->err, "No such file"));
+	assert_int_equal(input_next(in), 0);
+	for (int i = 1; i <= 3; i++)
+		assert_int_equal(input_getline(in, &line, &len), 1);
+	assert_string_equal(line, "a3");
+	assert_int_equal(in->bytes, sizeof(a) - 1);
+	assert_int_equal(input_restart(in, paths, 0), 0);
+	assert_int_equal(input_next(in), 1);
+	input_stop(in);
+	unlink(pa);
+	unlink(pb);
+	free(pa);
+	free(pb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_input_plain_and_xz),
 		cmocka_unit_test(test_input_large_xz),
 		cmocka_unit_test(test_input_errors),
+		cmocka_unit_test(test_input_restart),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

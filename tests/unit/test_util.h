@@ -21,6 +21,8 @@
 
 #include <uiommu/uiommu.h>
 
+#include "../../tools/common/proc_status.h"
+
 /* meson treats exit status 77 as "skipped". */
 #define TEST_SKIP_EXIT 77
 
@@ -93,17 +95,7 @@ static inline uint64_t test_seed(void)
 /* VmLck of this process in KiB, or -1. */
 static inline long test_vmlck_kib(void)
 {
-	char line[256];
-	long v = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmLck: %ld kB", &v) == 1)
-			break;
-	fclose(f);
-	return v;
+	return proc_status_kib("VmLck");
 }
 
 /*

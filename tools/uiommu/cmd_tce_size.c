@@ -126,8 +126,25 @@ static int run(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("tce-size", "unexpected argument '%s'", argv[optind]);
-	if (!have_ps || !have_window || !have_levels)
-		return cli_usage_error("tce-size", "--page-shift, --window and --levels are required");
+	if (!have_ps || !have_window || !have_levels) {
+		/* Name exactly the options missing, in the order the usage gives them. */
+		const char *miss[3];
+		int n = 0;
+
+		if (!have_ps)
+			miss[n++] = "--page-shift";
+		if (!have_window)
+			miss[n++] = "--window";
+		if (!have_levels)
+			miss[n++] = "--levels";
+		if (n == 1)
+			return cli_usage_error("tce-size", "%s is required", miss[0]);
+		if (n == 2)
+			return cli_usage_error("tce-size", "%s and %s are required", miss[0],
+					       miss[1]);
+		return cli_usage_error("tce-size", "%s, %s and %s are required", miss[0], miss[1],
+				       miss[2]);
+	}
 
 	ret = uiommu_tce_geometry(host, ps, window, levels, &g);
 	if (ret)

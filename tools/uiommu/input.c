@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 
 static const unsigned char xz_magic[6] = { 0xfd, '7', 'z', 'X', 'Z', 0x00 };
 
-#define RAW_BUF (64u << 10)
+#define RAW_BUF (INPUT_BLOCK / 2) /* 64 KiB: what one read() takes for xz */
 
 /* ---- the reader thread ---- */
 
@@ -192,7 +193,10 @@ static void post(struct input *in)
 	pthread_mutex_unlock(&in->lock);
 }
 
-/* The caller dropped input @file (input_next()), or stops the reader (@file = npaths). */
+/*
+ * The caller dropped input @file (input_next()), or the whole list
+ * (input_restart()), or stops the reader (@file = npaths).
+ */
 static bool skipped(struct input *in, unsigned int file)
 {
 	bool skip;
@@ -267,14 +271,9 @@ static void read_one(struct input *in, unsigned int file, struct source *s)
 		close(s->fd);
 }
 
-static void *reader(void *arg)
+/* Read the list of inputs of generation @gen, then say so. */
+static void read_list(struct input *in, struct source *s, unsigned int gen)
 {
-	static const lzma_stream lz_init = LZMA_STREAM_INIT;
-	struct input *in = arg;
-	struct source *s = malloc(sizeof(*s));
-
-	if (s)
-		s->lz = lz_init;
 	for (unsigned int i = 0; i < in->npaths && !skipped(in, in->npaths); i++) {
 		if (!s) {
 			/* No memory to read with: each input ends at once, with the error. */
@@ -290,6 +289,35 @@ static void *reader(void *arg)
 			continue;
 		}
 		read_one(in, i, s);
+	}
+	pthread_mutex_lock(&in->lock);
+	in->idle_gen = gen;
+	pthread_cond_signal(&in->filled);
+	pthread_mutex_unlock(&in->lock);
+}
+
+static void *reader(void *arg)
+{
+	static const lzma_stream lz_init = LZMA_STREAM_INIT;
+	struct input *in = arg;
+	struct source *s = malloc(sizeof(*s));
+	unsigned int gen = 0;
+
+	if (s)
+		s->lz = lz_init;
+	for (;;) {
+		bool stop;
+
+		/* Wait for a list of inputs (input_restart()). */
+		pthread_mutex_lock(&in->lock);
+		while (in->gen == gen && !in->stop)
+			pthread_cond_wait(&in->work, &in->lock);
+		gen = in->gen;
+		stop = in->stop;
+		pthread_mutex_unlock(&in->lock);
+		if (stop)
+			break;
+		read_list(in, s, gen);
 	}
 	if (s)
 		lzma_end(&s->lz);
@@ -308,12 +336,10 @@ struct input *input_start(const char *const *paths, unsigned int npaths)
 	pthread_mutex_init(&in->lock, NULL);
 	pthread_cond_init(&in->filled, NULL);
 	pthread_cond_init(&in->emptied, NULL);
-	in->paths = malloc((npaths ? npaths : 1) * sizeof(*in->paths));
-	in->npaths = npaths;
+	pthread_cond_init(&in->work, NULL);
 	in->line = malloc(INPUT_MAX_LINE + 1);
-	if (!in->paths || !in->line)
+	if (!in->line)
 		goto err;
-	memcpy(in->paths, paths, npaths * sizeof(*paths));
 	for (unsigned int i = 0; i < INPUT_NBLOCKS; i++) {
 		in->block[i].data = malloc(INPUT_BLOCK + 1);
 		if (!in->block[i].data)
@@ -322,10 +348,62 @@ struct input *input_start(const char *const *paths, unsigned int npaths)
 	if (pthread_create(&in->thread, NULL, reader, in))
 		goto err;
 	in->thread_started = true;
+	if (input_restart(in, paths, npaths))
+		goto err;
 	return in;
 err:
 	input_stop(in);
 	return NULL;
+}
+
+int input_restart(struct input *in, const char *const *paths, unsigned int npaths)
+{
+	int ret = 0;
+
+	/* Drop every block of the current list until the reader is done with it. */
+	in->cur = NULL;
+	pthread_mutex_lock(&in->lock);
+	in->skip = UINT_MAX;
+	while (in->idle_gen != in->gen || in->count) {
+		if (in->count) {
+			in->head = (in->head + 1) % INPUT_NBLOCKS;
+			in->count--;
+			pthread_cond_signal(&in->emptied);
+		} else {
+			pthread_cond_wait(&in->filled, &in->lock);
+		}
+	}
+	pthread_mutex_unlock(&in->lock);
+
+	/* The reader waits for the next list: nothing else touches the paths. */
+	if (npaths > in->paths_cap) {
+		const char **bigger = realloc(in->paths, npaths * sizeof(*in->paths));
+
+		if (bigger) {
+			in->paths = bigger;
+			in->paths_cap = npaths;
+		} else {
+			npaths = 0;
+			ret = -ENOMEM;
+		}
+	}
+	if (npaths)
+		memcpy(in->paths, paths, npaths * sizeof(*paths));
+	in->npaths = npaths;
+	in->file = 0;
+	in->started = in->at_end = false;
+	in->error = 0;
+	in->pos = in->line_len = 0;
+	in->path = NULL;
+	in->lineno = in->bytes = 0;
+	in->err[0] = '\0';
+
+	pthread_mutex_lock(&in->lock);
+	in->skip = 0;
+	in->gen++;
+	pthread_cond_signal(&in->work);
+	pthread_mutex_unlock(&in->lock);
+	return ret;
 }
 
 void input_stop(struct input *in)
@@ -336,6 +414,7 @@ void input_stop(struct input *in)
 		pthread_mutex_lock(&in->lock);
 		in->stop = true;
 		pthread_cond_broadcast(&in->emptied);
+		pthread_cond_signal(&in->work);
 		pthread_mutex_unlock(&in->lock);
 		pthread_join(in->thread, NULL);
 	}
@@ -345,6 +424,7 @@ void input_stop(struct input *in)
 	free(in->paths);
 	pthread_cond_destroy(&in->filled);
 	pthread_cond_destroy(&in->emptied);
+	pthread_cond_destroy(&in->work);
 	pthread_mutex_destroy(&in->lock);
 	free(in);
 }

@@ -9,7 +9,9 @@
  * the caller parses and replays. Lines are handed out in place, in the
  * block, NUL-terminated; only a line that spans two blocks is copied.
  * Memory stays flat whatever the input's size: the ring, and one line
- * buffer of at most INPUT_MAX_LINE bytes.
+ * buffer of at most INPUT_MAX_LINE bytes. input_restart() reads another
+ * list of inputs with the same thread, ring and xz decoder, for a caller
+ * that reads many short inputs one list after another.
  *
  * The caller side (everything below but input_start()) is for one thread.
  */
@@ -21,8 +23,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The longest line, the ring's block size (both bytes) and its blocks. A
+ * fuzz build defines the first two smaller (fuzz/meson.build), so that
+ * small inputs cross every block and line boundary; the code is the same.
+ */
+#ifndef INPUT_MAX_LINE
 #define INPUT_MAX_LINE 65536
+#endif
+#ifndef INPUT_BLOCK
 #define INPUT_BLOCK (128u << 10)
+#endif
 #define INPUT_NBLOCKS 8
 
 struct input_block {
@@ -43,6 +54,9 @@ struct input {
 	/* Shared with the reader thread, under lock. */
 	pthread_mutex_t lock;
 	pthread_cond_t filled, emptied;
+	pthread_cond_t work;	  /* the reader waits here for a list of inputs */
+	unsigned int gen;	  /* the list being read: input_restart() counts them */
+	unsigned int idle_gen;	  /* the last list the reader is done with */
 	struct input_block block[INPUT_NBLOCKS];
 	unsigned int head, count; /* next block to consume; blocks ready */
 	unsigned int skip;	  /* the reader abandons inputs below this index */
@@ -50,7 +64,7 @@ struct input {
 	pthread_t thread;
 	bool thread_started;
 	const char **paths;	  /* a copy of input_start()'s array */
-	unsigned int npaths;
+	unsigned int npaths, paths_cap;
 
 	/* The caller's side. */
 	unsigned int file;	  /* the input being read: its index */
@@ -95,6 +109,16 @@ int input_next(struct input *in);
  * and the same again at every later call for this input.
  */
 int input_getline(struct input *in, char **ret_line, size_t *ret_len);
+
+/*
+ * input_restart() - Read @paths in turn from the start, as input_start()
+ * would, with the thread, ring and xz decoder of @in: what is left of its
+ * current list is dropped (the reader stops decoding it). The strings of
+ * @paths must stay valid until the next input_restart() or input_stop().
+ * Return: 0, or -ENOMEM if the copy of @paths could not be had (@in then
+ * has no input: input_next() returns 1).
+ */
+int input_restart(struct input *in, const char *const *paths, unsigned int npaths);
 
 /* input_stop() - Stop the reader thread and free everything. NULL is a no-op. */
 void input_stop(struct input *in);

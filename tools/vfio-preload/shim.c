@@ -23,6 +23,7 @@
 
 #include <uiommu/uiommu.h>
 
+#include "../common/proc_status.h"
 #include "shim_int.h"
 #include "virtio_blk.h"
 
@@ -798,22 +799,6 @@ int shim_close(struct shim *s, int fd)
 	return 0;
 }
 
-/* The process's mlock(2)ed memory in KiB (what the kernel counts), or -1. */
-static long vmlck_kib(void)
-{
-	char line[128];
-	long v = -1;
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmLck: %ld kB", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
-
 /* The host tables as they are: one line per window and per valid TCE. */
 static void dump_tables(struct shim *s)
 {
@@ -911,7 +896,7 @@ int shim_free(struct shim *s)
 		summary(s);
 		shim_log(s, "event teardown: fds_open=%u locked_bytes=%llu locked_peak=%llu vmlck_kib=%ld",
 			 s->nfds, (unsigned long long)locked, (unsigned long long)s->locked_peak,
-			 vmlck_kib());
+			 proc_status_kib("VmLck"));
 	}
 	pthread_mutex_lock(&s->lock);
 	/* groups before containers, as the kernel's release of the fds */
@@ -965,7 +950,7 @@ int shim_free(struct shim *s)
 			shim_log(s, "ERROR exit: not clean (%s)", uiommu_strerror(ret));
 		else
 			shim_log(s, "event exit: clean, locked_bytes=0, every resource back at zero, "
-				 "VmLck %ld kB", vmlck_kib());
+				 "VmLck %ld kB", proc_status_kib("VmLck"));
 	}
 	if (s->made_sysfsdev) {
 		char link[PATH_MAX];
