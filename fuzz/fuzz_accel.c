@@ -24,8 +24,8 @@
  * input: every charge back where it was.
  *
  * Input: byte 0 picks the profile, the page sizes and the levels; then
- * 8-byte operations: op, LIOBN choice, 2 bytes of entry choice, TCE kind,
- * npages, list choice, fault choice.
+ * up to MAX_OPS 8-byte operations: op, LIOBN choice, 2 bytes of entry
+ * choice, TCE kind, npages, list choice, fault choice.
  */
 #include <endian.h>
 #include <errno.h>
@@ -49,6 +49,13 @@
 #define LIST_GPA (RAM_SIZE - 8192)
 #define RW 3ULL
 #define MAXG 32			/* guest entries, at most */
+/*
+ * Operations per input, at most (the rest of a longer input is ignored):
+ * every state a longer input reaches is a few dozen operations from empty
+ * (the seeds take at most 40), and each operation checks the whole state,
+ * so that a long input only makes libFuzzer slower per execution.
+ */
+#define MAX_OPS 64
 
 static const struct { unsigned int g, h, entries; } geos[4] = {
 	{ 12, 12, 32 }, { 16, 16, 32 }, { 16, 12, 16 }, { 24, 16, 4 },
@@ -245,26 +252,14 @@ static uint64_t mapped(struct env *e)
 	return ri.mapped;
 }
 
-/*
- * The state against the model. The region is shared by every setup's
- * container: its mapped count is @others (theirs, and the idle 1) plus ours.
- */
+/* Host entries [@first, @first + @n) (clipped to the window) against the model. */
 FUZZ_UNTRACED
-static void check_state(struct env *e, struct uiommu_guest *g, struct uiommu_vfio_container *c,
-			struct model *m, struct uiommu_tce_table *tbl, uint64_t locked,
-			uint64_t others)
+static void check_host(const struct env *e, const struct model *m, struct uiommu_tce_table *tbl,
+		       uint64_t first, uint64_t n)
 {
-	struct uiommu_vfio_info ci = { .size = sizeof(ci) };
-	uint64_t count = 0, usage = 0;
+	uint64_t total = m->n << m->sub;
 
-	for (uint64_t i = 0; i < m->n; i++) {
-		uint64_t v = 1;
-
-		FUZZ_CHECK(!uiommu_liobn_get_tce(g, LIOBN, BUS + (i << m->g), &v) && v == m->view[i],
-			   "view %llu: 0x%llx, model 0x%llx", (unsigned long long)i,
-			   (unsigned long long)v, (unsigned long long)m->view[i]);
-	}
-	for (uint64_t k = 0; k < (m->n << m->sub); k++) {
+	for (uint64_t k = first; k < total && k - first < n; k++) {
 		uint64_t tce = 1, ua = 1, entry = (BUS >> m->h) + k;
 
 		FUZZ_CHECK(!uiommu_tce_table_get(tbl, entry, &tce) &&
@@ -276,8 +271,42 @@ static void check_state(struct env *e, struct uiommu_guest *g, struct uiommu_vfi
 		FUZZ_CHECK(tce ? ua == (uint64_t)(uintptr_t)e->ram + ((tce & ~RW) - e->ram_hpa) : !ua,
 			   "host %llu: ua 0x%llx for TCE 0x%llx", (unsigned long long)k,
 			   (unsigned long long)ua, (unsigned long long)tce);
-		count += tce != 0;
 	}
+}
+
+/*
+ * The state against the model: every guest-view entry, the counts, the
+ * locked bytes, and the host entries [@first, @first + @n) (ALL: every
+ * one). The region is shared by every setup's container: its mapped count
+ * is @others (theirs, and the idle 1) plus ours. The counts are checked
+ * whole every time (a mapping added or dropped anywhere shows at once);
+ * a hypercall's own entries, a sample of the others, and every entry after
+ * the VMM's doings and at the end of the input are read back (reading
+ * them all after every hypercall, through the traced library, was most of
+ * the driver's time).
+ */
+#define ALL UINT64_MAX
+FUZZ_UNTRACED
+static void check_state(struct env *e, struct uiommu_guest *g, struct uiommu_vfio_container *c,
+			struct model *m, struct uiommu_tce_table *tbl, uint64_t locked,
+			uint64_t others, uint64_t first, uint64_t n)
+{
+	struct uiommu_vfio_info ci = { .size = sizeof(ci) };
+	uint64_t count = 0, usage = 0;
+
+	for (uint64_t i = 0; i < m->n; i++) {
+		uint64_t v = 1;
+
+		FUZZ_CHECK(!uiommu_liobn_get_tce(g, LIOBN, BUS + (i << m->g), &v) && v == m->view[i],
+			   "view %llu: 0x%llx, model 0x%llx", (unsigned long long)i,
+			   (unsigned long long)v, (unsigned long long)m->view[i]);
+	}
+	if (n == ALL)
+		check_host(e, m, tbl, 0, ALL);
+	else
+		check_host(e, m, tbl, first, n);
+	for (uint64_t k = 0; k < (m->n << m->sub); k++)
+		count += m->host[k] != 0;
 	FUZZ_CHECK(!uiommu_vfio_info(c, &ci) && ci.tces == count, "container TCEs %llu, model %llu",
 		   (unsigned long long)ci.tces, (unsigned long long)count);
 	FUZZ_CHECK(mapped(e) == others + count, "mapped %llu, model %llu",
@@ -372,7 +401,6 @@ struct setup {
 	struct uiommu_pe *pe[2];
 	struct uiommu_guest *g;
 	struct uiommu_tce_table *tbl;
-	bool links[2];
 };
 
 static struct setup *setup_get(struct env *e, unsigned int geo, unsigned int levels)
@@ -408,7 +436,6 @@ static struct setup *setup_get(struct env *e, unsigned int geo, unsigned int lev
 			   !uiommu_liobn_create(st->g, LIOBN, g, BUS >> g, n) &&
 			   !uiommu_accel_attach(st->g, LIOBN, grp[0]),
 		   "guest");
-	st->links[0] = true;
 	return st;
 }
 
@@ -449,11 +476,7 @@ int fuzz_accel(const uint8_t *data, size_t size)
 	m.n = geos[geo].entries;
 	m.host = calloc(m.n << m.sub, sizeof(uint64_t));
 	FUZZ_CHECK(m.host, "calloc");
-	/* Back to empty: the table attached, the whole window stuffed by the VMM's path. */
-	if (!st->links[0]) {
-		FUZZ_CHECK(!uiommu_accel_attach(g, LIOBN, grp[0]), "attach");
-		st->links[0] = true;
-	}
+	/* Back to empty (group 0 attached, as every input leaves it): the window stuffed by the VMM. */
 	reset[0] = LIOBN;
 	reset[1] = BUS;
 	reset[2] = 0;
@@ -464,15 +487,14 @@ int fuzz_accel(const uint8_t *data, size_t size)
 			   !uiommu_papr_set_profile(g, m.kvm ? UIOMMU_PAPR_PROFILE_KVM
 							     : UIOMMU_PAPR_PROFILE_QEMU),
 		   "reset");
-	m.links[0] = st->links[0];
-	m.links[1] = st->links[1];
+	m.links[0] = true;
 	uiommu_ctx_get_usage(e->ctx, UIOMMU_RES_LOCKED_BYTES, &locked);
 	others = mapped(e);
 	for (int r = 0; r < UIOMMU_RES_NR; r++)
 		uiommu_ctx_get_usage(e->ctx, (enum uiommu_resource)r, &before[r]);
-	check_state(e, g, c, &m, tbl, locked, others);
+	check_state(e, g, c, &m, tbl, locked, others, 0, ALL);
 
-	while (!fuzz_done(&in)) {
+	for (unsigned int nops = 0; !fuzz_done(&in) && nops < MAX_OPS; nops++) {
 		unsigned int op = (unsigned int)fuzz_take(&in, 1) % 40;
 		uint64_t lc = fuzz_take(&in, 1), ic = fuzz_take(&in, 2), tc = fuzz_take(&in, 1);
 		uint64_t nc = fuzz_take(&in, 1), listc = fuzz_take(&in, 1), fc = fuzz_take(&in, 1);
@@ -503,7 +525,7 @@ int fuzz_accel(const uint8_t *data, size_t size)
 					   "container unmap");
 				memset(&m.host[i << m.sub], 0, (n << m.sub) * sizeof(uint64_t));
 			}
-			check_state(e, g, c, &m, tbl, locked, others);
+			check_state(e, g, c, &m, tbl, locked, others, 0, ALL);
 			continue;
 		}
 		if (op < 16) {
@@ -569,11 +591,23 @@ int fuzz_accel(const uint8_t *data, size_t size)
 			   "op %u (0x%llx, 0x%llx, 0x%llx, %llu), %s, geometry %u: %ld, model %ld", mop,
 			   (unsigned long long)liobn, (unsigned long long)ioba, (unsigned long long)a2,
 			   (unsigned long long)npages, m.kvm ? "kvm" : "qemu", geo, got, want);
-		check_state(e, g, c, &m, tbl, locked, others);
+		/* The entries the hypercall may have written, and 16 others. */
+		check_host(e, &m, tbl, (((ioba - BUS) >> m.g) % m.n) << m.sub,
+			   MAX(npages, 1) << m.sub);
+		check_state(e, g, c, &m, tbl, locked, others, (ic * 131 + nc) % (m.n << m.sub), 16);
 	}
+	check_state(e, g, c, &m, tbl, locked, others, 0, ALL);
 
-	st->links[0] = m.links[0];
-	st->links[1] = m.links[1];
+	/*
+	 * Back to the state every input starts from (group 0 attached, group 1
+	 * not): an attach or detach left over would carry a link allocated in
+	 * one input and freed in another, and each such input would have
+	 * libFuzzer re-run it under a full leak scan.
+	 */
+	if (!m.links[0])
+		FUZZ_CHECK(!uiommu_accel_attach(g, LIOBN, grp[0]), "attach group 0");
+	if (m.links[1])
+		FUZZ_CHECK(!uiommu_accel_detach(g, LIOBN, grp[1]), "detach group 1");
 	free(m.host);
 	/* The deferred frees too (see fuzz_check_clean()): libFuzzer's leak check stays idle. */
 	rcu_wait_callbacks();

@@ -45,6 +45,12 @@
 #define IT_MAX 8192u		/* entries a model window holds: the fuzzer's windows have no more */
 #define TCE32 (16ULL << 20)	/* the groups' default window */
 #define DDW_BASE (1ULL << 59)
+/*
+ * Requests per input, at most (the rest of a longer input is ignored): the
+ * seeds take at most 53, and each request checks the whole state, so that
+ * a longer input only makes libFuzzer slower per execution.
+ */
+#define MAX_STEPS 64u
 #define RW (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
 
 /* The driver's table groups: tests/unit/vfio_group.h, whose ops fail on request. */
@@ -129,9 +135,12 @@ static uint64_t m_locked(struct model *m)
 	return sum;
 }
 
-/* TCEs into each region (by its first page), over every container's windows. */
+/*
+ * TCEs into each region (by its first page), over every container's
+ * windows, and each container's TCEs (@per_cont): one pass over the model.
+ */
 FUZZ_UNTRACED
-static void m_tces_by_region(struct model *m, uint64_t *count)
+static void m_tces_by_region(struct model *m, uint64_t *count, uint64_t *per_cont)
 {
 	int owner[RAM_PAGES];
 
@@ -142,26 +151,20 @@ static void m_tces_by_region(struct model *m, uint64_t *count)
 	for (unsigned int i = 0; i < RAM_PAGES; i++)
 		for (uint64_t k = 0; m->r[i].live && k < m->r[i].size / PAGE; k++)
 			owner[(m->r[i].ua - rua(0)) / PAGE + k] = (int)i;
-	for (int c = 0; c < NC; c++)
+	for (int c = 0; c < NC; c++) {
+		per_cont[c] = 0;
 		for (int w = 0; w < 2; w++)
 			for (uint64_t e = 0; m->c[c].win[w].on && e < m->c[c].win[w].it_size; e++) {
 				uint64_t ua = m->c[c].win[w].ua[e];
 
-				if (ua && ua >= rua(0) && ua < rua(RAM_PAGES) &&
+				if (!ua)
+					continue;
+				per_cont[c]++;
+				if (ua >= rua(0) && ua < rua(RAM_PAGES) &&
 				    owner[(ua - rua(0)) / PAGE] >= 0)
 					count[owner[(ua - rua(0)) / PAGE]]++;
 			}
-}
-
-FUZZ_UNTRACED
-static uint64_t m_tces(struct mcont *mc)
-{
-	uint64_t n = 0;
-
-	for (int w = 0; w < 2; w++)
-		for (uint64_t e = 0; mc->win[w].on && e < mc->win[w].it_size; e++)
-			n += mc->win[w].ua[e] != 0;
-	return n;
+	}
 }
 
 static int m_find_win(struct mcont *mc, uint64_t ioba)
@@ -355,11 +358,12 @@ FUZZ_UNTRACED
 static void check_state(struct model *m, uint64_t sample)
 {
 	struct uiommu_mm *mm = uiommu_mm_current(ctx);
-	uint64_t windows = 0, regions = 0, in_region[RAM_PAGES];
+	uint64_t windows = 0, regions = 0, in_region[RAM_PAGES], tces[NC];
 
 	FUZZ_CHECK(usage(UIOMMU_RES_LOCKED_BYTES) == m_locked(m), "locked %llu, model %llu",
 		   (unsigned long long)usage(UIOMMU_RES_LOCKED_BYTES),
 		   (unsigned long long)m_locked(m));
+	m_tces_by_region(m, in_region, tces);
 	for (int c = 0; c < NC; c++) {
 		struct uiommu_vfio_info info = { .size = sizeof(info) };
 		struct mcont *mc = &m->c[c];
@@ -373,8 +377,8 @@ static void check_state(struct model *m, uint64_t sample)
 			   !!(info.flags & UIOMMU_VFIO_INFO_MM_BOUND) == mc->bound,
 			   "container %d: flags 0x%x, model enabled %d pending %d bound %d", c,
 			   info.flags, mc->enabled, mc->pending, mc->bound);
-		FUZZ_CHECK(info.tces == m_tces(mc), "container %d: %llu TCEs, model %llu", c,
-			   (unsigned long long)info.tces, (unsigned long long)m_tces(mc));
+		FUZZ_CHECK(info.tces == tces[c], "container %d: %llu TCEs, model %llu", c,
+			   (unsigned long long)info.tces, (unsigned long long)tces[c]);
 		for (int w = 0; w < 2; w++) {
 			windows += mc->win[w].on;
 			FUZZ_CHECK(!!info.windows[w].page_shift == mc->win[w].on &&
@@ -403,7 +407,6 @@ static void check_state(struct model *m, uint64_t sample)
 			FUZZ_CHECK(!grp[g].grp.tables[0] && !grp[g].grp.tables[1],
 				   "group %d has a window outside a container", g);
 	}
-	m_tces_by_region(m, in_region);
 	FUZZ_CHECK(usage(UIOMMU_RES_WINDOWS) == windows, "windows %llu, model %llu",
 		   (unsigned long long)usage(UIOMMU_RES_WINDOWS), (unsigned long long)windows);
 	for (unsigned int i = 0; i < RAM_PAGES; i++) {
@@ -1004,7 +1007,7 @@ int fuzz_vfio(const uint8_t *data, size_t size)
 	for (int c = 0; c < NC; c++)
 		FUZZ_CHECK(!uiommu_vfio_container_new(ctx, &cont[c]), "container_new");
 
-	while (!fuzz_done(&in) && steps++ < 512) {
+	while (!fuzz_done(&in) && steps++ < MAX_STEPS) {
 		unsigned int op = (unsigned int)fuzz_take(&in, 1) % 18;
 		int c = (int)(fuzz_take(&in, 1) % NC), g = (int)(fuzz_take(&in, 1) % NG);
 		uint64_t p = fuzz_take(&in, 8);
