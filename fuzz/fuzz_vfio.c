@@ -136,8 +136,10 @@ static uint64_t m_locked(struct model *m)
 }
 
 /*
- * TCEs into each region (by its first page), over every container's
+ * TCEs into each region (by its first page), over every v2 container's
  * windows, and each container's TCEs (@per_cont): one pass over the model.
+ * A v1 container pins its pages itself, as Linux's tce_iommu_build() does:
+ * its TCEs into a registered range are not that region's mappings.
  */
 FUZZ_UNTRACED
 static void m_tces_by_region(struct model *m, uint64_t *count, uint64_t *per_cont)
@@ -160,7 +162,7 @@ static void m_tces_by_region(struct model *m, uint64_t *count, uint64_t *per_con
 				if (!ua)
 					continue;
 				per_cont[c]++;
-				if (ua >= rua(0) && ua < rua(RAM_PAGES) &&
+				if (m->c[c].type == VFIO_SPAPR_TCE_v2_IOMMU && ua >= rua(0) && ua < rua(RAM_PAGES) &&
 				    owner[(ua - rua(0)) / PAGE] >= 0)
 					count[owner[(ua - rua(0)) / PAGE]]++;
 			}
