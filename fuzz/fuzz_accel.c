@@ -301,10 +301,7 @@ static void check_state(struct env *e, struct uiommu_guest *g, struct uiommu_vfi
 			   "view %llu: 0x%llx, model 0x%llx", (unsigned long long)i,
 			   (unsigned long long)v, (unsigned long long)m->view[i]);
 	}
-	if (n == ALL)
-		check_host(e, m, tbl, 0, ALL);
-	else
-		check_host(e, m, tbl, first, n);
+	check_host(e, m, tbl, first, n);
 	for (uint64_t k = 0; k < (m->n << m->sub); k++)
 		count += m->host[k] != 0;
 	FUZZ_CHECK(!uiommu_vfio_info(c, &ci) && ci.tces == count, "container TCEs %llu, model %llu",
