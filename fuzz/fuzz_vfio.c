@@ -484,13 +484,14 @@ static void check_state(struct model *m, uint64_t sample)
 	FUZZ_CHECK(usage(UIOMMU_RES_WINDOWS) == windows, "windows %llu, model %llu",
 		   (unsigned long long)usage(UIOMMU_RES_WINDOWS), (unsigned long long)windows);
 	for (unsigned int i = 0; i < RAM_PAGES; i++) {
-		struct uiommu_prereg_info info = { .size = sizeof(info) };
+		struct uiommu_prereg_info info;
 		struct uiommu_prereg *mem = NULL;
 		struct mreg *r = &m->r[i];
 
 		if (!r->live)
 			continue;
 		regions++;
+		info = (struct uiommu_prereg_info){ .size = sizeof(info) };
 		FUZZ_CHECK(!uiommu_prereg_get(mm, r->ua, r->size, &mem), "region %u not found", i);
 		uiommu_prereg_info(mem, &info);
 		uiommu_prereg_put(mem);
