@@ -163,12 +163,14 @@ static uint64_t m_locked(struct model *m)
  * container's TCEs, and each region's from every v2 container (a v1
  * container pins its pages itself, as Linux's tce_iommu_build() does: its
  * TCEs into a registered range are not that region's mappings). Once per
- * input: the checks after every request use the kept counts.
+ * input, over the aimed entries (only they can hold a TCE: m_set() is
+ * called on no other); the checks after every request use the kept counts.
  */
 UNTRACED
 static void m_check_counts(struct model *m)
 {
-	uint64_t count[NC][RAM_PAGES] = { { 0 } };
+	uint64_t count[NC][RAM_PAGES] = { { 0 } }, tces[NC][2] = { { 0 } };
+	uint64_t seen[NC][2][IT_MAX / 64] = { { { 0 } } };
 	int owner[RAM_PAGES];
 
 	for (unsigned int i = 0; i < RAM_PAGES; i++)
@@ -176,23 +178,27 @@ static void m_check_counts(struct model *m)
 	for (unsigned int i = 0; i < RAM_PAGES; i++)
 		for (uint64_t k = 0; m->r[i].live && k < m->r[i].size / PAGE; k++)
 			owner[(m->r[i].ua - rua(0)) / PAGE + k] = (int)i;
-	for (int c = 0; c < NC; c++) {
-		for (int w = 0; w < 2; w++) {
-			uint64_t tces = 0;
+	for (unsigned int i = 0; i < m->naimed; i++) {
+		int c = m->aimed[i].c, w = m->aimed[i].w;
 
-			for (uint64_t e = 0; m->c[c].win[w].on && e < m->c[c].win[w].it_size; e++) {
-				uint64_t ua = m->ua[c][w][e];
+		for (uint64_t e = m->aimed[i].first; e < m->aimed[i].first + m->aimed[i].n; e++) {
+			uint64_t ua = m->ua[c][w][e];
 
-				if (!ua)
-					continue;
-				tces++;
-				if (m->c[c].type == VFIO_SPAPR_TCE_v2_IOMMU && ua >= rua(0) && ua < rua(RAM_PAGES) &&
-				    owner[(ua - rua(0)) / PAGE] >= 0)
-					count[c][owner[(ua - rua(0)) / PAGE]]++;
-			}
-			FUZZ_CHECK(tces == m->c[c].win[w].tces, "model: container %d window %d: %llu TCEs, kept %llu",
-				   c, w, (unsigned long long)tces, (unsigned long long)m->c[c].win[w].tces);
+			if (!ua || (seen[c][w][e / 64] & (1ULL << (e % 64))))
+				continue;
+			seen[c][w][e / 64] |= 1ULL << (e % 64);
+			tces[c][w]++;
+			if (m->c[c].type == VFIO_SPAPR_TCE_v2_IOMMU && ua >= rua(0) && ua < rua(RAM_PAGES) &&
+			    owner[(ua - rua(0)) / PAGE] >= 0)
+				count[c][owner[(ua - rua(0)) / PAGE]]++;
 		}
+	}
+	for (int c = 0; c < NC; c++) {
+		for (int w = 0; w < 2; w++)
+			FUZZ_CHECK(tces[c][w] == m->c[c].win[w].tces && (m->c[c].win[w].on || !tces[c][w]),
+				   "model: container %d window %d (on %d): %llu TCEs, kept %llu", c, w,
+				   m->c[c].win[w].on, (unsigned long long)tces[c][w],
+				   (unsigned long long)m->c[c].win[w].tces);
 		for (unsigned int i = 0; i < RAM_PAGES; i++)
 			FUZZ_CHECK(count[c][i] == (m->r[i].live ? m->r[i].mapped[c] : 0),
 				   "model: region %u: %llu TCEs of container %d, kept %llu", i,
