@@ -20,7 +20,10 @@
  * one), the locked bytes, windows and regions charged, each container's
  * and region's counts, which groups are owned and what their windows hold,
  * and a sample of entries (TCE = hpa of the recorded user address); after
- * every input, every entry, and that nothing charged is left.
+ * every input, every entry a MAP or UNMAP aimed at (no other can hold a
+ * TCE, which the containers' and regions' TCE counts confirm), the
+ * model's kept counts against its entries, and that nothing charged is
+ * left.
  *
  * Input: 1 byte of limits, then 11-byte requests: op, container, group,
  * then 8 bytes of parameters (bit fields, see each request; 8 more for the
