@@ -37,11 +37,12 @@ static inline int fuzz_done(const struct fuzz_input *in)
 /*
  * For the model's own bulk checks (a walk of a whole table): no coverage
  * feedback from them, so that libFuzzer's time goes to the library's code.
+ * Never inlined: inlined into a traced caller, a function is traced again.
  */
 #if defined(__clang__)
-#define FUZZ_UNTRACED __attribute__((no_sanitize("coverage")))
+#define FUZZ_UNTRACED __attribute__((no_sanitize("coverage"), noinline))
 #else
-#define FUZZ_UNTRACED
+#define FUZZ_UNTRACED __attribute__((noinline))
 #endif
 
 #define FUZZ_CHECK(cond, ...)                                                     \

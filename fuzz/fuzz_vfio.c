@@ -56,13 +56,6 @@
 #define MAX_STEPS 64u
 #define RW (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
 
-/*
- * The model's walks and the state check: untraced, and never inlined (a
- * function inlined into a traced caller is traced with it; check_state()
- * and the once-per-input walks have a single caller each).
- */
-#define UNTRACED FUZZ_UNTRACED __attribute__((noinline))
-
 /* The driver's table groups: tests/unit/vfio_group.h, whose ops fail on request. */
 #define G_SIZE VT_GET_TABLE_SIZE
 #define G_CREATE VT_CREATE_TABLE
@@ -137,7 +130,7 @@ static uint64_t rua(uint64_t page)
 }
 
 /* The live region holding user address @ua, or -1. */
-UNTRACED
+FUZZ_UNTRACED
 static int m_region_of(struct model *m, uint64_t ua)
 {
 	for (unsigned int i = 0; i < RAM_PAGES; i++)
@@ -146,7 +139,7 @@ static int m_region_of(struct model *m, uint64_t ua)
 	return -1;
 }
 
-UNTRACED
+FUZZ_UNTRACED
 static uint64_t m_locked(struct model *m)
 {
 	uint64_t sum = 0;
@@ -169,7 +162,7 @@ static uint64_t m_locked(struct model *m)
  * input, over the aimed entries (only they can hold a TCE: m_set() is
  * called on no other); the checks after every request use the kept counts.
  */
-UNTRACED
+FUZZ_UNTRACED
 static void m_check_counts(struct model *m)
 {
 	uint64_t count[NC][RAM_PAGES] = { { 0 } }, tces[NC][2] = { { 0 } };
@@ -210,7 +203,7 @@ static void m_check_counts(struct model *m)
 }
 
 /* The model for a new input: nothing anywhere (only aimed entries can hold a TCE). */
-UNTRACED
+FUZZ_UNTRACED
 static void m_reset(struct model *m)
 {
 	for (unsigned int i = 0; i < m->naimed; i++)
@@ -251,7 +244,7 @@ static void m_list_push(int *list, int *n, int g)
  * the region's the address is in (a v2 MAP takes only addresses of regions
  * the container holds, and a region lives as long as its TCEs do).
  */
-UNTRACED
+FUZZ_UNTRACED
 static void m_set(struct model *m, int c, int w, uint64_t e, uint64_t ua)
 {
 	uint64_t *slot = &m->ua[c][w][e];
@@ -272,7 +265,7 @@ static void m_set(struct model *m, int c, int w, uint64_t e, uint64_t ua)
 }
 
 /* Clear every entry of container @c's window @w. */
-UNTRACED
+FUZZ_UNTRACED
 static void m_clear_win(struct model *m, int c, int w)
 {
 	for (uint64_t e = 0; m->c[c].win[w].tces && e < IT_MAX; e++)
@@ -409,7 +402,7 @@ static uint64_t usage(enum uiommu_resource r)
 	return v;
 }
 
-UNTRACED
+FUZZ_UNTRACED
 static void check_entries(struct model *m, int c, int w, uint64_t first, uint64_t n)
 {
 	struct mwin *mw = &m->c[c].win[w];
@@ -437,7 +430,7 @@ static void check_entries(struct model *m, int c, int w, uint64_t first, uint64_
 	}
 }
 
-UNTRACED
+FUZZ_UNTRACED
 static void check_state(struct model *m, uint64_t sample)
 {
 	struct uiommu_mm *mm = uiommu_mm_current(ctx);
