@@ -29,7 +29,7 @@
  * torn down and the context must hold nothing.
  *
  * Input: 1 header byte (TCE-cache mode: OFF, ON or STRICT), then
- * operations of 1 + 4 bytes.
+ * operations of 1 + 4 bytes, at most FUZZ_PE_MAX_OPS of them (fuzz.h).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -49,7 +49,6 @@
 #define NENT 16	 /* model entries per table */
 #define HOST_PAGES 16
 #define HOST_PAGE (1ULL << 16)
-#define MAX_OPS 400
 #define BYPASS UIOMMU_PE_BYPASS_BASE
 #define NOT_RAM 0x1000000ULL /* 16 MiB aligned, below every RAM region */
 /*
@@ -1310,7 +1309,7 @@ int fuzz_pe(const uint8_t *data, size_t size)
 
 	memset(&model, 0, sizeof(model));
 	model.mode = (unsigned int)fuzz_take(&r.in, 1) % 3;
-	while (!fuzz_done(&r.in) && nops++ < MAX_OPS) {
+	while (!fuzz_done(&r.in) && nops++ < FUZZ_PE_MAX_OPS) {
 		unsigned int op = (unsigned int)fuzz_take(&r.in, 1) % 24;
 		unsigned int a = (unsigned int)fuzz_take(&r.in, 1), b = (unsigned int)fuzz_take(&r.in, 1);
 		unsigned int c = (unsigned int)fuzz_take(&r.in, 1), d = (unsigned int)fuzz_take(&r.in, 1);
