@@ -24,7 +24,10 @@
  * compared with the model: tables[] of every group, every table's
  * references and links, every charge (table groups, windows, table bytes,
  * frames, devices, locked bytes), and, for DMA, the result, the fault and
- * the bytes in host memory. An operation that fails at an injected fault
+ * the bytes in host memory; after an operation on a table's entries, or on
+ * a PE's EEH state, cache mode or DMA, only that table or those PEs are
+ * read back with every charge (the rest is checked by the next full check,
+ * at the latest at the end of the input). An operation that fails at an injected fault
  * point must return -ENOMEM and change nothing. At the end everything is
  * torn down and the context must hold nothing.
  *
