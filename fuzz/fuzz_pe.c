@@ -283,27 +283,28 @@ static struct uiommu_tce_table_info tinfo(struct uiommu_tce_table *tbl)
 	return info;
 }
 
+FUZZ_UNTRACED
+static void check_charge(struct uiommu_ctx *ctx, enum uiommu_resource res, uint64_t want)
+{
+	uint64_t got = usage(ctx, res);
+
+	FUZZ_CHECK(got == want, "%s %llu, model %llu", uiommu_resource_name(res),
+		   (unsigned long long)got, (unsigned long long)want);
+}
+
 /* Every charge of the context against @tot. */
 FUZZ_UNTRACED
 static void check_usage(struct run *r, const struct totals *tot)
 {
 	struct uiommu_ctx *ctx = r->e->ctx;
 
-	FUZZ_CHECK(usage(ctx, UIOMMU_RES_TABLE_GROUPS) == tot->groups, "table groups %llu, model %llu",
-		   (unsigned long long)usage(ctx, UIOMMU_RES_TABLE_GROUPS),
-		   (unsigned long long)tot->groups);
-	FUZZ_CHECK(usage(ctx, UIOMMU_RES_WINDOWS) == tot->windows, "windows %llu, model %llu",
-		   (unsigned long long)usage(ctx, UIOMMU_RES_WINDOWS),
-		   (unsigned long long)tot->windows);
-	FUZZ_CHECK(usage(ctx, UIOMMU_RES_TABLE_BYTES) == tot->bytes, "table bytes %llu, model %llu",
-		   (unsigned long long)usage(ctx, UIOMMU_RES_TABLE_BYTES),
-		   (unsigned long long)tot->bytes);
-	FUZZ_CHECK(usage(ctx, UIOMMU_RES_FRAME_BYTES) == tot->frames, "frame bytes %llu, model %llu",
-		   (unsigned long long)usage(ctx, UIOMMU_RES_FRAME_BYTES),
-		   (unsigned long long)tot->frames);
-	FUZZ_CHECK(usage(ctx, UIOMMU_RES_DEVICES) == tot->devs, "devices");
-	FUZZ_CHECK(usage(ctx, UIOMMU_RES_PHBS) == 2, "PHBs");
-	FUZZ_CHECK(usage(ctx, UIOMMU_RES_LOCKED_BYTES) == 0, "locked bytes");
+	check_charge(ctx, UIOMMU_RES_TABLE_GROUPS, tot->groups);
+	check_charge(ctx, UIOMMU_RES_WINDOWS, tot->windows);
+	check_charge(ctx, UIOMMU_RES_TABLE_BYTES, tot->bytes);
+	check_charge(ctx, UIOMMU_RES_FRAME_BYTES, tot->frames);
+	check_charge(ctx, UIOMMU_RES_DEVICES, tot->devs);
+	check_charge(ctx, UIOMMU_RES_PHBS, 2);
+	check_charge(ctx, UIOMMU_RES_LOCKED_BYTES, 0);
 }
 
 /* Table slot @t against the model: references and kill links; its frames (in frames). */
