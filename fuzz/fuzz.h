@@ -91,6 +91,13 @@ int fuzz_trace(const uint8_t *data, size_t size);
 int fuzz_replay(const uint8_t *data, size_t size);
 int fuzz_input(const uint8_t *data, size_t size);
 int fuzz_pe(const uint8_t *data, size_t size);
+/*
+ * fuzz_pe() runs at most this many operations of an input: every one is
+ * checked against the model, so that a longer input is only slower per
+ * execution (every state the driver knows is a few dozen operations from
+ * empty; its generated inputs, tests/unit/test_pe_model.c, fit).
+ */
+#define FUZZ_PE_MAX_OPS 64
 /* Free fuzz_pe()'s context; uiommu_ctx_free() must find nothing left. */
 void fuzz_pe_fini(void);
 /* What fuzz_pe() exercised, so that a test can prove it did. */
