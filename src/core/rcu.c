@@ -161,7 +161,9 @@ void rcu_wait_callbacks(void)
  */
 static pthread_rwlock_t rcu_lock = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_mutex_t rcu_queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rcu_flushes_done = PTHREAD_COND_INITIALIZER;
 static struct rcu_node *rcu_queue;
+static unsigned int rcu_flushes; /* lists taken off rcu_queue and not yet run; rcu_queue_lock */
 static _Thread_local unsigned int rcu_nesting;
 
 void rcu_setup(void)
@@ -180,7 +182,12 @@ void rcu_read_exit(void)
 		pthread_rwlock_unlock(&rcu_lock);
 }
 
-/* Run every queued callback after waiting out all readers. Not in a reader. */
+/*
+ * Run every queued callback after waiting out all readers. Not in a reader.
+ * The list is taken off the queue and run without the queue lock, so
+ * another thread's flush may be running nodes queued before our call:
+ * counted in rcu_flushes, for rcu_wait_callbacks().
+ */
 static void rcu_run_queue(void)
 {
 	struct rcu_node *list;
@@ -188,6 +195,8 @@ static void rcu_run_queue(void)
 	pthread_mutex_lock(&rcu_queue_lock);
 	list = rcu_queue;
 	rcu_queue = NULL;
+	if (list)
+		rcu_flushes++;
 	pthread_mutex_unlock(&rcu_queue_lock);
 	if (!list)
 		return;
@@ -200,6 +209,10 @@ static void rcu_run_queue(void)
 		list->fn(list);
 		list = next;
 	}
+	pthread_mutex_lock(&rcu_queue_lock);
+	if (--rcu_flushes == 0)
+		pthread_cond_broadcast(&rcu_flushes_done);
+	pthread_mutex_unlock(&rcu_queue_lock);
 }
 
 void rcu_defer(struct rcu_node *node, void (*fn)(struct rcu_node *node))
@@ -219,9 +232,19 @@ void rcu_wait_grace(void)
 	pthread_rwlock_unlock(&rcu_lock);
 }
 
+/*
+ * Our own queue first; then every flush that another thread took before
+ * (a node queued before this call may be in one of them). Waiting for all
+ * flushes also waits for ones that began after the call: harmless, as a
+ * flush never waits for anything but readers, and callers are not readers.
+ */
 void rcu_wait_callbacks(void)
 {
 	rcu_run_queue();
+	pthread_mutex_lock(&rcu_queue_lock);
+	while (rcu_flushes)
+		pthread_cond_wait(&rcu_flushes_done, &rcu_queue_lock);
+	pthread_mutex_unlock(&rcu_queue_lock);
 }
 
 #endif
