@@ -37,11 +37,12 @@ static inline int fuzz_done(const struct fuzz_input *in)
 /*
  * For the model's own bulk checks (a walk of a whole table): no coverage
  * feedback from them, so that libFuzzer's time goes to the library's code.
+ * Never inlined: inlined into a traced caller, a function is traced again.
  */
 #if defined(__clang__)
-#define FUZZ_UNTRACED __attribute__((no_sanitize("coverage")))
+#define FUZZ_UNTRACED __attribute__((no_sanitize("coverage"), noinline))
 #else
-#define FUZZ_UNTRACED
+#define FUZZ_UNTRACED __attribute__((noinline))
 #endif
 
 #define FUZZ_CHECK(cond, ...)                                                     \
@@ -90,6 +91,13 @@ int fuzz_trace(const uint8_t *data, size_t size);
 int fuzz_replay(const uint8_t *data, size_t size);
 int fuzz_input(const uint8_t *data, size_t size);
 int fuzz_pe(const uint8_t *data, size_t size);
+/*
+ * fuzz_pe() runs at most this many operations of an input: every one is
+ * checked against the model, so that a longer input is only slower per
+ * execution (every state the driver knows is a few dozen operations from
+ * empty; its generated inputs, tests/unit/test_pe_model.c, fit).
+ */
+#define FUZZ_PE_MAX_OPS 64
 /* Free fuzz_pe()'s context; uiommu_ctx_free() must find nothing left. */
 void fuzz_pe_fini(void);
 /* What fuzz_pe() exercised, so that a test can prove it did. */

@@ -89,7 +89,8 @@ struct world {
 	uint32_t seen[NR_ENTRIES]; /* every reference taken in this input, once */
 	uint32_t nseen;
 	bool was_seen[NR_ENTRIES];
-	uint64_t pending;
+	uint64_t pending; /* references in REF_PENDING */
+	uint64_t pins;	  /* the granter's mappings: every pin_ro + pin_rw */
 	bool detached; /* disconnected; attach again (a fault may have refused it) */
 };
 
@@ -194,14 +195,38 @@ static void unpin(struct world *w, uint32_t ref, bool rw)
 		r->pin_rw--;
 	else
 		r->pin_ro--;
+	w->pins--;
 	if (r->state == REF_PENDING && !r->pin_ro && !r->pin_rw)
 		ref_release(w, ref);
+}
+
+/*
+ * The model's own counts, kept as it goes (the references taken, pending,
+ * pinned), against a walk of every reference: once per input, while check()
+ * after every operation compares the library with the counts.
+ */
+FUZZ_UNTRACED
+static void check_model(const struct world *w)
+{
+	uint64_t in_use = 0, pins = 0, pending = 0;
+
+	for (uint32_t ref = 0; ref < NR_ENTRIES; ref++) {
+		in_use += w->refs[ref].state != REF_FREE;
+		pending += w->refs[ref].state == REF_PENDING;
+		pins += w->refs[ref].pin_ro + w->refs[ref].pin_rw;
+	}
+	FUZZ_CHECK(in_use == w->nlive, "model: %llu references taken, %u in its order",
+		   (unsigned long long)in_use, w->nlive);
+	FUZZ_CHECK(pending == w->pending, "model: %llu pending, counted %llu",
+		   (unsigned long long)pending, (unsigned long long)w->pending);
+	FUZZ_CHECK(pins == w->pins, "model: %llu pins, counted %llu", (unsigned long long)pins,
+		   (unsigned long long)w->pins);
 }
 
 FUZZ_UNTRACED
 static void check(struct world *w)
 {
-	uint64_t in_use = 0, server_maps = 0, local_maps = 0, pending = 0;
+	uint64_t local_maps = 0;
 
 	/*
 	 * Every reference this input took, and the first 16 (reserved, or
@@ -220,11 +245,6 @@ static void check(struct world *w)
 			   "ref %u flags %d, model %d", ref,
 			   uiommu_gntshr_query_foreign_access(w->gs, ref), want);
 	}
-	for (uint32_t ref = 0; ref < NR_ENTRIES; ref++) {
-		in_use += w->refs[ref].state != REF_FREE;
-		pending += w->refs[ref].state == REF_PENDING;
-		server_maps += w->refs[ref].pin_ro + w->refs[ref].pin_rw;
-	}
 	for (int i = 0; i < MAX_MAPS; i++) {
 		struct m_map *m = &w->maps[i];
 
@@ -237,17 +257,16 @@ static void check(struct world *w)
 								 w->refs[m->ref].page }, 8),
 			   "mapping %d lost its page", i);
 	}
-	FUZZ_CHECK(pending == w->pending, "model pending");
 	{
 		uint64_t n = 99;
 
 		uiommu_gntshr_get_pending(w->gs, &n);
-		FUZZ_CHECK(n == pending, "pending %llu, model %llu", (unsigned long long)n,
-			   (unsigned long long)pending);
+		FUZZ_CHECK(n == w->pending, "pending %llu, model %llu", (unsigned long long)n,
+			   (unsigned long long)w->pending);
 	}
-	FUZZ_CHECK(usage(w->fe, UIOMMU_RES_GRANTS) == in_use, "grants %llu, model %llu",
-		   (unsigned long long)usage(w->fe, UIOMMU_RES_GRANTS), (unsigned long long)in_use);
-	FUZZ_CHECK(usage(w->fe, UIOMMU_RES_GRANT_MAPS) == server_maps, "granter's maps");
+	FUZZ_CHECK(usage(w->fe, UIOMMU_RES_GRANTS) == w->nlive, "grants %llu, model %u",
+		   (unsigned long long)usage(w->fe, UIOMMU_RES_GRANTS), w->nlive);
+	FUZZ_CHECK(usage(w->fe, UIOMMU_RES_GRANT_MAPS) == w->pins, "granter's maps");
 	FUZZ_CHECK(usage(w->be, UIOMMU_RES_GRANT_MAPS) == local_maps, "mapper's maps");
 }
 
@@ -265,6 +284,7 @@ static bool pool_granted(const struct world *w, int i)
 FUZZ_UNTRACED
 static void peer_gone(struct world *w)
 {
+	w->pins = 0;
 	for (uint32_t r = 0; r < NR_ENTRIES; r++) {
 		w->refs[r].pin_ro = w->refs[r].pin_rw = 0;
 		if (w->refs[r].state == REF_PENDING)
@@ -349,6 +369,7 @@ static void op_map(struct world *w, uint32_t ref, bool rw, bool armed)
 		r->pin_rw++;
 	else
 		r->pin_ro++;
+	w->pins++;
 	w->maps[slot] = (struct m_map){ .live = true, .handle = op.handle, .ref = ref, .rw = rw,
 					.addr = op.host_addr };
 	if (rw) { /* shared both ways */
@@ -728,6 +749,24 @@ static void world_reset(struct world *w)
 		w->refs[r].pool = -1;
 }
 
+/*
+ * The same, at the end of an input: only the references it took (every
+ * one is in w->seen) were touched, and they go back to free.
+ */
+FUZZ_UNTRACED
+static void world_empty(struct world *w)
+{
+	for (uint32_t k = 0; k < w->nseen; k++) {
+		w->refs[w->seen[k]] = (struct m_ref){ .state = REF_FREE, .pool = -1 };
+		w->was_seen[w->seen[k]] = false;
+	}
+	w->nseen = w->nlive = 0;
+	w->pending = w->pins = 0;
+	w->detached = false;
+	memset(w->pools, 0, sizeof(w->pools));
+	memset(w->maps, 0, sizeof(w->maps));
+}
+
 /* End every reference still granted or claimed. */
 FUZZ_UNTRACED
 static void end_all(struct world *w)
@@ -746,9 +785,10 @@ int fuzz_grant(const uint8_t *data, size_t size)
 
 	if (tracing < 0)
 		tracing = getenv("FUZZ_GRANT_TRACE") != NULL;
-	if (!world.gs)
+	if (!world.gs) {
 		world_new();
-	world_reset(w);
+		world_reset(w);
+	}
 	fe = w->fe;
 	be = w->be;
 
@@ -775,6 +815,7 @@ int fuzz_grant(const uint8_t *data, size_t size)
 			reconnect(w);
 		check(w);
 	}
+	check_model(w);
 
 	/* Tear everything down: every reference and page comes back. */
 	for (int i = 0; i < MAX_MAPS; i++)
@@ -787,7 +828,7 @@ int fuzz_grant(const uint8_t *data, size_t size)
 						      : !uiommu_gntshr_free_pages(w->gs, w->pools[p].hva),
 				   "final free");
 	FUZZ_CHECK(!w->detached, "the input ended disconnected");
-	world_reset(w);
+	world_empty(w);
 	check(w); /* nothing granted, mapped or pending */
 	world_check_clean();
 	if (++world_inputs % WORLD_INPUTS == 0) {

@@ -24,12 +24,15 @@
  * compared with the model: tables[] of every group, every table's
  * references and links, every charge (table groups, windows, table bytes,
  * frames, devices, locked bytes), and, for DMA, the result, the fault and
- * the bytes in host memory. An operation that fails at an injected fault
+ * the bytes in host memory; after an operation on a table's entries, or on
+ * a PE's EEH state, cache mode or DMA, only that table or those PEs are
+ * read back with every charge (the rest is checked by the next full check,
+ * at the latest at the end of the input). An operation that fails at an injected fault
  * point must return -ENOMEM and change nothing. At the end everything is
  * torn down and the context must hold nothing.
  *
  * Input: 1 header byte (TCE-cache mode: OFF, ON or STRICT), then
- * operations of 1 + 4 bytes.
+ * operations of 1 + 4 bytes, at most FUZZ_PE_MAX_OPS of them (fuzz.h).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -49,7 +52,6 @@
 #define NENT 16	 /* model entries per table */
 #define HOST_PAGES 16
 #define HOST_PAGE (1ULL << 16)
-#define MAX_OPS 400
 #define BYPASS UIOMMU_PE_BYPASS_BASE
 #define NOT_RAM 0x1000000ULL /* 16 MiB aligned, below every RAM region */
 /*
@@ -155,12 +157,19 @@ static bool tracing(void)
 /* What the inputs exercised (for the model test's coverage checks). */
 struct fuzz_pe_stats fuzz_pe_stats;
 
+/* The charges the model expects, as check_all() last counted them. */
+struct totals {
+	uint64_t groups, windows, bytes, frames, devs;
+	uint64_t level_bytes[NTBL]; /* each model table's, in frames */
+};
+
 struct run {
 	struct fuzz_input in;
 	struct model *m;
 	struct env *e;
 	bool injecting; /* a fault is armed for this operation */
 	int last_t;	/* the table slot made last, or -1 */
+	struct totals tot;
 };
 
 /* ---- helpers ---- */
@@ -275,71 +284,117 @@ static struct uiommu_tce_table_info tinfo(struct uiommu_tce_table *tbl)
 }
 
 FUZZ_UNTRACED
+static void check_charge(struct uiommu_ctx *ctx, enum uiommu_resource res, uint64_t want)
+{
+	uint64_t got = usage(ctx, res);
+
+	FUZZ_CHECK(got == want, "%s %llu, model %llu", uiommu_resource_name(res),
+		   (unsigned long long)got, (unsigned long long)want);
+}
+
+/* Every charge of the context against @tot. */
+FUZZ_UNTRACED
+static void check_usage(struct run *r, const struct totals *tot)
+{
+	struct uiommu_ctx *ctx = r->e->ctx;
+
+	check_charge(ctx, UIOMMU_RES_TABLE_GROUPS, tot->groups);
+	check_charge(ctx, UIOMMU_RES_WINDOWS, tot->windows);
+	check_charge(ctx, UIOMMU_RES_TABLE_BYTES, tot->bytes);
+	check_charge(ctx, UIOMMU_RES_FRAME_BYTES, tot->frames);
+	check_charge(ctx, UIOMMU_RES_DEVICES, tot->devs);
+	check_charge(ctx, UIOMMU_RES_PHBS, 2);
+	check_charge(ctx, UIOMMU_RES_LOCKED_BYTES, 0);
+}
+
+/* Table slot @t against the model: references and kill links; its frames (in frames). */
+FUZZ_UNTRACED
+static uint64_t check_table(struct run *r, int t)
+{
+	struct uiommu_tce_table_info ti = tinfo(r->m->t[t].p);
+	uint32_t refs, links;
+
+	expect_refs(r->m, t, &refs, &links);
+	FUZZ_CHECK(ti.refs == refs && ti.kill_links == links,
+		   "table %d: %u references and %u links, model %u and %u", t, ti.refs,
+		   ti.kill_links, refs, links);
+	return ti.level_bytes;
+}
+
+/*
+ * PE @i against the model: its flags, its windows (or the host's default
+ * table) and its EEH state. For a host-owned PE, the default table's frames
+ * are added to *@frames.
+ */
+FUZZ_UNTRACED
+static void check_pe(struct run *r, int i, uint64_t *frames)
+{
+	struct mpe *p = &r->m->pe[i];
+	struct uiommu_pe_info pi = { .size = sizeof(pi) };
+	struct uiommu_table_group *g = pe_grp(p);
+
+	FUZZ_CHECK(!uiommu_pe_info(p->p, &pi), "pe info");
+	FUZZ_CHECK(!!(pi.flags & UIOMMU_PE_USER_OWNED) == p->user &&
+			   !!(pi.flags & UIOMMU_PE_BYPASS) == p->host &&
+			   !!(pi.flags & UIOMMU_PE_COMPOUND_MEMBER) == (p->comp >= 0),
+		   "PE %d: flags 0x%x, model user %d host %d compound %d", i, pi.flags, p->user,
+		   p->host, p->comp);
+	if (p->host) {
+		struct uiommu_tce_table_info ti;
+
+		FUZZ_CHECK(g->tables[0] && !g->tables[1], "PE %d: host configuration", i);
+		ti = tinfo(g->tables[0]);
+		FUZZ_CHECK(ti.refs == 1 && ti.kill_links == 1 && ti.page_shift == HOST_SHIFT,
+			   "PE %d: host default table", i);
+		*frames += ti.level_bytes;
+	} else {
+		for (int w = 0; w < 2; w++)
+			FUZZ_CHECK(g->tables[w] == (p->win[w] >= 0 ? r->m->t[p->win[w]].p : NULL),
+				   "PE %d: window %d", i, w);
+	}
+	FUZZ_CHECK(pi.eeh_state == (p->reset ? UIOMMU_EEH_PE_STATE_RESET :
+				    !p->mmio_stop && !p->dma_stop ? UIOMMU_EEH_PE_STATE_NORMAL :
+				    p->mmio_stop && p->dma_stop ? UIOMMU_EEH_PE_STATE_STOPPED :
+				    !p->mmio_stop ? UIOMMU_EEH_PE_STATE_STOPPED_DMA :
+						    UIOMMU_EEH_PE_STATE_UNAVAIL),
+		   "PE %d: EEH state %u", i, pi.eeh_state);
+}
+
+/* The whole library against the model; the charges counted are kept in r->tot. */
+FUZZ_UNTRACED
 static void check_all(struct run *r)
 {
 	struct model *m = r->m;
 	struct env *e = r->e;
-	uint64_t groups = 0, windows = 0, bytes = 0, frames = HOST_PAGES * HOST_PAGE, devs = 0;
+	struct totals tot = { .frames = HOST_PAGES * HOST_PAGE };
 
 	for (int t = 0; t < NTBL; t++) {
-		struct uiommu_tce_table_info ti;
-		uint32_t refs, links;
-
 		if (!m->t[t].alive)
 			continue;
-		ti = tinfo(m->t[t].p);
-		expect_refs(m, t, &refs, &links);
-		FUZZ_CHECK(ti.refs == refs && ti.kill_links == links,
-			   "table %d: %u references and %u links, model %u and %u", t, ti.refs,
-			   ti.kill_links, refs, links);
-		windows++;
-		bytes += m->t[t].size;
-		frames += ti.level_bytes;
+		tot.level_bytes[t] = check_table(r, t);
+		tot.windows++;
+		tot.bytes += m->t[t].size;
+		tot.frames += tot.level_bytes[t];
 	}
 	for (int i = 0; i < NPE; i++) {
 		struct mpe *p = &m->pe[i];
-		struct uiommu_pe_info pi = { .size = sizeof(pi) };
-		struct uiommu_table_group *g;
 
 		if (!p->alive)
 			continue;
-		groups++;
-		devs += p->has_dev;
-		g = pe_grp(p);
-		FUZZ_CHECK(!uiommu_pe_info(p->p, &pi), "pe info");
-		FUZZ_CHECK(!!(pi.flags & UIOMMU_PE_USER_OWNED) == p->user &&
-				   !!(pi.flags & UIOMMU_PE_BYPASS) == p->host &&
-				   !!(pi.flags & UIOMMU_PE_COMPOUND_MEMBER) == (p->comp >= 0),
-			   "PE %d: flags 0x%x, model user %d host %d compound %d", i, pi.flags, p->user,
-			   p->host, p->comp);
+		tot.groups++;
+		tot.devs += p->has_dev;
+		check_pe(r, i, &tot.frames);
 		if (p->host) {
-			struct uiommu_tce_table_info ti;
-
-			FUZZ_CHECK(g->tables[0] && !g->tables[1], "PE %d: host configuration", i);
-			ti = tinfo(g->tables[0]);
-			FUZZ_CHECK(ti.refs == 1 && ti.kill_links == 1 && ti.page_shift == HOST_SHIFT,
-				   "PE %d: host default table", i);
-			windows++;
-			bytes += e->host_table_size;
-			frames += ti.level_bytes;
-		} else {
-			for (int w = 0; w < 2; w++)
-				FUZZ_CHECK(g->tables[w] == (p->win[w] >= 0 ? m->t[p->win[w]].p : NULL),
-					   "PE %d: window %d", i, w);
+			tot.windows++;
+			tot.bytes += e->host_table_size;
 		}
-		FUZZ_CHECK(pi.eeh_state == (p->reset ? UIOMMU_EEH_PE_STATE_RESET :
-					    !p->mmio_stop && !p->dma_stop ? UIOMMU_EEH_PE_STATE_NORMAL :
-					    p->mmio_stop && p->dma_stop ? UIOMMU_EEH_PE_STATE_STOPPED :
-					    !p->mmio_stop ? UIOMMU_EEH_PE_STATE_STOPPED_DMA :
-							    UIOMMU_EEH_PE_STATE_UNAVAIL),
-			   "PE %d: EEH state %u", i, pi.eeh_state);
 	}
 	for (int c = 0; c < NCOMP; c++) {
 		struct uiommu_table_group *g;
 
 		if (!m->c[c].alive)
 			continue;
-		groups++;
+		tot.groups++;
 		g = uiommu_compound_table_group(m->c[c].p);
 		for (int w = 0; w < 2; w++)
 			FUZZ_CHECK(g->tables[w] == (m->c[c].win[w] >= 0 ? m->t[m->c[c].win[w]].p : NULL),
@@ -347,20 +402,48 @@ static void check_all(struct run *r)
 		if (m->c[c].npes)
 			FUZZ_CHECK(g->pgsizes == m->c[c].pgsizes, "compound %d: page sizes", c);
 	}
-	FUZZ_CHECK(usage(e->ctx, UIOMMU_RES_TABLE_GROUPS) == groups, "table groups %llu, model %llu",
-		   (unsigned long long)usage(e->ctx, UIOMMU_RES_TABLE_GROUPS),
-		   (unsigned long long)groups);
-	FUZZ_CHECK(usage(e->ctx, UIOMMU_RES_WINDOWS) == windows, "windows %llu, model %llu",
-		   (unsigned long long)usage(e->ctx, UIOMMU_RES_WINDOWS), (unsigned long long)windows);
-	FUZZ_CHECK(usage(e->ctx, UIOMMU_RES_TABLE_BYTES) == bytes, "table bytes %llu, model %llu",
-		   (unsigned long long)usage(e->ctx, UIOMMU_RES_TABLE_BYTES),
-		   (unsigned long long)bytes);
-	FUZZ_CHECK(usage(e->ctx, UIOMMU_RES_FRAME_BYTES) == frames, "frame bytes %llu, model %llu",
-		   (unsigned long long)usage(e->ctx, UIOMMU_RES_FRAME_BYTES),
-		   (unsigned long long)frames);
-	FUZZ_CHECK(usage(e->ctx, UIOMMU_RES_DEVICES) == devs, "devices");
-	FUZZ_CHECK(usage(e->ctx, UIOMMU_RES_PHBS) == 2, "PHBs");
-	FUZZ_CHECK(usage(e->ctx, UIOMMU_RES_LOCKED_BYTES) == 0, "locked bytes");
+	check_usage(r, &tot);
+	r->tot = tot;
+}
+
+/*
+ * After an operation on table slot @t's entries (an exchange, a kill, a
+ * clear), which changes no reference, window or group: that table (its
+ * references, links and the frames its levels hold) and every charge,
+ * the frames counted again for this table only.
+ */
+FUZZ_UNTRACED
+static void check_after_table_op(struct run *r, int t)
+{
+	if (r->m->t[t].alive) {
+		uint64_t lb = check_table(r, t);
+
+		r->tot.frames = r->tot.frames - r->tot.level_bytes[t] + lb;
+		r->tot.level_bytes[t] = lb;
+	}
+	check_usage(r, &r->tot);
+}
+
+/*
+ * After an operation on group @g's EEH state, TCE cache or DMA, which
+ * changes no table, window or charge: the PEs of the group (a PE, or a
+ * compound's members) and every charge.
+ */
+FUZZ_UNTRACED
+static void check_after_pe_op(struct run *r, int g)
+{
+	uint64_t frames = 0;
+
+	if (g < NPE) {
+		if (r->m->pe[g].alive)
+			check_pe(r, g, &frames);
+	} else if (r->m->c[g - NPE].alive) {
+		const struct mcomp *mc = &r->m->c[g - NPE];
+
+		for (int k = 0; k < mc->npes; k++)
+			check_pe(r, mc->pe[k], &frames);
+	}
+	check_usage(r, &r->tot);
 }
 
 /*
@@ -1305,12 +1388,15 @@ int fuzz_pe(const uint8_t *data, size_t size)
 {
 	static struct model model;
 	struct env *e = fuzz_env();
-	struct run r = { .in = { data, size, 0 }, .m = &model, .e = e, .last_t = -1 };
+	/* Every input starts from an empty context: nothing but the driver's host memory. */
+	struct run r = { .in = { data, size, 0 }, .m = &model, .e = e, .last_t = -1,
+			 .tot = { .frames = HOST_PAGES * HOST_PAGE } };
 	int nops = 0;
+	bool partial = false; /* the last check was not check_all() */
 
 	memset(&model, 0, sizeof(model));
 	model.mode = (unsigned int)fuzz_take(&r.in, 1) % 3;
-	while (!fuzz_done(&r.in) && nops++ < MAX_OPS) {
+	while (!fuzz_done(&r.in) && nops++ < FUZZ_PE_MAX_OPS) {
 		unsigned int op = (unsigned int)fuzz_take(&r.in, 1) % 24;
 		unsigned int a = (unsigned int)fuzz_take(&r.in, 1), b = (unsigned int)fuzz_take(&r.in, 1);
 		unsigned int c = (unsigned int)fuzz_take(&r.in, 1), d = (unsigned int)fuzz_take(&r.in, 1);
@@ -1388,14 +1474,32 @@ int fuzz_pe(const uint8_t *data, size_t size)
 			op_dma(&r, i, b | c << 8 | d << 16, d, a & 0x80);
 			break;
 		}
+		/*
+		 * The whole state after every operation that may change references,
+		 * windows, groups or charges, and after every one a fault was armed
+		 * for; after the others, what they can change (and every charge).
+		 */
 		if (r.injecting) {
 			FUZZ_CHECK(!uiommu_ctx_inject_fault(e->ctx, 0, 0), "disarm");
 			r.injecting = false;
+			check_all(&r);
+			partial = false;
+		} else if (op >= 16 && op <= 19) {
+			check_after_table_op(&r, t);
+			partial = true;
+		} else if (op >= 20) {
+			check_after_pe_op(&r, op == 20 ? g : i);
+			partial = true;
+		} else {
+			check_all(&r);
+			partial = false;
 		}
-		check_all(&r);
 	}
 	if (r.injecting)
 		FUZZ_CHECK(!uiommu_ctx_inject_fault(e->ctx, 0, 0), "disarm");
+	/* Everything, before the teardown (which checks everything again at its end). */
+	if (partial)
+		check_all(&r);
 	teardown(&r);
 	fuzz_pe_stats.inputs++;
 	return 0;

@@ -20,7 +20,10 @@
  * one), the locked bytes, windows and regions charged, each container's
  * and region's counts, which groups are owned and what their windows hold,
  * and a sample of entries (TCE = hpa of the recorded user address); after
- * every input, every entry, and that nothing charged is left.
+ * every input, every entry a MAP or UNMAP aimed at (no other can hold a
+ * TCE, which the containers' and regions' TCE counts confirm), the
+ * model's kept counts against its entries, and that nothing charged is
+ * left.
  *
  * Input: 1 byte of limits, then 11-byte requests: op, container, group,
  * then 8 bytes of parameters (bit fields, see each request; 8 more for the
@@ -63,11 +66,12 @@ typedef enum vt_op gop_t;
 
 /* ---- the model ---- */
 
+/* A window; its entries are in struct model's ua[][][] (a container copies cheaply). */
 struct mwin {
 	bool on;
 	unsigned int shift;
 	uint64_t bus, it_size, charge;
-	uint64_t ua[IT_MAX]; /* 0: no TCE */
+	uint64_t tces; /* entries with a TCE */
 };
 
 struct mcont {
@@ -83,6 +87,7 @@ struct mreg {
 	bool live;
 	uint64_t ua, size;
 	unsigned int used, holders; /* holders: bitmask of containers */
+	uint64_t mapped[NC];	    /* each v2 container's TCEs into it */
 };
 
 struct mgrp {
@@ -91,11 +96,24 @@ struct mgrp {
 	int cls;      /* create_table identity */
 };
 
+/* Entries a MAP or UNMAP aimed at (whatever its result): read back at the end. */
+struct mrange {
+	int c, w;
+	uint64_t first, n;
+};
+
 struct model {
 	struct mcont c[NC];
 	struct mreg r[RAM_PAGES]; /* indexed by first page */
 	struct mgrp g[NG];
 	bool faulty;		  /* a context fault is armed for this request */
+	unsigned int naimed;
+	struct mrange aimed[MAX_STEPS];
+	/*
+	 * Each window's entries: the user address of its TCE, 0 for none.
+	 * Only entries in aimed[] can be other than 0.
+	 */
+	uint64_t ua[NC][2][IT_MAX];
 };
 
 /* ---- fixed state kept across inputs ---- */
@@ -112,6 +130,7 @@ static uint64_t rua(uint64_t page)
 }
 
 /* The live region holding user address @ua, or -1. */
+FUZZ_UNTRACED
 static int m_region_of(struct model *m, uint64_t ua)
 {
 	for (unsigned int i = 0; i < RAM_PAGES; i++)
@@ -136,37 +155,61 @@ static uint64_t m_locked(struct model *m)
 }
 
 /*
- * TCEs into each region (by its first page), over every v2 container's
- * windows, and each container's TCEs (@per_cont): one pass over the model.
- * A v1 container pins its pages itself, as Linux's tce_iommu_build() does:
- * its TCEs into a registered range are not that region's mappings.
+ * The counts m_set() keeps, counted again from the entries: each
+ * container's TCEs, and each region's from every v2 container (a v1
+ * container pins its pages itself, as Linux's tce_iommu_build() does: its
+ * TCEs into a registered range are not that region's mappings). Once per
+ * input, over the aimed entries (only they can hold a TCE: m_set() is
+ * called on no other); the checks after every request use the kept counts.
  */
 FUZZ_UNTRACED
-static void m_tces_by_region(struct model *m, uint64_t *count, uint64_t *per_cont)
+static void m_check_counts(struct model *m)
 {
+	uint64_t count[NC][RAM_PAGES] = { { 0 } }, tces[NC][2] = { { 0 } };
+	uint64_t seen[NC][2][IT_MAX / 64] = { { { 0 } } };
 	int owner[RAM_PAGES];
 
-	for (unsigned int i = 0; i < RAM_PAGES; i++) {
+	for (unsigned int i = 0; i < RAM_PAGES; i++)
 		owner[i] = -1;
-		count[i] = 0;
-	}
 	for (unsigned int i = 0; i < RAM_PAGES; i++)
 		for (uint64_t k = 0; m->r[i].live && k < m->r[i].size / PAGE; k++)
 			owner[(m->r[i].ua - rua(0)) / PAGE + k] = (int)i;
-	for (int c = 0; c < NC; c++) {
-		per_cont[c] = 0;
-		for (int w = 0; w < 2; w++)
-			for (uint64_t e = 0; m->c[c].win[w].on && e < m->c[c].win[w].it_size; e++) {
-				uint64_t ua = m->c[c].win[w].ua[e];
+	for (unsigned int i = 0; i < m->naimed; i++) {
+		int c = m->aimed[i].c, w = m->aimed[i].w;
 
-				if (!ua)
-					continue;
-				per_cont[c]++;
-				if (m->c[c].type == VFIO_SPAPR_TCE_v2_IOMMU && ua >= rua(0) && ua < rua(RAM_PAGES) &&
-				    owner[(ua - rua(0)) / PAGE] >= 0)
-					count[owner[(ua - rua(0)) / PAGE]]++;
-			}
+		for (uint64_t e = m->aimed[i].first; e < m->aimed[i].first + m->aimed[i].n; e++) {
+			uint64_t ua = m->ua[c][w][e];
+
+			if (!ua || (seen[c][w][e / 64] & (1ULL << (e % 64))))
+				continue;
+			seen[c][w][e / 64] |= 1ULL << (e % 64);
+			tces[c][w]++;
+			if (m->c[c].type == VFIO_SPAPR_TCE_v2_IOMMU && ua >= rua(0) && ua < rua(RAM_PAGES) &&
+			    owner[(ua - rua(0)) / PAGE] >= 0)
+				count[c][owner[(ua - rua(0)) / PAGE]]++;
+		}
 	}
+	for (int c = 0; c < NC; c++) {
+		for (int w = 0; w < 2; w++)
+			FUZZ_CHECK(tces[c][w] == m->c[c].win[w].tces && (m->c[c].win[w].on || !tces[c][w]),
+				   "model: container %d window %d (on %d): %llu TCEs, kept %llu", c, w,
+				   m->c[c].win[w].on, (unsigned long long)tces[c][w],
+				   (unsigned long long)m->c[c].win[w].tces);
+		for (unsigned int i = 0; i < RAM_PAGES; i++)
+			FUZZ_CHECK(count[c][i] == (m->r[i].live ? m->r[i].mapped[c] : 0),
+				   "model: region %u: %llu TCEs of container %d, kept %llu", i,
+				   (unsigned long long)count[c][i], c, (unsigned long long)m->r[i].mapped[c]);
+	}
+}
+
+/* The model for a new input: nothing anywhere (only aimed entries can hold a TCE). */
+FUZZ_UNTRACED
+static void m_reset(struct model *m)
+{
+	for (unsigned int i = 0; i < m->naimed; i++)
+		memset(&m->ua[m->aimed[i].c][m->aimed[i].w][m->aimed[i].first], 0,
+		       m->aimed[i].n * sizeof(uint64_t));
+	memset(m, 0, offsetof(struct model, ua));
 }
 
 static int m_find_win(struct mcont *mc, uint64_t ioba)
@@ -195,10 +238,39 @@ static void m_list_push(int *list, int *n, int g)
 	(*n)++;
 }
 
-/* Clear every entry of window @w (all regions' counts follow from the arrays). */
-static void m_clear_win(struct mwin *w)
+/*
+ * Entry @e of container @c's window @w now holds a TCE for user address
+ * @ua (0: none). The counts follow: the window's, and for a v2 container
+ * the region's the address is in (a v2 MAP takes only addresses of regions
+ * the container holds, and a region lives as long as its TCEs do).
+ */
+FUZZ_UNTRACED
+static void m_set(struct model *m, int c, int w, uint64_t e, uint64_t ua)
 {
-	memset(w->ua, 0, sizeof(w->ua));
+	uint64_t *slot = &m->ua[c][w][e];
+	bool v2 = m->c[c].type == VFIO_SPAPR_TCE_v2_IOMMU;
+	int r;
+
+	if (*slot) {
+		m->c[c].win[w].tces--;
+		if (v2 && (r = m_region_of(m, *slot)) >= 0)
+			m->r[r].mapped[c]--;
+	}
+	if (ua) {
+		m->c[c].win[w].tces++;
+		if (v2 && (r = m_region_of(m, ua)) >= 0)
+			m->r[r].mapped[c]++;
+	}
+	*slot = ua;
+}
+
+/* Clear every entry of container @c's window @w. */
+FUZZ_UNTRACED
+static void m_clear_win(struct model *m, int c, int w)
+{
+	for (uint64_t e = 0; m->c[c].win[w].tces && e < IT_MAX; e++)
+		if (m->ua[c][w][e])
+			m_set(m, c, w, e, 0);
 }
 
 /* The IOMMU's release: windows freed, registrations dropped, the type forgotten. */
@@ -207,7 +279,7 @@ static void m_release(struct model *m, int c)
 	struct mcont *mc = &m->c[c];
 
 	for (int w = 0; w < 2; w++)
-		mc->win[w].on = false, m_clear_win(&mc->win[w]);
+		mc->win[w].on = false, m_clear_win(m, c, w);
 	for (unsigned int i = 0; i < RAM_PAGES; i++) {
 		struct mreg *r = &m->r[i];
 
@@ -235,7 +307,7 @@ static void m_detach(struct model *m, int g, bool release_fails)
 		m_list_del(mc->tce, &mc->ntce, g);
 		for (int w = 0; w < 2; w++)
 			if (mc->win[w].on)
-				m_clear_win(&mc->win[w]);
+				m_clear_win(m, c, w);
 	}
 	m_list_del(mc->core, &mc->ncore, g);
 	m->g[g].in = -1;
@@ -317,7 +389,7 @@ static void m_create_apply(struct model *m, int c, int num, unsigned int shift, 
 	w->bus = num ? DDW_BASE : 0;
 	w->it_size = pages > IT_MAX ? pages : IT_MAX; /* at least a 64 KiB host page of TCEs */
 	w->charge = charge;
-	m_clear_win(w);
+	m_clear_win(m, c, num);
 }
 
 /* ---- checks ---- */
@@ -346,10 +418,12 @@ static void check_entries(struct model *m, int c, int w, uint64_t first, uint64_
 
 		uiommu_tce_table_get(tbl, entry, &tce);
 		uiommu_tce_table_ua_get(tbl, entry, &ua);
-		FUZZ_CHECK(ua == mw->ua[e], "container %d window %d entry %llu: ua 0x%llx, model 0x%llx",
+		uint64_t want = m->ua[c][w][e];
+
+		FUZZ_CHECK(ua == want, "container %d window %d entry %llu: ua 0x%llx, model 0x%llx",
 			   c, w, (unsigned long long)e, (unsigned long long)ua,
-			   (unsigned long long)mw->ua[e]);
-		hpa = mw->ua[e] ? ram_hpa + (mw->ua[e] - (uint64_t)(uintptr_t)ram) : 0;
+			   (unsigned long long)want);
+		hpa = want ? ram_hpa + (want - (uint64_t)(uintptr_t)ram) : 0;
 		FUZZ_CHECK((tce & ~3ULL) == hpa && (!tce || (tce & 3)),
 			   "container %d window %d entry %llu: TCE 0x%llx, hpa 0x%llx", c, w,
 			   (unsigned long long)e, (unsigned long long)tce, (unsigned long long)hpa);
@@ -360,12 +434,11 @@ FUZZ_UNTRACED
 static void check_state(struct model *m, uint64_t sample)
 {
 	struct uiommu_mm *mm = uiommu_mm_current(ctx);
-	uint64_t windows = 0, regions = 0, in_region[RAM_PAGES], tces[NC];
+	uint64_t windows = 0, regions = 0;
 
 	FUZZ_CHECK(usage(UIOMMU_RES_LOCKED_BYTES) == m_locked(m), "locked %llu, model %llu",
 		   (unsigned long long)usage(UIOMMU_RES_LOCKED_BYTES),
 		   (unsigned long long)m_locked(m));
-	m_tces_by_region(m, in_region, tces);
 	for (int c = 0; c < NC; c++) {
 		struct uiommu_vfio_info info = { .size = sizeof(info) };
 		struct mcont *mc = &m->c[c];
@@ -379,8 +452,9 @@ static void check_state(struct model *m, uint64_t sample)
 			   !!(info.flags & UIOMMU_VFIO_INFO_MM_BOUND) == mc->bound,
 			   "container %d: flags 0x%x, model enabled %d pending %d bound %d", c,
 			   info.flags, mc->enabled, mc->pending, mc->bound);
-		FUZZ_CHECK(info.tces == tces[c], "container %d: %llu TCEs, model %llu", c,
-			   (unsigned long long)info.tces, (unsigned long long)tces[c]);
+		FUZZ_CHECK(info.tces == mc->win[0].tces + mc->win[1].tces,
+			   "container %d: %llu TCEs, model %llu", c, (unsigned long long)info.tces,
+			   (unsigned long long)(mc->win[0].tces + mc->win[1].tces));
 		for (int w = 0; w < 2; w++) {
 			windows += mc->win[w].on;
 			FUZZ_CHECK(!!info.windows[w].page_shift == mc->win[w].on &&
@@ -412,20 +486,21 @@ static void check_state(struct model *m, uint64_t sample)
 	FUZZ_CHECK(usage(UIOMMU_RES_WINDOWS) == windows, "windows %llu, model %llu",
 		   (unsigned long long)usage(UIOMMU_RES_WINDOWS), (unsigned long long)windows);
 	for (unsigned int i = 0; i < RAM_PAGES; i++) {
-		struct uiommu_prereg_info info = { .size = sizeof(info) };
+		struct uiommu_prereg_info info;
 		struct uiommu_prereg *mem = NULL;
 		struct mreg *r = &m->r[i];
 
 		if (!r->live)
 			continue;
 		regions++;
+		info = (struct uiommu_prereg_info){ .size = sizeof(info) };
 		FUZZ_CHECK(!uiommu_prereg_get(mm, r->ua, r->size, &mem), "region %u not found", i);
 		uiommu_prereg_info(mem, &info);
 		uiommu_prereg_put(mem);
-		FUZZ_CHECK(info.used == r->used + 1 && info.mapped == 1 + in_region[i],
+		FUZZ_CHECK(info.used == r->used + 1 && info.mapped == 1 + r->mapped[0] + r->mapped[1],
 			   "region %u: used %llu mapped %llu, model %u %llu", i,
 			   (unsigned long long)info.used - 1, (unsigned long long)info.mapped,
-			   r->used, (unsigned long long)(1 + in_region[i]));
+			   r->used, (unsigned long long)(1 + r->mapped[0] + r->mapped[1]));
 	}
 	FUZZ_CHECK(usage(UIOMMU_RES_PREREG_REGIONS) == regions, "regions %llu, model %llu",
 		   (unsigned long long)usage(UIOMMU_RES_PREREG_REGIONS), (unsigned long long)regions);
@@ -664,16 +739,8 @@ static void req_register(struct model *m, int c, uint64_t p, bool reg)
 			want = -EINVAL;
 		else if (exact < 0 || !(m->r[exact].holders & (1u << c)))
 			want = -ENOENT;
-		else {
-			uint64_t tces = 0;
-
-			for (int w = 0; w < 2; w++)
-				for (uint64_t e = 0; mc->win[w].on && e < mc->win[w].it_size; e++)
-					tces += mc->win[w].ua[e] &&
-						m_region_of(m, mc->win[w].ua[e]) == exact;
-			if (tces)
-				want = -EBUSY;
-		}
+		else if (m->r[exact].mapped[c])
+			want = -EBUSY;
 	}
 	got = io_reg(c, reg ? VFIO_IOMMU_SPAPR_REGISTER_MEMORY : VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY,
 		     ua, size);
@@ -784,7 +851,7 @@ static void req_remove(struct model *m, int c, uint64_t p)
 		mc->pending = false;
 	} else {
 		mc->win[w].on = false;
-		m_clear_win(&mc->win[w]);
+		m_clear_win(m, c, w);
 	}
 }
 
@@ -844,6 +911,12 @@ static void req_map(struct model *m, int c, uint64_t p, bool map)
 	size = npages << shift;
 	if (((p >> 44) & 15) == 15)
 		size += 4096; /* not a multiple of a 64 KiB page */
+	if (mc->win[wsel].on && m->naimed < MAX_STEPS) {
+		uint64_t n = (size + (1ULL << shift) - 1) >> shift;
+
+		m->aimed[m->naimed++] = (struct mrange){ c, wsel, first,
+							 first + n > IT_MAX ? IT_MAX - first : n };
+	}
 	if (!want)
 		want = m_dma_window(mc, iova, size, ua, map, flags, &w);
 	if (!want && map) {
@@ -880,10 +953,10 @@ static void req_map(struct model *m, int c, uint64_t p, bool map)
 
 			uiommu_tce_table_ua_get(tbl, (mw->bus >> mw->shift) + e0 + i, &now);
 			cleared = cleared && !now;
-			FUZZ_CHECK(cleared ? !now : now == mw->ua[e0 + i],
+			FUZZ_CHECK(cleared ? !now : now == m->ua[c][w][e0 + i],
 				   "MAP -ENOMEM: entry %llu neither cleared nor kept",
 				   (unsigned long long)(e0 + i));
-			mw->ua[e0 + i] = now;
+			m_set(m, c, w, e0 + i, now);
 		}
 		return;
 	}
@@ -895,7 +968,7 @@ static void req_map(struct model *m, int c, uint64_t p, bool map)
 		uint64_t e0 = (iova - mw->bus) >> mw->shift;
 
 		for (uint64_t i = 0; i < (size >> mw->shift); i++)
-			mw->ua[e0 + i] = map ? ua + (i << mw->shift) : 0;
+			m_set(m, c, w, e0 + i, map ? ua + (i << mw->shift) : 0);
 	}
 }
 
@@ -998,7 +1071,7 @@ int fuzz_vfio(const uint8_t *data, size_t size)
 
 	if (!ctx)
 		setup();
-	memset(&m, 0, sizeof(m));
+	m_reset(&m);
 	for (int g = 0; g < NG; g++) {
 		m.g[g] = (struct mgrp){ .in = -1, .ddw = g != 2, .cls = g == 3 };
 		memset(grp[g].fail, 0, sizeof(grp[g].fail));
@@ -1093,11 +1166,15 @@ int fuzz_vfio(const uint8_t *data, size_t size)
 		check_state(&m, p >> 11);
 	}
 
-	/* Every entry, then everything down. */
-	for (int c = 0; c < NC; c++)
-		for (int w = 0; w < 2; w++)
-			if (m.c[c].win[w].on)
-				check_entries(&m, c, w, 0, m.c[c].win[w].it_size);
+	/*
+	 * Every entry a MAP or UNMAP aimed at (the others hold no TCE, which
+	 * the containers' and regions' TCE counts, checked after every
+	 * request, confirm), the model's kept counts, then everything down.
+	 */
+	for (unsigned int i = 0; i < m.naimed; i++)
+		if (m.c[m.aimed[i].c].win[m.aimed[i].w].on)
+			check_entries(&m, m.aimed[i].c, m.aimed[i].w, m.aimed[i].first, m.aimed[i].n);
+	m_check_counts(&m);
 	for (int g = 0; g < NG; g++)
 		memset(grp[g].fail, 0, sizeof(grp[g].fail));
 	for (int c = 0; c < NC; c++)

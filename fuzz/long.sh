@@ -54,10 +54,14 @@ for t in "$@"; do
 	# after 30,000 runs); the entropic scheduler's bookkeeping of its ~17k features was a
 	# third of its time.
 	# pe: -entropic_feature_frequency_threshold=32, 853 -> 974 executions in 60 s side by
-	# side, the same coverage (cov 3,186 -> 3,190).
+	# side, the same coverage (cov 3,186 -> 3,190). Again with inputs of at most 64
+	# operations and the short seeds, 30 s each from the seeds (load 0.7-2.7): 4,182
+	# against 3,459 by default and 4,186 with -entropic=0, coverage the same (cov 3,245,
+	# 3,244, 3,246).
 	# vfio, accel: -entropic=0; both read their state back through the library after every
 	# request (thousands of features per input): 30 s from the seeds, accel 323 -> 477,
-	# vfio 468 -> 531.
+	# vfio 468 -> 531; vfio again once its model kept its counts (30 s, seed 1): 2,990 ->
+	# 4,100, the same coverage (cov 3,259 and 3,253, ft 17,662 and 17,687).
 	opts=
 	case $t in
 	replay) opts=-entropic=0 ;;

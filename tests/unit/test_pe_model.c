@@ -14,8 +14,11 @@
 
 #include "fuzz.h"
 
-#define RUNS 300
-#define OPS 300
+/* As many operations in all as 300 inputs of 300 did: inputs of FUZZ_PE_MAX_OPS. */
+#define OPS FUZZ_PE_MAX_OPS
+#define RUNS (300 * 300 / OPS)
+/* The longest scenario() (a compound, a 16M table, a change after every DMA, EEH). */
+#define SCENARIO_OPS 29
 
 /* Operation numbers of fuzz_pe.c, weighted. */
 static const uint8_t weighted_ops[] = {
@@ -83,12 +86,15 @@ static uint8_t *scenario(uint8_t *o, uint64_t *rng)
 			o = emit(o, 16, (uint8_t)test_rand(rng), (uint8_t)test_rand(rng), 0x80,
 				 (uint8_t)(1 + test_rand(rng) % 3));
 	}
+	/* Sometimes an EEH operation on the group (a compound's fans out to its PEs). */
+	if (test_rand(rng) % 2)
+		o = emit(o, 20, g, (uint8_t)test_rand(rng), 0, 0);
 	return o;
 }
 
 static void test_model_runs(void **state)
 {
-	static uint8_t buf[1 + OPS * 5 + 64 * 5];
+	static uint8_t buf[1 + OPS * 5];
 	uint64_t rng = test_seed();
 
 	(void)state;
@@ -98,11 +104,11 @@ static void test_model_runs(void **state)
 
 		buf[0] = (uint8_t)(run % 3); /* OFF, ON, STRICT */
 		while (o < end) {
-			if (test_rand(&rng) % 8 == 0) {
+			if (test_rand(&rng) % 8 == 0 && end - o >= SCENARIO_OPS * 5) {
 				o = scenario(o, &rng);
 				continue;
 			}
-			if (test_rand(&rng) % 16 == 0) {
+			if (test_rand(&rng) % 16 == 0 && end - o >= 2 * 5) {
 				/* A fault at one of the next operation's first fault points. */
 				static const uint8_t allocating[] = { 0, 3, 4, 9, 10, 11, 16 };
 
@@ -116,10 +122,22 @@ static void test_model_runs(void **state)
 				 (uint8_t)test_rand(&rng), (uint8_t)test_rand(&rng),
 				 (uint8_t)test_rand(&rng), (uint8_t)test_rand(&rng));
 		}
-		/* FUZZ_PE_SAVE=FILE keeps the input being run, to replay a failure. */
+		/*
+		 * FUZZ_PE_SAVE=FILE keeps the input being run, to replay a failure;
+		 * FUZZ_PE_SAVE=DIR/ (a trailing slash) keeps every input, as
+		 * DIR/gen-RUN (candidate seeds for fuzz/corpus/pe).
+		 */
 		if (getenv("FUZZ_PE_SAVE")) {
-			FILE *fp = fopen(getenv("FUZZ_PE_SAVE"), "wb");
+			const char *save = getenv("FUZZ_PE_SAVE");
+			size_t n = strlen(save);
+			char path[4096];
+			FILE *fp;
 
+			if (n && save[n - 1] == '/')
+				snprintf(path, sizeof(path), "%sgen-%u", save, run);
+			else
+				snprintf(path, sizeof(path), "%s", save);
+			fp = fopen(path, "wb");
 			if (fp) {
 				fwrite(buf, 1, (size_t)(o - buf), fp);
 				fclose(fp);

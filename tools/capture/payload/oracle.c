@@ -633,16 +633,24 @@ static uint64_t list_in_ram(void)
 	return (uint64_t)(uintptr_t)lists[next_list++ % NLISTS];
 }
 
-/* A 4 KiB-aligned list address outside RAM, below 1 TiB (QEMU reads zeros there). */
+/*
+ * A 4 KiB-aligned list address outside RAM (QEMU reads zeros there): just
+ * past RAM, a few GiB up, the last page below 1 TiB, and far above it, up
+ * to the top page of the 64-bit address space.
+ */
 static uint64_t list_outside_ram(void)
 {
-	switch (below(6)) {
+	switch (below(10)) {
 	case 0: return ram_size;
 	case 1: return ram_size + below(64) * 4096;
 	case 2: return 2 * ram_size - 4096;
 	case 3: return 4ULL << 30;
 	case 4: return (64ULL << 30) + 8192;
-	default: return (1ULL << 40) - 4096;
+	case 5: return (1ULL << 40) - 4096;
+	case 6: return 1ULL << 40;
+	case 7: return (1ULL << (41 + below(22))) + below(256) * 4096;
+	case 8: return 1ULL << 63;
+	default: return ~0ULL & ~4095ULL;
 	}
 }
 
