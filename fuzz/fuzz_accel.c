@@ -49,13 +49,16 @@
 #define LIST_GPA (RAM_SIZE - 8192)
 #define RW 3ULL
 #define MAXG 32			/* guest entries, at most */
+#define MAXH 1024		/* host entries, at most */
 /*
  * Operations per input, at most (the rest of a longer input is ignored):
- * every state a longer input reaches is a few dozen operations from empty
- * (the seeds take at most 40), and each operation checks the whole state,
- * so that a long input only makes libFuzzer slower per execution.
+ * every state a longer input reaches is a few dozen operations from empty,
+ * and each operation checks the whole state, so that a long input only
+ * makes libFuzzer slower per execution. The seeds were 40 operations
+ * long and are cut into pieces of 16, which reach every library edge the
+ * long ones did, and more (each piece starts from empty).
  */
-#define MAX_OPS 64
+#define MAX_OPS 16
 
 static const struct { unsigned int g, h, entries; } geos[4] = {
 	{ 12, 12, 32 }, { 16, 16, 32 }, { 16, 12, 16 }, { 24, 16, 4 },
@@ -74,6 +77,7 @@ struct model {
 	uint64_t n;		  /* guest entries */
 	uint64_t view[MAXG];
 	uint64_t *host;		  /* host TCE (hpa | perm) per host entry */
+	uint64_t tces;		  /* host entries not 0 (kept as they change) */
 	bool links[2];		  /* groups attached */
 };
 
@@ -101,7 +105,16 @@ static uint64_t mem_read_be(const struct env *e, uint64_t gpa)
 	return be64toh(v);
 }
 
+/* Host entry @k becomes @tce. */
+FUZZ_UNTRACED
+static void m_host_set(struct model *m, uint64_t k, uint64_t tce)
+{
+	m->tces += (tce != 0) - (m->host[k] != 0);
+	m->host[k] = tce;
+}
+
 /* Host entries of guest entry @i after @tce is written there: false if it cannot be mapped. */
+FUZZ_UNTRACED
 static bool m_host_write(const struct env *e, struct model *m, uint64_t i, uint64_t tce)
 {
 	uint64_t gsize = 1ULL << m->g, gpa = tce & ~(gsize - 1), k0 = i << m->sub;
@@ -112,12 +125,13 @@ static bool m_host_write(const struct env *e, struct model *m, uint64_t i, uint6
 	for (uint64_t k = 0; k < (1ULL << m->sub); k++) {
 		uint64_t perm = (tce & 2) ? RW : 1;
 
-		m->host[k0 + k] = ((tce & RW) && ok) ? (e->ram_hpa + gpa + (k << m->h)) | perm : 0;
+		m_host_set(m, k0 + k, ((tce & RW) && ok) ? (e->ram_hpa + gpa + (k << m->h)) | perm : 0);
 	}
 	return ok;
 }
 
 /* Entries [i, i + n) written with @tces (or @value): the view and the tables; returns @ret. */
+FUZZ_UNTRACED
 static long m_commit(const struct env *e, struct model *m, uint64_t i, uint64_t n,
 		     const uint64_t *tces, uint64_t value, long ret)
 {
@@ -252,19 +266,26 @@ static uint64_t mapped(struct env *e)
 	return ri.mapped;
 }
 
-/* Host entries [@first, @first + @n) (clipped to the window) against the model. */
+/*
+ * Host entries [@first, @first + @n) (clipped to the window) against the
+ * model: read back with one uiommu_tce_table_get_range() (a call per entry
+ * walked the levels, coverage-traced, once per entry).
+ */
 FUZZ_UNTRACED
 static void check_host(const struct env *e, const struct model *m, struct uiommu_tce_table *tbl,
 		       uint64_t first, uint64_t n)
 {
+	static uint64_t tces[MAXH], uas[MAXH];
 	uint64_t total = m->n << m->sub;
 
-	for (uint64_t k = first; k < total && k - first < n; k++) {
-		uint64_t tce = 1, ua = 1, entry = (BUS >> m->h) + k;
+	if (first >= total)
+		return;
+	n = MIN(n, total - first);
+	FUZZ_CHECK(!uiommu_tce_table_get_range(tbl, (BUS >> m->h) + first, n, tces, uas),
+		   "table get range");
+	for (uint64_t j = 0; j < n; j++) {
+		uint64_t k = first + j, tce = tces[j], ua = uas[j];
 
-		FUZZ_CHECK(!uiommu_tce_table_get(tbl, entry, &tce) &&
-				   !uiommu_tce_table_ua_get(tbl, entry, &ua),
-			   "table get");
 		FUZZ_CHECK(tce == m->host[k], "host %llu: 0x%llx, model 0x%llx",
 			   (unsigned long long)k, (unsigned long long)tce,
 			   (unsigned long long)m->host[k]);
@@ -292,18 +313,14 @@ static void check_state(struct env *e, struct uiommu_guest *g, struct uiommu_vfi
 			uint64_t others, uint64_t first, uint64_t n)
 {
 	struct uiommu_vfio_info ci = { .size = sizeof(ci) };
-	uint64_t count = 0, usage = 0;
+	uint64_t count = m->tces, usage = 0, view[MAXG];
 
-	for (uint64_t i = 0; i < m->n; i++) {
-		uint64_t v = 1;
-
-		FUZZ_CHECK(!uiommu_liobn_get_tce(g, LIOBN, BUS + (i << m->g), &v) && v == m->view[i],
-			   "view %llu: 0x%llx, model 0x%llx", (unsigned long long)i,
-			   (unsigned long long)v, (unsigned long long)m->view[i]);
-	}
+	FUZZ_CHECK(!uiommu_liobn_get_tces(g, LIOBN, BUS, m->n, view), "view");
+	for (uint64_t i = 0; i < m->n; i++)
+		FUZZ_CHECK(view[i] == m->view[i], "view %llu: 0x%llx, model 0x%llx",
+			   (unsigned long long)i, (unsigned long long)view[i],
+			   (unsigned long long)m->view[i]);
 	check_host(e, m, tbl, first, n);
-	for (uint64_t k = 0; k < (m->n << m->sub); k++)
-		count += m->host[k] != 0;
 	FUZZ_CHECK(!uiommu_vfio_info(c, &ci) && ci.tces == count, "container TCEs %llu, model %llu",
 		   (unsigned long long)ci.tces, (unsigned long long)count);
 	FUZZ_CHECK(mapped(e) == others + count, "mapped %llu, model %llu",
@@ -451,6 +468,42 @@ static void check_charges(struct env *e, const uint64_t *before)
 	}
 }
 
+/*
+ * Back to empty, group 0 attached, as every input starts (and checks, entry
+ * by entry): one H_STUFF_TCE of 0 over the guest entries the input left
+ * written, in the view or in the host table, by the fast path (the VMM's
+ * if it hands it over). (The VMM's stuff of the whole window each time
+ * cost an UNMAP_DMA per entry per input.)
+ */
+FUZZ_UNTRACED
+static void reset_written(struct uiommu_guest *g, const struct model *m)
+{
+	uint64_t first = m->n, last = 0, args[4];
+	long ret;
+
+	for (uint64_t i = 0; i < m->n; i++) {
+		bool written = m->view[i];
+
+		for (uint64_t k = 0; k < (1ULL << m->sub) && !written; k++)
+			written = m->host[(i << m->sub) + k];
+		if (written) {
+			first = MIN(first, i);
+			last = i;
+		}
+	}
+	if (first == m->n)
+		return;
+	args[0] = LIOBN;
+	args[1] = BUS + (first << m->g);
+	args[2] = 0;
+	args[3] = last - first + 1;
+	FUZZ_CHECK(!uiommu_papr_set_profile(g, UIOMMU_PAPR_PROFILE_KVM), "profile");
+	ret = uiommu_papr_hcall(g, UIOMMU_H_STUFF_TCE, args, 4, NULL, 0);
+	if (ret == UIOMMU_H_TOO_HARD)
+		ret = uiommu_accel_vmm_hcall(g, UIOMMU_H_STUFF_TCE, args, 4, NULL, 0);
+	FUZZ_CHECK(ret == UIOMMU_H_SUCCESS, "reset: %ld", ret);
+}
+
 int fuzz_accel(const uint8_t *data, size_t size)
 {
 	struct fuzz_input in = { data, size, 0 };
@@ -464,7 +517,7 @@ int fuzz_accel(const uint8_t *data, size_t size)
 	struct uiommu_vfio_container *c = st->c;
 	struct uiommu_tce_table *tbl = st->tbl;
 	struct uiommu_guest *g = st->g;
-	uint64_t locked = 0, others, reset[4], before[UIOMMU_RES_NR];
+	uint64_t locked = 0, others, before[UIOMMU_RES_NR];
 
 	stats.inputs++;
 	m.g = geos[geo].g;
@@ -473,17 +526,9 @@ int fuzz_accel(const uint8_t *data, size_t size)
 	m.n = geos[geo].entries;
 	m.host = calloc(m.n << m.sub, sizeof(uint64_t));
 	FUZZ_CHECK(m.host, "calloc");
-	/* Back to empty (group 0 attached, as every input leaves it): the window stuffed by the VMM. */
-	reset[0] = LIOBN;
-	reset[1] = BUS;
-	reset[2] = 0;
-	reset[3] = m.n;
-	FUZZ_CHECK(!uiommu_papr_set_profile(g, UIOMMU_PAPR_PROFILE_QEMU) &&
-			   uiommu_accel_vmm_hcall(g, UIOMMU_H_STUFF_TCE, reset, 4, NULL, 0) ==
-				   UIOMMU_H_SUCCESS &&
-			   !uiommu_papr_set_profile(g, m.kvm ? UIOMMU_PAPR_PROFILE_KVM
-							     : UIOMMU_PAPR_PROFILE_QEMU),
-		   "reset");
+	FUZZ_CHECK(!uiommu_papr_set_profile(g, m.kvm ? UIOMMU_PAPR_PROFILE_KVM
+						      : UIOMMU_PAPR_PROFILE_QEMU),
+		   "profile");
 	m.links[0] = true;
 	uiommu_ctx_get_usage(e->ctx, UIOMMU_RES_LOCKED_BYTES, &locked);
 	others = mapped(e);
@@ -520,7 +565,8 @@ int fuzz_accel(const uint8_t *data, size_t size)
 
 				FUZZ_CHECK(!uiommu_vfio_unmap_dma(c, BUS + (i << m.g), n << m.g),
 					   "container unmap");
-				memset(&m.host[i << m.sub], 0, (n << m.sub) * sizeof(uint64_t));
+				for (uint64_t k = i << m.sub; k < (i + n) << m.sub; k++)
+					m_host_set(&m, k, 0);
 			}
 			check_state(e, g, c, &m, tbl, locked, others, 0, ALL);
 			continue;
@@ -605,6 +651,7 @@ int fuzz_accel(const uint8_t *data, size_t size)
 		FUZZ_CHECK(!uiommu_accel_attach(g, LIOBN, grp[0]), "attach group 0");
 	if (m.links[1])
 		FUZZ_CHECK(!uiommu_accel_detach(g, LIOBN, grp[1]), "detach group 1");
+	reset_written(g, &m);
 	free(m.host);
 	/* The deferred frees too (see fuzz_check_clean()): libFuzzer's leak check stays idle. */
 	rcu_wait_callbacks();

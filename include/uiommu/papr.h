@@ -281,6 +281,32 @@ int uiommu_liobn_get_tce(struct uiommu_guest *guest, uint64_t liobn, uint64_t io
 			 uint64_t *ret_tce);
 
 /**
+ * uiommu_liobn_get_tces() - Read a range of guest-view TCEs (library call).
+ * @guest: guest.
+ * @liobn: the LIOBN (exact 64-bit match, whatever the profile).
+ * @ioba: absolute bus address of the first entry (the window's bus offset
+ *	included); the offset inside the IOMMU page is ignored.
+ * @npages: number of entries, not 0.
+ * @ret_tces: on success, @npages TCEs, one per IOMMU page from @ioba's, each
+ *	as uiommu_liobn_get_tce() returns it.
+ *
+ * uiommu_liobn_get_tce() of each entry of the range, with one LIOBN lookup
+ * and one RCU read-side section: for saving a window's table (QEMU
+ * migrates the whole of it), dumps and checkers. Entries written while it
+ * runs are each read before or after the write; the range is not a
+ * snapshot as a whole.
+ *
+ * Context: lock-free (RCU); does not allocate.
+ *
+ * Return: 0, or a negative errno (then nothing is written):
+ * * -EINVAL @ret_tces is NULL or @npages is 0;
+ * * -ENOENT unknown @liobn;
+ * * -ERANGE the range does not lie inside the window.
+ */
+int uiommu_liobn_get_tces(struct uiommu_guest *guest, uint64_t liobn, uint64_t ioba,
+			  uint64_t npages, uint64_t *ret_tces);
+
+/**
  * uiommu_liobn_translate() - Translate a bus address as a device's DMA would.
  * @guest: guest.
  * @liobn: the LIOBN (exact 64-bit match).

@@ -485,6 +485,35 @@ int uiommu_tce_table_xchg(struct uiommu_tce_table *tbl, uint64_t entry, uint64_t
 int uiommu_tce_table_get(const struct uiommu_tce_table *tbl, uint64_t entry, uint64_t *ret_tce);
 
 /**
+ * uiommu_tce_table_get_range() - Read a range of TCEs and their shadow words.
+ * @tbl: table.
+ * @entry: first absolute entry number.
+ * @npages: number of entries, not 0; [@entry, @entry + @npages) must lie in
+ *	the table.
+ * @ret_tces: optional; on success, @npages TCEs, one per entry from @entry,
+ *	each as uiommu_tce_table_get() returns it (native byte order, 0 for
+ *	an empty entry or an absent level).
+ * @ret_uas: optional; on success, @npages words of the userspace shadow,
+ *	each as uiommu_tce_table_ua_get() returns it.
+ *
+ * What uiommu_tce_table_get() and uiommu_tce_table_ua_get() give for each
+ * entry of the range, in one walk: each level page is looked up once and
+ * an absent one reads as zeros for its whole span. For saving or
+ * comparing a whole table (a VMM's migration, a dump, a checker), where a
+ * call per entry walks the levels once per entry. Linux has no such call
+ * (its users loop over it_ops->get). Never allocates.
+ *
+ * Context: lock-free; any thread. Each word is read with acquire ordering,
+ * as uiommu_tce_table_get(); with concurrent exchanges each word is one
+ * the entry held during the call, not a snapshot of the range as a whole.
+ *
+ * Return: 0, or -EINVAL if @npages is 0 or the range is not inside the
+ * table (then nothing is written).
+ */
+int uiommu_tce_table_get_range(const struct uiommu_tce_table *tbl, uint64_t entry,
+			       uint64_t npages, uint64_t *ret_tces, uint64_t *ret_uas);
+
+/**
  * typedef uiommu_tce_clear_fn - told about each entry a clear emptied.
  * @opaque: as given to uiommu_tce_table_clear().
  * @entry: absolute entry number.

@@ -372,6 +372,25 @@ UIOMMU_EXPORT int uiommu_liobn_get_tce(struct uiommu_guest *guest, uint64_t liob
 	return ret;
 }
 
+UIOMMU_EXPORT int uiommu_liobn_get_tces(struct uiommu_guest *guest, uint64_t liobn,
+					uint64_t ioba, uint64_t npages, uint64_t *ret_tces)
+{
+	struct liobn_table *t;
+	uint64_t idx;
+	int ret;
+
+	if (!ret_tces || !npages)
+		return -EINVAL;
+	rcu_read_enter();
+	ret = liobn_locate_rcu(guest, liobn, ioba, &t, &idx);
+	if (!ret && npages > t->size - idx)
+		ret = -ERANGE;
+	for (uint64_t k = 0; !ret && k < npages; k++)
+		ret_tces[k] = liobn_view_read(t, idx + k);
+	rcu_read_exit();
+	return ret;
+}
+
 UIOMMU_EXPORT int uiommu_liobn_translate(struct uiommu_guest *guest, uint64_t liobn,
 					 uint64_t ioba, uint64_t *ret_gpa,
 					 unsigned int *ret_prot)

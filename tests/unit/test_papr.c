@@ -198,6 +198,60 @@ static void test_liobn_destroy_and_reads(void **state)
 	assert_true(ctx_usage(f->ctx, UIOMMU_RES_FRAME_BYTES) == 0);
 }
 
+/*
+ * uiommu_liobn_get_tces() against uiommu_liobn_get_tce() of each entry:
+ * ranges inside, across and over absent guest-view pages, and every error
+ * (which writes nothing).
+ */
+static void check_tces(struct fx *f, uint64_t liobn, uint64_t ioba, unsigned int shift,
+		       uint64_t npages)
+{
+	static uint64_t tces[4096];
+
+	assert_true(npages < 4096);
+	memset(tces, 0xa5, sizeof(tces));
+	assert_int_equal(uiommu_liobn_get_tces(f->g, liobn, ioba, npages, tces), 0);
+	for (uint64_t k = 0; k < npages; k++)
+		assert_true(tces[k] == tce_at(f, liobn, ioba + (k << shift)));
+	assert_true(tces[npages] == 0xa5a5a5a5a5a5a5a5ULL);
+}
+
+static void test_liobn_get_tces(void **state)
+{
+	struct fx *f = *state;
+	uint64_t tce = 7, seed = test_seed(), vio_size = 256 * MiB >> 12;
+
+	for (uint64_t k = 0; k < 3000; k++)
+		if (test_rand(&seed) % 4 == 0)
+			assert_int_equal(uiommu_h_put_tce(f->g, VIO, k << 12,
+							  ((k % 1024) << 12) | (1 + k % 3)),
+					 H_SUCCESS);
+	assert_int_equal(uiommu_h_put_tce(f->g, VIO, (vio_size - 1) << 12, 0x3000 | 2), H_SUCCESS);
+	assert_int_equal(uiommu_h_put_tce(f->g, DDW, DDW_BASE + 0x30000, 0x120000 | 1), H_SUCCESS);
+	check_tces(f, VIO, 0, 12, 4000);
+	check_tces(f, VIO, 0x1abc, 12, 3);   /* in-page offset ignored */
+	check_tces(f, VIO, 511 << 12, 12, 1030);
+	check_tces(f, VIO, (vio_size - 4000) << 12, 12, 4000); /* absent pages, then the last */
+	check_tces(f, VIO, (vio_size - 1) << 12, 12, 1);
+	check_tces(f, DDW, DDW_BASE, 16, DDW_SIZE);
+	for (int i = 0; i < 100; i++) {
+		uint64_t first = test_rand(&seed) % 3000;
+
+		check_tces(f, VIO, first << 12, 12, 1 + test_rand(&seed) % 1000);
+	}
+	/* Errors, nothing written. */
+	assert_int_equal(uiommu_liobn_get_tces(f->g, VIO, 0, 1, NULL), -EINVAL);
+	assert_int_equal(uiommu_liobn_get_tces(f->g, VIO, 0, 0, &tce), -EINVAL);
+	assert_int_equal(uiommu_liobn_get_tces(f->g, 0x999, 0, 1, &tce), -ENOENT);
+	assert_int_equal(uiommu_liobn_get_tces(f->g, DDW, DDW_BASE - 1, 1, &tce), -ERANGE);
+	assert_int_equal(uiommu_liobn_get_tces(f->g, DDW, DDW_BASE + (DDW_SIZE << 16), 1, &tce),
+			 -ERANGE);
+	assert_int_equal(uiommu_liobn_get_tces(f->g, DDW, DDW_BASE + 0x10000, DDW_SIZE, &tce),
+			 -ERANGE);
+	assert_int_equal(uiommu_liobn_get_tces(f->g, DDW, DDW_BASE, UINT64_MAX, &tce), -ERANGE);
+	assert_true(tce == 7);
+}
+
 static void test_profile(void **state)
 {
 	struct fx *f = *state;
@@ -1210,6 +1264,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_liobn_create, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_liobn_charges, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_liobn_destroy_and_reads, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_liobn_get_tces, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_profile, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_put_tce_qemu, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_put_tce_kvm, fx_setup, fx_teardown),

@@ -665,6 +665,96 @@ static void test_userspace_shadow(void **state)
 	test_ctx_free(ctx);
 }
 
+/*
+ * uiommu_tce_table_get_range() against uiommu_tce_table_get() and
+ * uiommu_tce_table_ua_get() of each entry: ranges starting and ending
+ * inside a level page, across pages, over absent levels, shorter and
+ * longer than eight words; a flat table; every error, which writes nothing.
+ */
+static void check_range(const struct uiommu_tce_table *tbl, uint64_t entry, uint64_t npages)
+{
+	static uint64_t tces[2048], uas[2048];
+
+	assert_true(npages <= NELEMS(tces));
+	memset(tces, 0xa5, sizeof(tces));
+	memset(uas, 0xa5, sizeof(uas));
+	assert_int_equal(uiommu_tce_table_get_range(tbl, entry, npages, tces, uas), 0);
+	for (uint64_t k = 0; k < npages; k++) {
+		uint64_t tce = 1, ua = 1;
+
+		assert_int_equal(uiommu_tce_table_get(tbl, entry + k, &tce), 0);
+		assert_int_equal(uiommu_tce_table_ua_get(tbl, entry + k, &ua), 0);
+		assert_true(tces[k] == tce && uas[k] == ua);
+	}
+	/* Nothing written past the range. */
+	assert_true(npages == NELEMS(tces) || (tces[npages] == 0xa5a5a5a5a5a5a5a5ULL &&
+					       uas[npages] == 0xa5a5a5a5a5a5a5a5ULL));
+	/* Either array alone gives the same words. */
+	assert_int_equal(uiommu_tce_table_get_range(tbl, entry, npages, NULL, uas), 0);
+	assert_int_equal(uiommu_tce_table_get_range(tbl, entry, npages, tces, NULL), 0);
+}
+
+static void test_get_range(void **state)
+{
+	struct uiommu_ctx *ctx = ctx_with_host(12);
+	struct uiommu_tce_table *tbl;
+	uint64_t e0 = (1ULL << 59) >> 12, tce = 7, end, seed = test_seed();
+
+	(void)state;
+	/* 4 KiB pages in the 64-bit window, 3 levels of 512 entries. */
+	assert_int_equal(uiommu_tce_table_new(ctx, UIOMMU_TCE_BUS_OFFSET_64, 12, 64 * GiB, 3, &tbl),
+			 0);
+	end = e0 + table_info(tbl).it_size;
+	/* Entries in the leaves of [e0, e0 + 1536), none in [e0 + 1536, e0 + 2048). */
+	for (uint64_t k = 0; k < 1536; k++) {
+		if (test_rand(&seed) % 3 == 0)
+			continue;
+		assert_int_equal(uiommu_tce_table_xchg(tbl, e0 + k, (1 + k) << 12,
+						       UIOMMU_DMA_BIDIRECTIONAL, NULL, NULL), 0);
+		if (k % 5)
+			assert_int_equal(uiommu_tce_table_ua_xchg(tbl, e0 + k,
+								  0x7f0000000000 + (k << 12), NULL),
+					 0);
+	}
+	/* And the last entry of the table, far away. */
+	assert_int_equal(uiommu_tce_table_xchg(tbl, end - 1, 0x5000, UIOMMU_DMA_TO_DEVICE, NULL,
+					       NULL), 0);
+	check_range(tbl, e0, 2048);
+	check_range(tbl, e0 + 3, 5);
+	check_range(tbl, e0 + 1, 8);
+	check_range(tbl, e0 + 500, 30);
+	check_range(tbl, e0 + 511, 1027);
+	check_range(tbl, e0 + 1530, 17);
+	check_range(tbl, end - 2048, 2048);
+	check_range(tbl, end - 1, 1);
+	for (int i = 0; i < 200; i++) {
+		uint64_t first = e0 + test_rand(&seed) % 2048;
+
+		check_range(tbl, first, 1 + test_rand(&seed) % 2048 % (e0 + 2048 - first));
+	}
+	/* -EINVAL, nothing written: npages of 0, below the table, past its end, wrapping. */
+	assert_int_equal(uiommu_tce_table_get_range(tbl, e0, 0, &tce, NULL), -EINVAL);
+	assert_int_equal(uiommu_tce_table_get_range(tbl, e0 - 1, 1, &tce, NULL), -EINVAL);
+	assert_int_equal(uiommu_tce_table_get_range(tbl, end - 1, 2, &tce, NULL), -EINVAL);
+	assert_int_equal(uiommu_tce_table_get_range(tbl, end, 1, &tce, NULL), -EINVAL);
+	assert_int_equal(uiommu_tce_table_get_range(tbl, e0 + 1, UINT64_MAX, &tce, NULL),
+			 -EINVAL);
+	assert_true(tce == 7);
+	assert_int_equal(uiommu_tce_table_get_range(tbl, e0, 4, NULL, NULL), 0);
+	uiommu_tce_table_unref(tbl);
+
+	/* A flat table: one level page, every range inside it. */
+	assert_int_equal(uiommu_tce_table_new(ctx, 0, 12, 16 * MiB, 1, &tbl), 0);
+	for (uint64_t k = 0; k < 2048; k += 3)
+		assert_int_equal(uiommu_tce_table_xchg(tbl, k, (1 + k) << 12,
+						       UIOMMU_DMA_FROM_DEVICE, NULL, NULL), 0);
+	check_range(tbl, 0, 2048);
+	check_range(tbl, 7, 9);
+	check_range(tbl, table_info(tbl).it_size - 2048, 2048);
+	uiommu_tce_table_unref(tbl);
+	test_ctx_free(ctx);
+}
+
 /* ---- kill callbacks ---- */
 
 static void test_kill_links(void **state)
@@ -1078,6 +1168,7 @@ int main(void)
 		cmocka_unit_test(test_check_ioba),
 		cmocka_unit_test(test_clear),
 		cmocka_unit_test(test_userspace_shadow),
+		cmocka_unit_test(test_get_range),
 		cmocka_unit_test(test_kill_links),
 		cmocka_unit_test(test_raw_walk),
 		cmocka_unit_test(test_full_table_is_its_size),
