@@ -476,9 +476,16 @@ static void op_tce(struct api *a, unsigned int op)
 		CHECK_ERRNO(uiommu_tce_table_xchg(t, hv(a), hv(a), (enum uiommu_dma_dir)hv32(a),
 						  (op & 0x40) ? NULL : &v, (op & 0x20) ? NULL : &dir));
 		break;
-	case 8:
+	case 8: {
+		uint64_t tces[NCELLS], uas[NCELLS];
+
 		CHECK_ERRNO(uiommu_tce_table_get(t, hv(a), (op & 0x40) ? NULL : &v));
+		/* A range of up to NCELLS entries (0 included), into arrays that long. */
+		CHECK_ERRNO(uiommu_tce_table_get_range(t, hv(a), hv(a) % (NCELLS + 1),
+						       (op & 0x40) ? NULL : tces,
+						       (op & 0x20) ? NULL : uas));
 		break;
+	}
 	case 9:
 		CHECK_ERRNO(uiommu_tce_table_clear(t, hv(a), hv(a), (op & 0x40) ? NULL : clear_fn, NULL,
 						   (op & 0x20) ? NULL : &w));
@@ -535,6 +542,12 @@ static void op_papr(struct api *a, unsigned int op)
 		(void)uiommu_papr_pci_liobn(hv32(a), hv32(a));
 		(void)uiommu_papr_vio_liobn(hv32(a));
 		CHECK_ERRNO(uiommu_liobn_get_tce(g, liobn, hv(a), (op & 0x20) ? NULL : &v));
+		{
+			uint64_t tces[NCELLS];
+
+			CHECK_ERRNO(uiommu_liobn_get_tces(g, liobn, hv(a), hv(a) % (NCELLS + 1),
+							  (op & 0x20) ? NULL : tces));
+		}
 		break;
 	case 4:
 		CHECK_ERRNO(uiommu_liobn_translate(g, liobn, hv(a), (op & 0x20) ? NULL : &v, &shift));
