@@ -214,6 +214,27 @@ int mem_frames_alloc_shared_at(struct uiommu_ctx *ctx, unsigned int order, uint6
 int mem_frames_free_shared(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, int fd);
 
 /*
+ * mem_frames_park_shared() - Keep a run of mem_frames_alloc_shared() for
+ * reuse by the same owner: its first @npages frames are zeroed (a hole
+ * punched in @fd, so they hold no memory) and its 2^@order frames are
+ * uncharged, while its hpas, its mapping and @fd stay. Only for a run whose
+ * fd never left the process (nobody else can see what it holds next), and
+ * writable: a memfd sealed with F_SEAL_FUTURE_WRITE cannot be punched.
+ * Return: 0; -EINVAL not a run; -EBUSY a frame is pinned; or the punch's
+ * negative errno. On error nothing changed (free it as usual).
+ *
+ * mem_frames_unpark_shared() - Charge a parked run of 2^@order frames again
+ * before its reuse: 0, or -ENOMEM from UIOMMU_RES_FRAME_BYTES' limit.
+ *
+ * mem_frames_free_parked() - Free a parked run, as mem_frames_free_shared()
+ * (which frees a charged one).
+ */
+int mem_frames_park_shared(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order,
+			   uint64_t npages, int fd);
+int mem_frames_unpark_shared(struct uiommu_ctx *ctx, unsigned int order);
+int mem_frames_free_parked(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, int fd);
+
+/*
  * mem_hva_to_hpa_rcu() - The hpa of the byte at @hva of a region mapping or
  * hostmem buffer, and the shift of the naturally aligned page holding it.
  * False if @hva has none. Inside an RCU read-side critical section.

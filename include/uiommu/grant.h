@@ -232,6 +232,13 @@ int uiommu_gntshr_disconnect(struct uiommu_gntshr *gs, uint16_t domid);
  * peer can map them writable. A run of 2^ceil(log2(@npages)) frames is
  * charged to UIOMMU_RES_FRAME_BYTES.
  *
+ * Freed allocations of at most 32 pages that no peer ever mapped are kept,
+ * zeroed, for the next allocation of as many pages, of either access (up
+ * to 8 per table, the oldest dropped first; each holds a file descriptor
+ * and no memory, and is not charged): that allocation makes no system
+ * call. The memfd is sealed when a peer first maps one of its frames, and
+ * from then on never reused. uiommu_gntshr_free() closes what is kept.
+ *
  * Context: takes the table's lock; allocates.
  *
  * Return: 0, or a negative errno:

@@ -212,6 +212,46 @@ static size_t pool_index_locked(struct uiommu_gntshr *gs, uint64_t hpa)
 	return SIZE_MAX;
 }
 
+int gnt_pool_export_locked(struct uiommu_gntshr *gs, struct gnt_pool *p)
+{
+	if (p->exported)
+		return 0;
+	/* No more seals; read-only pages can be mapped writable only by us (already). */
+	if (fcntl(p->fd, F_ADD_SEALS, F_SEAL_SEAL | (p->writable ? 0 : F_SEAL_FUTURE_WRITE))) {
+		int err = errno;
+
+		ctx_err(gs->ctx, "grant: cannot seal the pages at hpa 0x%llx (errno %d)",
+			(unsigned long long)p->hpa, err);
+		return -err;
+	}
+	p->exported = true;
+	return 0;
+}
+
+static void spare_free(struct uiommu_gntshr *gs, const struct gnt_spare *sp)
+{
+	if (mem_frames_free_parked(gs->ctx, sp->hpa, sp->order, sp->fd))
+		ctx_warn(gs->ctx, "grant: spare pages at hpa 0x%llx not freed",
+			 (unsigned long long)sp->hpa);
+}
+
+/* Keep @p's run as a spare if it may be (struct gnt_spare); the oldest spare makes room. */
+static bool pool_park_locked(struct uiommu_gntshr *gs, const struct gnt_pool *p)
+{
+	if (p->exported || p->npages > GNT_SPARE_MAX_PAGES ||
+	    mem_frames_park_shared(gs->ctx, p->hpa, p->order, p->npages, p->fd))
+		return false;
+	if (gs->nspares == GNT_SPARES) {
+		spare_free(gs, &gs->spares[0]);
+		memmove(&gs->spares[0], &gs->spares[1], (GNT_SPARES - 1) * sizeof(gs->spares[0]));
+		gs->nspares--;
+	}
+	gs->spares[gs->nspares++] = (struct gnt_spare){ .hpa = p->hpa, .hva = p->hva,
+							.fd = p->fd, .order = p->order,
+							.npages = p->npages };
+	return true;
+}
+
 /*
  * Free @p's frames and forget it. If they cannot be freed (pinned, or the
  * library's mapping could not be put back) it stays registered, freed, and
@@ -220,7 +260,8 @@ static size_t pool_index_locked(struct uiommu_gntshr *gs, uint64_t hpa)
 static int pool_destroy_locked(struct uiommu_gntshr *gs, struct gnt_pool *p)
 {
 	size_t i = pool_index_locked(gs, p->hpa);
-	int ret = mem_frames_free_shared(gs->ctx, p->hpa, p->order, p->fd);
+	int ret = pool_park_locked(gs, p) ? 0
+					  : mem_frames_free_shared(gs->ctx, p->hpa, p->order, p->fd);
 
 	if (ret) {
 		ctx_warn(gs->ctx, "grant: pages at hpa 0x%llx not freed: %s",
@@ -245,6 +286,7 @@ static int pool_new_locked(struct uiommu_gntshr *gs, uint16_t domid, uint32_t np
 {
 	unsigned int order = npages > 1 ? ilog2_u64(npages - 1) + 1 : 0;
 	struct gnt_pool *p;
+	unsigned int k;
 	void *hva;
 	size_t i;
 	int ret;
@@ -254,13 +296,23 @@ static int pool_new_locked(struct uiommu_gntshr *gs, uint16_t domid, uint32_t np
 	p = ctx_alloc(gs->ctx, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	ret = mem_frames_alloc_shared(gs->ctx, order, npages, &p->hpa, &hva, &p->fd);
-	if (ret)
-		goto err_free;
-	/* No more seals; read-only pages can be mapped writable only by us (already). */
-	if (fcntl(p->fd, F_ADD_SEALS, F_SEAL_SEAL | (writable ? 0 : F_SEAL_FUTURE_WRITE))) {
-		ret = -ENOMEM;
-		goto err_frames;
+	/* The newest spare of this size (zero already, and not sealed yet), or fresh frames. */
+	for (k = gs->nspares; k-- > 0 && gs->spares[k].npages != npages;)
+		;
+	if (k < gs->nspares) {
+		ret = mem_frames_unpark_shared(gs->ctx, order);
+		if (ret)
+			goto err_free;
+		p->hpa = gs->spares[k].hpa;
+		p->fd = gs->spares[k].fd;
+		hva = gs->spares[k].hva;
+		memmove(&gs->spares[k], &gs->spares[k + 1],
+			(gs->nspares - k - 1) * sizeof(gs->spares[0]));
+		gs->nspares--;
+	} else {
+		ret = mem_frames_alloc_shared(gs->ctx, order, npages, &p->hpa, &hva, &p->fd);
+		if (ret)
+			goto err_free;
 	}
 	p->hva = hva;
 	p->order = order;
@@ -275,8 +327,6 @@ static int pool_new_locked(struct uiommu_gntshr *gs, uint16_t domid, uint32_t np
 	*ret_pool = p;
 	return 0;
 
-err_frames:
-	mem_frames_free_shared(gs->ctx, p->hpa, order, p->fd);
 err_free:
 	ctx_free(gs->ctx, p);
 	return ret;
@@ -514,6 +564,8 @@ UIOMMU_EXPORT int uiommu_gntshr_free(struct uiommu_gntshr *gs)
 	pthread_mutex_unlock(&gs->lock);
 	gnt_server_stop(gs);
 
+	while (gs->nspares)
+		spare_free(gs, &gs->spares[--gs->nspares]);
 	mem_frames_free_shared(ctx, gs->table_hpa, gs->table_order, gs->table_fd);
 	pthread_mutex_destroy(&gs->lock);
 	ctx_free(ctx, gs->peers);

@@ -19,6 +19,8 @@
 #ifndef UIOMMU_GRANT_PRIV_H
 #define UIOMMU_GRANT_PRIV_H
 
+#include <sys/types.h>
+
 #include <uiommu/grant.h>
 
 #include "../internal.h"
@@ -105,6 +107,27 @@ struct gnt_pool {
 	uint64_t nrefs;	     /* references granting its frames (granted or pending) */
 	uint64_t npending;   /* of which pending */
 	uint32_t *share_refs; /* uiommu_gntshr_share_pages(): its references */
+	bool exported;	     /* its memfd went to a peer: sealed, and never reused */
+};
+
+/*
+ * A freed pool's run, zeroed and uncharged, kept for the next allocation of
+ * as many pages (mem_frames_park_shared()): a memfd, its mapping and its
+ * hpas cost 7 system calls to make and destroy. Only runs whose memfd never
+ * left the process (what it holds next, no peer can see), of at most
+ * GNT_SPARE_MAX_PAGES pages; at most GNT_SPARES (the oldest goes first),
+ * each holding a descriptor and no memory. A pool's memfd is sealed when it
+ * first leaves (gnt_pool_export_locked()): until then it can be punched
+ * and reused with either access, after that never.
+ */
+#define GNT_SPARES 8
+#define GNT_SPARE_MAX_PAGES 32
+struct gnt_spare {
+	uint64_t hpa;
+	char *hva;
+	int fd;
+	unsigned int order;
+	uint32_t npages;
 };
 
 /*
@@ -166,6 +189,8 @@ struct uiommu_gntshr {
 
 	struct gnt_pool **pools; /* sorted by hpa; edited in place (removal never fails) */
 	size_t npools, pools_cap;
+	struct gnt_spare spares[GNT_SPARES];
+	unsigned int nspares;
 
 	struct gnt_peer **peers;
 	size_t npeers, peers_cap;
@@ -188,6 +213,12 @@ struct uiommu_gntshr {
  */
 int gnt_ref_pin_locked(struct uiommu_gntshr *gs, uint16_t domid, uint32_t ref, bool rw,
 		       struct gnt_pool **ret_pool, uint64_t *ret_offset);
+/*
+ * gnt_pool_export_locked() - @p's memfd is about to go to a peer: seal it
+ * (F_SEAL_SEAL, and F_SEAL_FUTURE_WRITE for read-only pages) and mark it
+ * never to be reused. 0, or the negative errno of the seal (not handed out).
+ */
+int gnt_pool_export_locked(struct uiommu_gntshr *gs, struct gnt_pool *p);
 /* Drop one pin; clears the flags with the last one, completes a pending end. */
 void gnt_ref_unpin_locked(struct uiommu_gntshr *gs, uint32_t ref, bool rw);
 
@@ -214,6 +245,25 @@ struct gnt_answer {
 };
 int gnt_peer_handle_locked(struct uiommu_gntshr *gs, struct gnt_peer *peer, const void *req,
 			   size_t len, struct gnt_answer *ans);
+
+/*
+ * The loopback transport, for a mapper and a granter in one process (the
+ * fuzz driver; tests): grant_loopback() makes each live connection of @gt
+ * to @gs call gnt_peer_handle_locked() in the caller's thread, under
+ * gt->lock then gs->lock, with dup()s of the memfds an answer names, where
+ * the socket would carry the request to @gs's thread and the descriptors
+ * back. Everything else is as over the socket: the connection is still the
+ * socket's (hang-ups, disconnects, attach), and a disconnected peer answers
+ * as a hung-up socket. 0, or -ENOENT: no connection to @gs.
+ * gnt_loopback_call() is one such call: the answer's length, or
+ * -ECONNRESET (peer gone or dropped), -EPROTO (too long for @rsp_len or
+ * @max_fds).
+ */
+int grant_loopback(struct uiommu_gnttab *gt, struct uiommu_gntshr *gs);
+ssize_t gnt_loopback_call(struct uiommu_gntshr *gs, uint64_t peer_id, const void *req,
+			  size_t len, void *rsp, size_t rsp_len, int *fds, unsigned int max_fds,
+			  unsigned int *ret_nfds);
+bool gnt_peer_id_locked(struct uiommu_gntshr *gs, uint16_t domid, uint64_t *ret_id);
 
 /*
  * For the wire fuzz driver: a peer without a socket (fd -1), registered

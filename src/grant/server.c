@@ -18,6 +18,7 @@
  * eventfd (stop); it handles a request under the table's lock, with
  * non-blocking socket calls only, so a peer cannot stall it or the table.
  */
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -138,6 +139,13 @@ static struct gnt_wire_map_rsp map_one_locked(struct uiommu_gntshr *gs, struct g
 		gnt_handle_put(gs->ctx, &peer->mt, sizeof(struct gnt_maptrack), h);
 		ctx_guest_error(gs->ctx, "grant: domain %u may not map reference %u%s", peer->domid,
 				op->ref, rw ? " writable" : "");
+		return rsp;
+	}
+	/* Its memfd goes out with the answer: sealed first, never reused after. */
+	if (gnt_pool_export_locked(gs, pool)) {
+		gnt_ref_unpin_locked(gs, op->ref, rw);
+		gnt_handle_put(gs->ctx, &peer->mt, sizeof(struct gnt_maptrack), h);
+		rsp.status = UIOMMU_GNTST_GENERAL_ERROR;
 		return rsp;
 	}
 	*gnt_maptrack(peer, h) = (struct gnt_maptrack){ .ref = op->ref, .in_use = true, .rw = rw };
@@ -298,6 +306,58 @@ static bool serve_peer_locked(struct uiommu_gntshr *gs, struct gnt_peer *peer)
 		}
 	}
 	return true;
+}
+
+ssize_t gnt_loopback_call(struct uiommu_gntshr *gs, uint64_t peer_id, const void *req,
+			  size_t len, void *rsp, size_t rsp_len, int *fds, unsigned int max_fds,
+			  unsigned int *ret_nfds)
+{
+	struct gnt_answer ans;
+	struct gnt_peer *peer;
+	ssize_t ret;
+
+	pthread_mutex_lock(&gs->lock);
+	peer = peer_by_id_locked(gs, peer_id);
+	if (!peer) { /* disconnected: as a hung-up socket */
+		ret = -ECONNRESET;
+		goto out;
+	}
+	if (gnt_peer_handle_locked(gs, peer, req, len, &ans)) {
+		ctx_guest_error(gs->ctx, "grant: domain %u sent a malformed request: disconnected",
+				peer->domid);
+		gnt_peer_drop_locked(gs, peer);
+		ret = -ECONNRESET;
+		goto out;
+	}
+	if (ans.len > rsp_len || ans.npools > max_fds) {
+		ret = -EPROTO;
+		goto out;
+	}
+	/* What SCM_RIGHTS would have made: new descriptors of the same memfds. */
+	for (unsigned int i = 0; i < ans.npools; i++) {
+		fds[i] = fcntl(ans.pools[i]->fd, F_DUPFD_CLOEXEC, 0);
+		if (fds[i] < 0) {
+			while (i--)
+				close(fds[i]);
+			ret = -ECONNRESET;
+			goto out;
+		}
+	}
+	*ret_nfds = ans.npools;
+	memcpy(rsp, ans.msg.bytes, ans.len);
+	ret = (ssize_t)ans.len;
+out:
+	pthread_mutex_unlock(&gs->lock);
+	return ret;
+}
+
+bool gnt_peer_id_locked(struct uiommu_gntshr *gs, uint16_t domid, uint64_t *ret_id)
+{
+	struct gnt_peer *peer = gnt_peer_find_locked(gs, domid);
+
+	if (peer)
+		*ret_id = peer->id;
+	return peer != NULL;
 }
 
 static void *server_main(void *arg)

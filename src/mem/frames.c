@@ -247,7 +247,17 @@ err_unlock:
 	return ret;
 }
 
+static int frames_release(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, bool user,
+			  bool charged);
+
 int frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, bool user)
+{
+	return frames_release(ctx, hpa, order, user, true);
+}
+
+/* As frames_free(); @charged false for a parked run (mem_frames_park_shared()). */
+static int frames_release(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, bool user,
+			  bool charged)
 {
 	struct mem_state *mem = mem_peek(ctx);
 	struct ram_region *lib = mem ? atomic_load(&mem->lib) : NULL;
@@ -295,7 +305,7 @@ int frames_free(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, bool u
 	ret = 0;
 out_unlock:
 	pthread_mutex_unlock(&mem->frame_lock);
-	if (!ret)
+	if (!ret && charged)
 		ctx_uncharge(ctx, UIOMMU_RES_FRAME_BYTES, bytes);
 	return ret;
 }
@@ -395,20 +405,57 @@ err_free:
 	return ret;
 }
 
-int mem_frames_free_shared(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, int fd)
+/* Is any frame of the run at @hpa (@bytes) pinned through the library's mapping? */
+static bool shared_run_pinned(struct mem_state *mem, struct ram_region *lib, uint64_t hpa,
+			      uint64_t bytes)
 {
-	struct mem_state *mem = mem_peek(ctx);
-	struct ram_region *lib = mem ? atomic_load(&mem->lib) : NULL;
-	uint64_t bytes = UIOMMU_FRAME_SIZE << order;
 	bool busy;
 
-	if (!lib || hpa < lib->hpa || hpa > lib->last_hpa)
-		return -EINVAL;
+	if (!atomic_load(&lib->vr->pinned_pages))
+		return false;
 	pthread_mutex_lock(&mem->lock);
 	busy = pins_in_range_locked(lib->vr, (uintptr_t)lib->hva + (hpa - lib->hpa),
 				    (uintptr_t)lib->hva + (hpa - lib->hpa) + (bytes - 1));
 	pthread_mutex_unlock(&mem->lock);
-	if (busy)
+	return busy;
+}
+
+int mem_frames_park_shared(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order,
+			   uint64_t npages, int fd)
+{
+	struct mem_state *mem = mem_peek(ctx);
+	struct ram_region *lib = mem ? atomic_load(&mem->lib) : NULL;
+	uint64_t bytes;
+
+	if (!lib || order > UIOMMU_FRAME_MAX_ORDER || !npages || npages > (1ULL << order) ||
+	    hpa < lib->hpa || hpa > lib->last_hpa)
+		return -EINVAL;
+	bytes = UIOMMU_FRAME_SIZE << order;
+	if (shared_run_pinned(mem, lib, hpa, bytes))
+		return -EBUSY;
+	/* Zeroes every page and gives the memory back; our mapping stays. */
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+		      (off_t)(npages << UIOMMU_FRAME_SHIFT)))
+		return -errno;
+	ctx_uncharge(ctx, UIOMMU_RES_FRAME_BYTES, bytes);
+	return 0;
+}
+
+int mem_frames_unpark_shared(struct uiommu_ctx *ctx, unsigned int order)
+{
+	return ctx_charge(ctx, UIOMMU_RES_FRAME_BYTES, UIOMMU_FRAME_SIZE << order);
+}
+
+static int free_shared(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, int fd,
+		       bool charged)
+{
+	struct mem_state *mem = mem_peek(ctx);
+	struct ram_region *lib = mem ? atomic_load(&mem->lib) : NULL;
+	uint64_t bytes = UIOMMU_FRAME_SIZE << order;
+
+	if (!lib || order > UIOMMU_FRAME_MAX_ORDER || hpa < lib->hpa || hpa > lib->last_hpa)
+		return -EINVAL;
+	if (shared_run_pinned(mem, lib, hpa, bytes))
 		return -EBUSY;
 	/* Never hand these hpas out again while they still map the memfd. */
 	if (map_lib_over(lib, hpa, bytes)) {
@@ -417,7 +464,17 @@ int mem_frames_free_shared(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int or
 		return -ENOMEM;
 	}
 	close(fd);
-	return frames_free(ctx, hpa, order, false);
+	return frames_release(ctx, hpa, order, false, charged);
+}
+
+int mem_frames_free_shared(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, int fd)
+{
+	return free_shared(ctx, hpa, order, fd, true);
+}
+
+int mem_frames_free_parked(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int order, int fd)
+{
+	return free_shared(ctx, hpa, order, fd, false);
 }
 
 UIOMMU_EXPORT int uiommu_frames_alloc(struct uiommu_ctx *ctx, unsigned int order,

@@ -6,6 +6,7 @@
  * rule, the limits, fault injection, and a real race between ending
  * access and mapping. The two-process tests are test_grant_peer.c.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include "grant/grant.h"
 #include "test_util.h"
 #include "grant_test_util.h"
 
@@ -361,6 +363,123 @@ static void test_grant_errors(void **state)
 	assert_int_equal(uiommu_gntshr_free_pages(p->gs, NULL), -ENOENT);
 	assert_int_equal(uiommu_gntshr_free_pages(p->gs, ro), 0);
 	assert_int_equal(uiommu_gntshr_free_pages(p->gs, other), 0);
+}
+
+/* Open file descriptors of this process. */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1; /* opendir's own */
+}
+
+/*
+ * Freed pages that no peer saw are kept (zeroed, uncharged, a descriptor
+ * each) for the next allocation of as many pages, at most 8, the oldest
+ * going first; pages a peer mapped are freed; uiommu_gntshr_free() closes
+ * the rest.
+ */
+static void test_spare_pages(void **state)
+{
+	struct pair *p = *state;
+	int base = open_fds();
+	uint64_t frames = ctx_usage(p->fe_ctx, UIOMMU_RES_FRAME_BYTES), limit;
+	char *a, *b, *many[9];
+	uint32_t ref, h;
+	void *m;
+
+	/* Kept: the same pages come back, zeroed, and uncharged meanwhile. */
+	assert_int_equal(uiommu_gntshr_alloc_pages(p->gs, BE, 2, 1, (void **)&a, NULL), 0);
+	assert_int_equal(open_fds(), base + 1);
+	memset(a, 'x', 2 * PAGE);
+	assert_int_equal(uiommu_gntshr_free_pages(p->gs, a), 0);
+	assert_int_equal(ctx_usage(p->fe_ctx, UIOMMU_RES_FRAME_BYTES), frames);
+	assert_int_equal(open_fds(), base + 1);
+	/* A reuse is charged: the limit refuses it as it would fresh pages. */
+	assert_int_equal(uiommu_ctx_get_limit(p->fe_ctx, UIOMMU_RES_FRAME_BYTES, &limit), 0);
+	assert_int_equal(uiommu_ctx_set_limit(p->fe_ctx, UIOMMU_RES_FRAME_BYTES, frames), 0);
+	assert_int_equal(uiommu_gntshr_alloc_pages(p->gs, BE, 2, 1, (void **)&b, NULL), -ENOMEM);
+	assert_int_equal(uiommu_ctx_set_limit(p->fe_ctx, UIOMMU_RES_FRAME_BYTES, limit), 0);
+	assert_int_equal(uiommu_gntshr_alloc_pages(p->gs, BE, 2, 1, (void **)&b, NULL), 0);
+	assert_ptr_equal(b, a);
+	for (int i = 0; i < 2 * PAGE; i++)
+		assert_int_equal(b[i], 0);
+	assert_int_equal(open_fds(), base + 1);
+	/* Another size: fresh pages (one more descriptor). */
+	assert_int_equal(uiommu_gntshr_free_pages(p->gs, b), 0);
+	assert_int_equal(uiommu_gntshr_alloc_pages(p->gs, BE, 3, 1, (void **)&b, NULL), 0);
+	assert_int_equal(open_fds(), base + 2);
+	assert_int_equal(uiommu_gntshr_free_pages(p->gs, b), 0);
+	assert_int_equal(open_fds(), base + 2);
+
+	/* Read-only pages no peer saw are kept too, and serve either access. */
+	assert_int_equal(uiommu_gntshr_alloc_pages(p->gs, BE, 1, 0, (void **)&a, NULL), 0);
+	assert_int_equal(open_fds(), base + 3);
+	assert_int_equal(uiommu_gntshr_free_pages(p->gs, a), 0);
+	assert_int_equal(open_fds(), base + 3);
+	assert_int_equal(uiommu_gntshr_alloc_pages(p->gs, BE, 1, 1, (void **)&b, NULL), 0);
+	assert_ptr_equal(b, a);
+	assert_int_equal(uiommu_gntshr_free_pages(p->gs, b), 0);
+
+	/*
+	 * Pages a peer mapped: their memfd was sealed when it went out (read-only
+	 * ones against writable mappings), and it is never reused, whatever the
+	 * peer kept.
+	 */
+	for (int rw = 0; rw < 2; rw++) {
+		uint64_t frame;
+		int fd = -1, seals;
+
+		assert_int_equal(uiommu_gntshr_alloc_pages(p->gs, BE, 4, rw, (void **)&a, &frame), 0);
+		assert_int_equal(open_fds(), base + 4);
+		for (size_t i = 0; i < p->gs->npools; i++)
+			if (p->gs->pools[i]->hva == a)
+				fd = p->gs->pools[i]->fd;
+		assert_true(fd >= 0);
+		assert_int_equal(fcntl(fd, F_GET_SEALS) & (F_SEAL_SEAL | F_SEAL_FUTURE_WRITE), 0);
+		ref = (uint32_t)uiommu_gntshr_grant_foreign_access(p->gs, BE, frame, !rw);
+		assert_true(ref >= UIOMMU_GNTTAB_NR_RESERVED_ENTRIES);
+		assert_int_equal(map1(p, ref, UIOMMU_GNTMAP_HOST_MAP | UIOMMU_GNTMAP_READONLY, &m, &h),
+				 UIOMMU_GNTST_OKAY);
+		seals = fcntl(fd, F_GET_SEALS);
+		assert_true(seals & F_SEAL_SEAL);
+		assert_int_equal(!!(seals & F_SEAL_FUTURE_WRITE), !rw);
+		if (!rw)
+			assert_ptr_equal(mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0),
+					 MAP_FAILED);
+		assert_int_equal(unmap1(p, h, m), UIOMMU_GNTST_OKAY);
+		assert_int_equal(uiommu_gntshr_end_foreign_access(p->gs, ref), 0);
+		assert_int_equal(uiommu_gntshr_free_pages(p->gs, a), 0);
+		assert_int_equal(open_fds(), base + 3);
+	}
+
+	/* At most 8 kept. */
+	for (int i = 0; i < 9; i++)
+		assert_int_equal(uiommu_gntshr_alloc_pages(p->gs, BE, 5, 1, (void **)&many[i], NULL),
+				 0);
+	for (int i = 0; i < 9; i++)
+		assert_int_equal(uiommu_gntshr_free_pages(p->gs, many[i]), 0);
+	assert_int_equal(open_fds(), base + 8); /* the oldest went first */
+	assert_int_equal(ctx_usage(p->fe_ctx, UIOMMU_RES_FRAME_BYTES), frames);
+
+	/* The table's end closes them. */
+	{
+		struct uiommu_gntshr *gs;
+		int before = open_fds();
+
+		assert_int_equal(uiommu_gntshr_new(p->fe_ctx, 7, 64, &gs), 0);
+		assert_int_equal(uiommu_gntshr_alloc_pages(gs, BE, 1, 1, (void **)&a, NULL), 0);
+		assert_int_equal(uiommu_gntshr_free_pages(gs, a), 0);
+		assert_true(open_fds() > before);
+		assert_int_equal(uiommu_gntshr_free(gs), 0);
+		assert_int_equal(open_fds(), before);
+	}
 }
 
 static void test_pages_errors(void **state)
@@ -912,6 +1031,48 @@ static void test_kept_mapping_never_sees_reuse(void **state)
 	pair_attach(p);
 }
 
+/*
+ * The loopback transport (grant_loopback(), for the fuzz driver): requests
+ * answered in the caller's thread, the same answers as over the socket,
+ * and a disconnected peer is a hung-up one.
+ */
+static void test_loopback(void **state)
+{
+	struct pair *p = *state;
+	struct uiommu_gnttab *other;
+	uint32_t refs[2];
+	int16_t st[2];
+	char *fe, *be;
+
+	assert_int_equal(uiommu_gnttab_open(p->be_ctx, &other), 0);
+	assert_int_equal(grant_loopback(other, p->gs), -ENOENT);
+	assert_int_equal(uiommu_gnttab_close(other), 0);
+	assert_int_equal(grant_loopback(p->gt, p->gs), 0);
+
+	assert_int_equal(uiommu_gntshr_share_pages(p->gs, BE, 2, refs, 1, (void **)&fe), 0);
+	fe[PAGE] = 'f';
+	assert_int_equal(uiommu_gnttab_map_domain_grant_refs(p->gt, 2, FE, refs,
+							     PROT_READ | PROT_WRITE, st, (void **)&be), 0);
+	assert_int_equal(st[0], UIOMMU_GNTST_OKAY);
+	assert_int_equal(be[PAGE], 'f');
+	be[0] = 'b';
+	assert_int_equal(fe[0], 'b');
+	assert_int_equal(entry_flags(p, refs[0]) & (UIOMMU_GTF_READING | UIOMMU_GTF_WRITING),
+			 UIOMMU_GTF_READING | UIOMMU_GTF_WRITING);
+	assert_int_equal(uiommu_gnttab_unmap(p->gt, be, 2), 0);
+	assert_int_equal(entry_flags(p, refs[0]) & (UIOMMU_GTF_READING | UIOMMU_GTF_WRITING), 0);
+	assert_int_equal(map1(p, 1, UIOMMU_GNTMAP_HOST_MAP, NULL, NULL),
+			 UIOMMU_GNTST_GENERAL_ERROR); /* reserved: the granter's answer */
+
+	/* Disconnected: as over a socket the granter closed. */
+	assert_int_equal(uiommu_gntshr_disconnect(p->gs, BE), 0);
+	assert_int_equal(map1(p, refs[0], UIOMMU_GNTMAP_HOST_MAP, NULL, NULL),
+			 UIOMMU_GNTST_BAD_DOMAIN);
+	assert_int_equal(uiommu_gntshr_unshare(p->gs, fe, 2), 0);
+	assert_int_equal(ctx_usage(p->be_ctx, UIOMMU_RES_GRANT_MAPS), 0);
+	pair_attach(p);
+}
+
 /* Closing a mapping handle drops everything it mapped, on both sides. */
 static void test_close_unmaps(void **state)
 {
@@ -1269,6 +1430,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reserved_refs, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_grant_errors, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_pages_errors, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_spare_pages, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_pinned_pages, pair_setup, pair_teardown),
 		cmocka_unit_test(test_table_errors),
 		cmocka_unit_test_setup_teardown(test_emfile, pair_setup, pair_teardown),
@@ -1283,6 +1445,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kept_mapping_never_sees_reuse, pair_setup,
 						pair_teardown),
 		cmocka_unit_test_setup_teardown(test_close_unmaps, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_loopback, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_granter, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_peer_requests, pair_setup,
 						pair_teardown),
