@@ -14,7 +14,10 @@
  * At the end everything is torn down and both contexts are clean: every
  * reference returned, nothing leaked.
  *
- * Each operation is 4 bytes: op, a, b, c. FUZZ_GRANT_TRACE=1 prints them.
+ * Each operation is 4 bytes: op, a, b, c (6 with an armed fault), at most
+ * MAX_OPS of them. FUZZ_GRANT_TRACE=1 prints them.
+ * A shared buffer of about a directory page (1,021-1,024 pages) is rare
+ * and at most one per input; the others are 1-32 pages.
  *
  * The two tables, their mappers and connections are made once and kept
  * across inputs (making them costs more than a whole input); each input
@@ -34,6 +37,8 @@
 
 #include <uiommu/uiommu.h>
 
+#include "grant/grant.h"
+
 #include "fuzz.h"
 
 #define FE 1
@@ -44,6 +49,13 @@
 #define MAX_POOLS 8
 #define MAX_MAPS 16
 #define WORLD_INPUTS 256
+/*
+ * Operations per input, the rest ignored: every state the model knows is a
+ * few operations from empty (8 pools, 16 mappings), and libFuzzer grows its
+ * inputs over a campaign (its length limit was 362 bytes, 90 operations,
+ * after a few minutes), each costing in proportion.
+ */
+#define MAX_OPS 24
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 enum { REF_FREE, REF_CLAIMED, REF_GRANTED, REF_PENDING };
@@ -92,6 +104,7 @@ struct world {
 	uint64_t pending; /* references in REF_PENDING */
 	uint64_t pins;	  /* the granter's mappings: every pin_ro + pin_rw */
 	bool detached; /* disconnected; attach again (a fault may have refused it) */
+	bool big_shbuf; /* this input had its shared buffer of ~1,023 pages */
 };
 
 static uint64_t usage(struct uiommu_ctx *ctx, enum uiommu_resource r)
@@ -111,6 +124,25 @@ static uint64_t faults(struct world *w)
 	return a + b;
 }
 
+/*
+ * Requests go straight to the granting side in this thread (grant_loopback())
+ * unless FUZZ_GRANT_SOCKETS is set: a round trip through the socket and the
+ * granter's thread is two context switches, about a quarter of the time of an
+ * input, and what crosses it is the library's own messages, not the input
+ * (fuzz_grant_wire fuzzes those). The connections are still real sockets
+ * (attach, hang-ups, disconnects); the corpus replay test sets
+ * FUZZ_GRANT_SOCKETS, so the committed corpus and its random inputs go
+ * over them too.
+ */
+static bool use_sockets(void)
+{
+	static int sockets = -1;
+
+	if (sockets < 0)
+		sockets = getenv("FUZZ_GRANT_SOCKETS") != NULL;
+	return sockets;
+}
+
 static int try_attach(struct uiommu_gntshr *gs, uint16_t peer, struct uiommu_gnttab *gt)
 {
 	int fd, ret = uiommu_gntshr_connect(gs, peer, &fd);
@@ -119,6 +151,8 @@ static int try_attach(struct uiommu_gntshr *gs, uint16_t peer, struct uiommu_gnt
 		ret = uiommu_gnttab_attach(gt, fd, NULL);
 	if (ret) /* a connection the mapper did not take is dropped at once */
 		uiommu_gntshr_disconnect(gs, peer);
+	if (!ret && !use_sockets())
+		FUZZ_CHECK(!grant_loopback(gt, gs), "loopback");
 	return ret;
 }
 
@@ -445,6 +479,23 @@ static void op_shbuf_be_alloc(struct world *w, uint32_t npages)
 	FUZZ_CHECK(usage(w->be, UIOMMU_RES_GRANTS) == 0, "backend's references");
 }
 
+/*
+ * A shared buffer's size: mostly 1-32 pages; for 4 values of 256, the
+ * sizes around a full directory page (UIOMMU_SHBUF_GREFS_PER_PAGE): one
+ * page two and one short of full, one full page, and a second page with
+ * one reference.
+ * These cost ~7x a small cycle (1,024 grants and mappings), so they are
+ * rare, at most one per input, and only where the directory's layout
+ * changes.
+ */
+static uint32_t shbuf_pages(struct world *w, uint8_t a)
+{
+	if (a < 252 || w->big_shbuf)
+		return 1u + a % 32u;
+	w->big_shbuf = true; /* one per input: libFuzzer keeps what it finds, and repeats it */
+	return UIOMMU_SHBUF_GREFS_PER_PAGE - 2u + (a - 252u);
+}
+
 /* Attach again after a disconnect that a fault left without its new connection. */
 static void reconnect(struct world *w)
 {
@@ -664,11 +715,11 @@ static void step(struct world *w, unsigned int op, uint8_t a, uint8_t b, uint8_t
 		w->detached = try_attach(w->gs, BE, w->gt) != 0;
 		FUZZ_CHECK(!w->detached || armed, "attach");
 		return;
-	case 12: /* mostly small; now and then across a directory page (1023) */
-		op_shbuf_local(w, a < 240 ? 1u + a % 32u : 1000u + (a - 240u) * 4u);
+	case 12:
+		op_shbuf_local(w, shbuf_pages(w, a));
 		return;
 	case 13:
-		op_shbuf_be_alloc(w, a < 240 ? 1u + a % 32u : 1000u + (a - 240u) * 4u);
+		op_shbuf_be_alloc(w, shbuf_pages(w, a));
 		return;
 	}
 }
@@ -763,6 +814,7 @@ static void world_empty(struct world *w)
 	w->nseen = w->nlive = 0;
 	w->pending = w->pins = 0;
 	w->detached = false;
+	w->big_shbuf = false;
 	memset(w->pools, 0, sizeof(w->pools));
 	memset(w->maps, 0, sizeof(w->maps));
 }
@@ -792,7 +844,7 @@ int fuzz_grant(const uint8_t *data, size_t size)
 	fe = w->fe;
 	be = w->be;
 
-	while (!fuzz_done(&in)) {
+	for (unsigned int nops = 0; !fuzz_done(&in) && nops < MAX_OPS; nops++) {
 		unsigned int op = (unsigned int)fuzz_take(&in, 1) % 16;
 		uint8_t a = (uint8_t)fuzz_take(&in, 1), b = (uint8_t)fuzz_take(&in, 1);
 		uint8_t c = (uint8_t)fuzz_take(&in, 1);
