@@ -40,7 +40,7 @@ child_cpu() {
 # Each campaign runs pinned to one CPU (FUZZ_LONG_CPU; the first this shell may use), as
 # AFL binds each fuzzer to a free core. A driver with a peer thread (grant: the granting
 # side's server) otherwise pays a cross-CPU wakeup per round trip; on this project's 2-core
-# VM that was a third of fuzz-grant's CPU time (1,205 -> 1,655 per CPU second, 60 s each
+# VM that was over a quarter of fuzz-grant's CPU time (1,205 -> 1,655 per CPU second, 60 s each
 # from the seeds). Without taskset (util-linux), unpinned.
 pin_cpu=${FUZZ_LONG_CPU:-$(taskset -cp $$ 2>/dev/null | sed -n 's/.*: *\([0-9]*\).*/\1/p')}
 pin=

@@ -219,7 +219,8 @@ int mem_frames_free_shared(struct uiommu_ctx *ctx, uint64_t hpa, unsigned int or
  * punched in @fd, so they hold no memory) and its 2^@order frames are
  * uncharged, while its hpas, its mapping and @fd stay. Only for a run whose
  * fd never left the process (nobody else can see what it holds next), and
- * writable: a memfd sealed with F_SEAL_FUTURE_WRITE cannot be punched.
+ * not sealed against writes (a memfd sealed F_SEAL_FUTURE_WRITE cannot be
+ * punched).
  * Return: 0; -EINVAL not a run; -EBUSY a frame is pinned; or the punch's
  * negative errno. On error nothing changed (free it as usual).
  *
